@@ -1,0 +1,70 @@
+# Flowyard: `make run` serves a demo, `make test` runs everything. Both install what they need.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+FLOWYARD_HOST ?= 127.0.0.1
+FLOWYARD_PORT ?= 8000
+PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/flowyard
+export FLOWYARD_HOST FLOWYARD_PORT
+
+.PHONY: install frontend services migrate seed run test lint test-unit test-e2e test-postgres bench clean
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	@touch $@
+
+static/node_modules/.installed: static/package.json static/package-lock.json
+	cd static && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+static/dist/.built: static/node_modules/.installed static/build.mjs $(shell find static/src -type f 2>/dev/null)
+	cd static && npm run --silent build
+	@touch $@
+
+install: $(VENV)/.installed frontend
+frontend: static/dist/.built
+
+services:
+	@.ci/ensure-services
+
+migrate: install services
+	$(PY) manage.py migrate --noinput -v 0
+
+seed: migrate
+	$(PY) manage.py seed_demo
+
+run: seed
+	@echo ""
+	@echo "  Flowyard is starting at http://$(FLOWYARD_HOST):$(FLOWYARD_PORT)/"
+	@echo "  Demo login: demo@flowyard.local / flowyard-demo"
+	@echo "  Stop with Ctrl-C."
+	@echo ""
+	$(VENV)/bin/honcho start -f Procfile
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy admin_ui topology limiter trash
+
+test-unit: install services
+	$(VENV)/bin/pytest tests --ignore=tests/e2e -q
+
+test-e2e: install services
+	@.ci/ensure-chromium
+	$(VENV)/bin/pytest tests/e2e -q
+
+test: lint test-unit test-e2e
+
+test-postgres: install services
+	DATABASE_URL=$(PG_TEST_URL) .ci/ensure-services
+	DATABASE_URL=$(PG_TEST_URL) $(VENV)/bin/pytest tests --ignore=tests/e2e -q
+
+bench: install services
+	@.ci/ensure-chromium
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) static/node_modules static/dist staticfiles db.sqlite3 .test-db.sqlite3

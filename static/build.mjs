@@ -1,0 +1,20 @@
+// Bundles each entry point in src/ into dist/ (no CDN: everything is served by whitenoise).
+import { build } from "esbuild";
+import { copyFileSync, mkdirSync, existsSync } from "node:fs";
+
+const entryPoints = { app: "src/app.js" };
+if (existsSync("src/editor.js")) entryPoints.editor = "src/editor.js";
+if (existsSync("src/monitor.js")) entryPoints.monitor = "src/monitor.js";
+
+mkdirSync("dist", { recursive: true });
+await build({
+  entryPoints,
+  bundle: true,
+  minify: true,
+  sourcemap: true,
+  outdir: "dist",
+  target: ["es2020"],
+  loader: { ".svg": "dataurl", ".woff": "file", ".woff2": "file", ".ttf": "file", ".eot": "file" },
+  logLevel: "warning",
+});
+copyFileSync("src/favicon.svg", "dist/favicon.svg");

@@ -1,0 +1,65 @@
+"""Shared fixtures: alice (tenant A), bob (tenant B), charlie (no tenant), and logged-in clients."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from admin_ui.models import Role
+from tests.factories import make_member, make_tenant, make_user
+
+
+@pytest.fixture
+def tenant_a(db):
+    return make_tenant("Acme")
+
+
+@pytest.fixture
+def tenant_b(db):
+    return make_tenant("Bolt")
+
+
+@pytest.fixture
+def alice(tenant_a):
+    return make_member(tenant_a, Role.OWNER, "alice@example.com")
+
+
+@pytest.fixture
+def bob(tenant_b):
+    return make_member(tenant_b, Role.OWNER, "bob@example.com")
+
+
+@pytest.fixture
+def charlie(db):
+    return make_user("charlie@example.com")
+
+
+def _client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def alice_client(alice) -> Client:
+    return _client_for(alice)
+
+
+@pytest.fixture
+def bob_client(bob) -> Client:
+    return _client_for(bob)
+
+
+@pytest.fixture
+def charlie_client(charlie) -> Client:
+    return _client_for(charlie)
+
+
+@pytest.fixture
+def member_client(tenant_a):
+    """Build a logged-in client for a new member of tenant A with the given role."""
+
+    def build(role: str) -> Client:
+        return _client_for(make_member(tenant_a, role))
+
+    return build

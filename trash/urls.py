@@ -1,0 +1,5 @@
+from django.urls import path
+
+from trash import views
+
+urlpatterns = [path("", views.trash_list, name="trash_list")]
