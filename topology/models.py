@@ -134,6 +134,8 @@ class Webhook(models.Model):
     topology = models.ForeignKey(Topology, on_delete=models.CASCADE, related_name="webhooks")
     node_key = models.CharField(max_length=100)
     hashed_token = models.CharField(max_length=64, unique=True)
+    # Kept encrypted (not only hashed) so editors can see the URL again on the topology page.
+    token_encrypted = models.TextField(blank=True)
     prefix = models.CharField(max_length=12)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
