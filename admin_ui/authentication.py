@@ -81,7 +81,7 @@ class TenantPermission(permissions.BasePermission):
         declared = getattr(view, "required_perm", Perm.VIEW)
         required: Perm
         if isinstance(declared, dict):
-            required = declared.get(request.method, declared.get("*", Perm.VIEW))
+            required = declared.get(str(request.method), declared.get("*", Perm.VIEW))
         elif request.method not in permissions.SAFE_METHODS and declared == Perm.VIEW:
             required = getattr(view, "write_perm", Perm.EDIT)
         else:
