@@ -81,7 +81,8 @@ class TenantPermission(permissions.BasePermission):
         declared = getattr(view, "required_perm", Perm.VIEW)
         required: Perm
         if isinstance(declared, dict):
-            required = declared.get(str(request.method), declared.get("*", Perm.VIEW))
+            per_method: dict[str, Perm] = declared
+            required = per_method.get(str(request.method), per_method.get("*", Perm.VIEW))
         elif request.method not in permissions.SAFE_METHODS and declared == Perm.VIEW:
             required = getattr(view, "write_perm", Perm.EDIT)
         else:
