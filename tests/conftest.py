@@ -9,6 +9,12 @@ from admin_ui.models import Role
 from tests.factories import make_member, make_tenant, make_user
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2's deliberate slowness dominates test setup; the hasher itself is Django's, not ours.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def tenant_a(db):
     return make_tenant("Acme")
