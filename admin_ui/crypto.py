@@ -28,6 +28,10 @@ def decrypt_json(token: str) -> Any:
 class EncryptedJSONField(models.TextField):
     """A JSON value stored as a Fernet token; the plain value never reaches the database."""
 
+    # django-stubs types a TextField's value as str; this field holds any JSON value.
+    _pyi_private_set_type: Any
+    _pyi_private_get_type: Any
+
     def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Any:
         if value is None or value == "":
             return {}

@@ -60,6 +60,9 @@ class Invitation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
 
+    def __str__(self) -> str:
+        return f"{self.email} as {self.role}"
+
 
 class ApiToken(models.Model):
     """A tenant API key; only its SHA-256 is stored, the key is shown once."""
@@ -80,6 +83,9 @@ class ApiToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
+    def __str__(self) -> str:
+        return f"{self.name} (fy_{self.prefix}_…)"
+
     @staticmethod
     def hash_key(key: str) -> str:
         return hashlib.sha256(key.encode()).hexdigest()
@@ -94,6 +100,8 @@ class AuditEntry(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="audit_entries")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    # Who acted, as text: survives user deletion and names API tokens, which have no user row.
+    actor_label = models.CharField(max_length=200, blank=True)
     action = models.CharField(max_length=64, db_index=True)
     object_type = models.CharField(max_length=64, db_index=True)
     object_id = models.CharField(max_length=64, blank=True)

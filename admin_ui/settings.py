@@ -158,6 +158,12 @@ FLOWYARD_EXCHANGE = env_str("FLOWYARD_EXCHANGE", "flowyard")
 FLOWYARD_QUEUE_PREFIX = env_str("FLOWYARD_QUEUE_PREFIX", "flowyard")
 FLOWYARD_MAX_PAYLOAD_BYTES = env_int("FLOWYARD_MAX_PAYLOAD_BYTES", 1024 * 1024)
 FLOWYARD_MAX_BPMN_BYTES = env_int("FLOWYARD_MAX_BPMN_BYTES", 5 * 1024 * 1024)
+# Runtime engine: TTL delay tiers (ms, ascending), max event batch interval, Redis key prefix.
+FLOWYARD_DELAY_TIERS_MS = [int(v) for v in env_list("FLOWYARD_DELAY_TIERS_MS", "1000,5000,30000,300000,3600000")]
+FLOWYARD_EVENT_FLUSH_MS = env_int("FLOWYARD_EVENT_FLUSH_MS", 100)
+FLOWYARD_REDIS_PREFIX = env_str("FLOWYARD_REDIS_PREFIX", "flowyard")
+# Extra modules with @node classes the engine imports at start (comma-separated dotted paths).
+FLOWYARD_NODE_MODULES = env_list("FLOWYARD_NODE_MODULES", "")
 DATA_UPLOAD_MAX_MEMORY_SIZE = FLOWYARD_MAX_BPMN_BYTES * 2
 
 # Email: console by default.
