@@ -196,6 +196,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Several models have a `status` field with different choices; name each enum explicitly.
+    "ENUM_NAME_OVERRIDES": {
+        "ProcessStatusEnum": "topology.models.Process.Status",
+        "VersionStatusEnum": "topology.models.TopologyVersion.Status",
+        "InvitationStatusEnum": "admin_ui.models.Invitation.Status",
+        "TrashStatusEnum": "trash.models.TrashMessage.Status",
+    },
 }
 
 # Production hardening, switched on when DEBUG is off and HTTPS is declared.

@@ -181,6 +181,8 @@ class ProcessEvent(models.Model):
 
     class Meta:
         ordering = ["started_at", "id"]
+        # The recorder looks runs up by message id to recognise redelivered duplicates.
+        indexes = [models.Index(fields=["process", "message_id"], name="processevent_message")]
 
 
 class NodeStat(models.Model):

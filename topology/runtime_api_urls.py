@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from topology import process_api as api
+
+urlpatterns = [
+    path("topologies/<str:name>/start", api.TopologyStartApi.as_view(), name="api_topology_start"),
+    path("processes/", api.ProcessListApi.as_view(), name="api_process_list"),
+    path("processes/<int:pk>/", api.ProcessDetailApi.as_view(), name="api_process_detail"),
+    path("processes/<int:pk>/terminate", api.ProcessTerminateApi.as_view(), name="api_process_terminate"),
+]

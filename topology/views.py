@@ -1,14 +1,300 @@
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+"""Topology pages: list, create, detail, rename, clone, delete, versions, diff, editor, import, export."""
 
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template import TemplateDoesNotExist
+from django.template.loader import select_template
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from admin_ui.roles import Perm, role_has
 from admin_ui.tenancy import tenant_required
+from topology import selectors, services
+from topology.api import _bpmn_response
+from topology.bpmn import BpmnError
+from topology.diff import version_diff
+from topology.forms import CloneForm, DeleteForm, DiffForm, ImportForm, TopologyForm
+from topology.models import Topology, TopologyVersion
+from topology.webhooks import webhook_urls
+
+
+def _can_edit(request: HttpRequest) -> bool:
+    membership = getattr(request, "membership", None)
+    return membership is not None and role_has(membership.role, Perm.EDIT)
+
+
+def _has_template(name: str) -> bool:
+    try:
+        select_template([name])
+    except TemplateDoesNotExist:
+        return False
+    return True
+
+
+def _topology_context(request: HttpRequest, topology: Topology, **extra: Any) -> dict[str, Any]:
+    return {"topology": topology, "nav": "topologies", "can_edit": _can_edit(request), **extra}
 
 
 @tenant_required()
 def topology_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "admin_ui/form_page.html", {"title": "Topologies", "nav": "topologies"})
+    search = request.GET.get("q", "").strip()
+    page = Paginator(selectors.topology_list(tenant=request.tenant, search=search), 50).get_page(  # type: ignore[attr-defined]
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "topology/list.html",
+        {
+            "page": page,
+            "topologies": page.object_list,
+            "q": search,
+            "nav": "topologies",
+            "can_edit": _can_edit(request),
+        },
+    )
+
+
+@tenant_required(Perm.EDIT)
+def topology_create(request: HttpRequest) -> HttpResponse:
+    form = TopologyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            topology = services.topology_create(
+                tenant=request.tenant,  # type: ignore[attr-defined]
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+                actor=request.user,
+            )
+        except services.TopologyError as exc:
+            form.add_error("name" if "name" in exc.errors else None, exc.detail)
+        else:
+            messages.success(request, f"Topology “{topology.name}” created.")
+            return redirect("topology_editor", pk=topology.pk, number=1)
+    return render(request, "topology/form.html", {"form": form, "nav": "topologies", "title": "New topology"})
 
 
 @tenant_required()
-def process_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "admin_ui/form_page.html", {"title": "Processes", "nav": "processes"})
+def topology_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    topology = selectors.get_topology_for_member(request, pk)
+    versions = list(selectors.version_list(topology=topology)[:10])
+    latest = versions[0] if versions else None
+    enabled = next((v for v in versions if v.enabled), None) or selectors.version_enabled(topology=topology)
+    return render(
+        request,
+        "topology/detail.html",
+        _topology_context(
+            request,
+            topology,
+            versions=versions,
+            latest=latest,
+            enabled_version=enabled,
+            in_progress=selectors.topology_in_progress_count(topology=topology),
+            webhooks=webhook_urls(topology=topology),
+            has_runtime_actions=_has_template("topology/_runtime_actions.html"),
+        ),
+    )
+
+
+@tenant_required(Perm.EDIT)
+def topology_rename(request: HttpRequest, pk: int) -> HttpResponse:
+    topology = selectors.get_topology_for_member(request, pk)
+    form = TopologyForm(request.POST or None, initial={"name": topology.name, "description": topology.description})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.topology_rename(
+                topology=topology,
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+                actor=request.user,
+            )
+        except services.TopologyError as exc:
+            form.add_error("name" if "name" in exc.errors else None, exc.detail)
+        else:
+            messages.success(request, "Topology renamed.")
+            return redirect("topology_detail", pk=topology.pk)
+    return render(
+        request, "topology/form.html", _topology_context(request, topology, form=form, title=f"Rename {topology.name}")
+    )
+
+
+@tenant_required(Perm.EDIT)
+def topology_clone(request: HttpRequest, pk: int) -> HttpResponse:
+    topology = selectors.get_topology_for_member(request, pk)
+    form = CloneForm(request.POST or None, initial={"name": f"{topology.name} (copy)"[:100]})
+    if request.method == "POST" and form.is_valid():
+        try:
+            clone = services.topology_clone(topology=topology, name=form.cleaned_data["name"], actor=request.user)
+        except (services.TopologyError, BpmnError) as exc:
+            form.add_error("name", getattr(exc, "detail", str(exc)))
+        else:
+            messages.success(request, f"Copied to “{clone.name}”.")
+            return redirect("topology_detail", pk=clone.pk)
+    return render(
+        request, "topology/form.html", _topology_context(request, topology, form=form, title=f"Copy {topology.name}")
+    )
+
+
+@tenant_required(Perm.EDIT)
+def topology_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    topology = selectors.get_topology_for_member(request, pk)
+    form = DeleteForm(request.POST or None)
+    in_progress = selectors.topology_in_progress_count(topology=topology)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.topology_delete(topology=topology, actor=request.user, force=form.cleaned_data["force"])
+        except services.TopologyError as exc:
+            form.add_error("force", exc.detail)
+        else:
+            messages.success(request, f"Topology “{topology.name}” deleted.")
+            return redirect("topology_list")
+    return render(
+        request, "topology/delete.html", _topology_context(request, topology, form=form, in_progress=in_progress)
+    )
+
+
+@tenant_required()
+def topology_versions(request: HttpRequest, pk: int) -> HttpResponse:
+    topology = selectors.get_topology_for_member(request, pk)
+    versions = list(selectors.version_list(topology=topology))
+    numbers = [v.number for v in versions]
+    initial = {"a": numbers[1], "b": numbers[0]} if len(numbers) > 1 else {}
+    form = DiffForm(initial=initial, numbers=numbers)
+    return render(
+        request, "topology/versions.html", _topology_context(request, topology, versions=versions, diff_form=form)
+    )
+
+
+@tenant_required()
+def topology_version_diff(request: HttpRequest, pk: int) -> HttpResponse:
+    topology = selectors.get_topology_for_member(request, pk)
+    numbers = list(selectors.version_list(topology=topology).values_list("number", flat=True))
+    form = DiffForm(request.GET or None, numbers=numbers)
+    diff = None
+    if form.is_valid():
+        diff = version_diff(
+            a=selectors.version_get(topology=topology, number=form.cleaned_data["a"]),
+            b=selectors.version_get(topology=topology, number=form.cleaned_data["b"]),
+        )
+    return render(request, "topology/diff.html", _topology_context(request, topology, diff_form=form, diff=diff))
+
+
+def editor_config(request: HttpRequest, version: TopologyVersion) -> dict[str, Any]:
+    """What the bpmn-js editor needs: ids, URLs of its API calls, and the version's problems."""
+    topology = version.topology
+    args = [topology.pk, version.number]
+    return {
+        "topologyId": topology.pk,
+        "topologyName": topology.name,
+        "versionNumber": version.number,
+        "versionStatus": version.status,
+        "enabled": version.enabled,
+        # Published versions stay editable: saving them creates a new draft. Only roles without edit read.
+        "readOnly": not _can_edit(request),
+        "xmlUrl": reverse("api_version_xml", args=args),
+        "saveUrl": reverse("api_version_xml", args=args),
+        "publishUrl": reverse("api_version_publish", args=args),
+        "enableUrl": reverse("api_version_enable", args=args),
+        "disableUrl": reverse("api_version_disable", args=args),
+        "exportUrl": reverse("topology_version_export", args=args),
+        "importUrl": reverse("api_topology_import"),
+        "registryUrl": reverse("api_node_registry"),
+        "installsUrl": reverse("install_options"),
+        "historyUrl": reverse("topology_versions", args=[topology.pk]),
+        "detailUrl": reverse("topology_detail", args=[topology.pk]),
+        "errors": version.errors,
+        "unsupported": version.unsupported,
+        "webhookUrls": webhook_urls(topology=topology),
+    }
+
+
+@tenant_required()
+def topology_editor(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    topology = selectors.get_topology_for_member(request, pk)
+    version = selectors.version_get(topology=topology, number=number)
+    return render(
+        request,
+        "topology/editor.html",
+        {
+            "topology": topology,
+            "version": version,
+            "nav": "topologies",
+            "editor_config": editor_config(request, version),
+        },
+    )
+
+
+@tenant_required()
+def topology_version_export(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    topology = selectors.get_topology_for_member(request, pk)
+    return _bpmn_response(selectors.version_get(topology=topology, number=number), attachment=True)
+
+
+def _version_action(request: HttpRequest, pk: int, number: int, action: str) -> HttpResponse:
+    topology = selectors.get_topology_for_member(request, pk)
+    version = selectors.version_get(topology=topology, number=number)
+    try:
+        if action == "publish":
+            services.topology_version_publish(version=version, actor=request.user)
+            messages.success(request, f"Version {number} published.")
+        elif action == "enable":
+            services.topology_version_enable(version=version, actor=request.user)
+            messages.success(request, f"Version {number} enabled.")
+        elif action == "disable":
+            services.topology_version_disable(version=version, actor=request.user)
+            messages.success(request, f"Version {number} disabled.")
+        else:
+            raise Http404
+    except services.TopologyError as exc:
+        messages.error(request, exc.detail)
+    target = request.POST.get("next", "")
+    # Only our own pages: never bounce to an arbitrary URL taken from the form.
+    if target.startswith("/") and not target.startswith("//"):
+        return redirect(target)
+    return redirect("topology_detail", pk=topology.pk)
+
+
+@require_POST
+@tenant_required(Perm.EDIT)
+def topology_version_publish(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    return _version_action(request, pk, number, "publish")
+
+
+@require_POST
+@tenant_required(Perm.EDIT)
+def topology_version_enable(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    return _version_action(request, pk, number, "enable")
+
+
+@require_POST
+@tenant_required(Perm.EDIT)
+def topology_version_disable(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    return _version_action(request, pk, number, "disable")
+
+
+@tenant_required(Perm.EDIT)
+def topology_import(request: HttpRequest) -> HttpResponse:
+    form = ImportForm(request.POST or None, request.FILES or None)
+    result: TopologyVersion | None = None
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        name = form.cleaned_data["name"] or upload.name.rsplit(".", 1)[0]
+        try:
+            result = services.topology_import(
+                tenant=request.tenant,  # type: ignore[attr-defined]
+                name=name,
+                bpmn_xml=upload.read().decode("utf-8", errors="replace"),
+                actor=request.user,
+            )
+        except BpmnError as exc:
+            form.add_error("file", exc.message)
+        except services.TopologyError as exc:
+            form.add_error(None, exc.detail)
+        else:
+            messages.success(request, f"Imported “{result.topology.name}”.")
+    return render(request, "topology/import.html", {"form": form, "result": result, "nav": "topologies"})

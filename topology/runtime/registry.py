@@ -41,11 +41,14 @@ def _load_builtin_nodes() -> None:
     # Importing the module registers its @node classes; imported lazily to avoid import cycles.
     import importlib
 
-    try:
-        importlib.import_module("topology.runtime.nodes")
-    except ModuleNotFoundError as exc:
-        if exc.name != "topology.runtime.nodes":
-            raise
+    from django.conf import settings
+
+    for module in ["topology.runtime.nodes", *getattr(settings, "FLOWYARD_NODE_MODULES", [])]:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
 
 
 registry = Registry()

@@ -1,0 +1,216 @@
+"""Test harness for the runtime: unique broker names per module, engine subprocesses, a stub HTTP server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pika
+from django.conf import settings
+from django.db import connection
+from django.test import override_settings
+
+from topology.models import Process
+
+ROOT = Path(__file__).resolve().parents[3]
+DELAY_TIERS = "100,500,2000"
+
+
+def database_url() -> str:
+    """The URL of the test database this process uses, for engine subprocesses."""
+    sd = connection.settings_dict
+    if sd["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{sd['NAME']}"
+    auth = sd["USER"] + (f":{sd['PASSWORD']}" if sd.get("PASSWORD") else "")
+    return f"postgres://{auth}@{sd['HOST'] or '127.0.0.1'}:{sd['PORT'] or 5432}/{sd['NAME']}"
+
+
+class RuntimeEnv:
+    """Unique exchange/prefix for one test module, the engines it runs, and cleanup of everything it made."""
+
+    def __init__(self, name: str) -> None:
+        suffix = f"{name}-{uuid.uuid4().hex[:8]}"
+        self.exchange = f"fytest-{suffix}"
+        self.prefix = f"fytest-{suffix}"
+        self.redis_prefix = f"fytest-{suffix}"
+        self.engines: list[subprocess.Popen[bytes]] = []
+        self.logs: list[Path] = []
+        self._override = override_settings(
+            FLOWYARD_EXCHANGE=self.exchange,
+            FLOWYARD_QUEUE_PREFIX=self.prefix,
+            FLOWYARD_REDIS_PREFIX=self.redis_prefix,
+            FLOWYARD_DELAY_TIERS_MS=[int(v) for v in DELAY_TIERS.split(",")],
+            FLOWYARD_NODE_MODULES=["tests.topology.runtime.nodes_for_tests"],
+        )
+
+    def __enter__(self) -> RuntimeEnv:
+        self._override.enable()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_engines()
+        self.cleanup_broker()
+        self.cleanup_redis()
+        self._override.disable()
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            DATABASE_URL=database_url(),
+            FLOWYARD_EXCHANGE=self.exchange,
+            FLOWYARD_QUEUE_PREFIX=self.prefix,
+            FLOWYARD_REDIS_PREFIX=self.redis_prefix,
+            FLOWYARD_DELAY_TIERS_MS=DELAY_TIERS,
+            FLOWYARD_NODE_MODULES="tests.topology.runtime.nodes_for_tests",
+            PYTHONUNBUFFERED="1",
+            LOG_LEVEL="INFO",
+        )
+        return env
+
+    def start_engine(self, *args: str) -> subprocess.Popen[bytes]:
+        log = Path(f"/tmp/{self.prefix}-engine{len(self.engines)}.log")
+        handle = log.open("wb")
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), "engine", *args],
+            cwd=ROOT,
+            env=self.env(),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+        self.engines.append(proc)
+        self.logs.append(log)
+        return proc
+
+    def stop_engines(self) -> None:
+        for proc in self.engines:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.engines:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.engines = []
+
+    def log_tail(self, lines: int = 40) -> str:
+        out = []
+        for log in self.logs:
+            if log.exists():
+                out.append(f"--- {log}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-lines:]))
+        return "\n".join(out)
+
+    def channel(self) -> tuple[pika.BlockingConnection, Any]:
+        conn = pika.BlockingConnection(pika.URLParameters(settings.AMQP_URL))
+        return conn, conn.channel()
+
+    def consumers(self, queue: str) -> int:
+        conn, ch = self.channel()
+        try:
+            return int(ch.queue_declare(queue=queue, passive=True).method.consumer_count)
+        except pika.exceptions.ChannelClosedByBroker:
+            return 0
+        finally:
+            if conn.is_open:
+                conn.close()
+
+    def wait_consumers(self, queues: list[str], minimum: int = 1, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        for queue in queues:
+            while self.consumers(queue) < minimum:
+                assert time.monotonic() < deadline, f"no consumer on {queue}\n{self.log_tail()}"
+                time.sleep(0.1)
+
+    def cleanup_broker(self) -> None:
+        from tests.topology.runtime_factories import DECLARED_QUEUES
+        from topology.runtime import names
+
+        queues = [q for q in DECLARED_QUEUES if q.startswith(self.prefix + ".")]
+        queues += [names.events_queue()] + [names.delay_queue(ms) for ms in names.delay_tiers()]
+        exchanges = [names.exchange(), names.control_exchange(), names.events_exchange()]
+        exchanges += [names.delay_exchange(ms) for ms in names.delay_tiers()]
+        conn, ch = self.channel()
+        for queue in queues:
+            ch.queue_delete(queue=queue)
+        for exchange in exchanges:
+            ch.exchange_delete(exchange=exchange)
+        conn.close()
+        from topology.runtime.broker import publisher
+
+        publisher.close()
+
+    def cleanup_redis(self) -> None:
+        from topology.runtime import state
+
+        client = state.client()
+        for pattern in (f"{self.redis_prefix}:*", "fytest:*"):
+            keys = list(client.scan_iter(pattern, count=1000))
+            if keys:
+                client.delete(*keys)
+
+
+def wait_process(correlation_id: str, *, timeout: float = 30, env: RuntimeEnv | None = None) -> Process:
+    """Poll until the process has finished (success, failed or terminated)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        process = Process.objects.get(correlation_id=correlation_id)
+        if process.status != Process.Status.IN_PROGRESS:
+            return process
+        if time.monotonic() > deadline:
+            tail = env.log_tail() if env else ""
+            raise AssertionError(f"process still in progress: done={process.done} total={process.total}\n{tail}")
+        time.sleep(0.1)
+
+
+class Stub:
+    """A local HTTP server standing in for remote APIs and workers; routes map a path to a handler."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Callable[[dict[str, Any]], tuple[int, Any]]] = {}
+        self.calls: list[dict[str, Any]] = []
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    data = json.loads(raw) if raw else None
+                except ValueError:
+                    data = raw.decode(errors="replace")
+                path = self.path.split("?")[0]
+                call = {"path": path, "method": self.command, "json": data, "headers": dict(self.headers)}
+                stub.calls.append(call)
+                handler = stub.routes.get(path)
+                status, body = handler(call) if handler else (404, {"error": "no route"})
+                payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _handle
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def count(self, path: str) -> int:
+        return sum(1 for c in self.calls if c["path"] == path)
+
+    def close(self) -> None:
+        self.server.shutdown()

@@ -1,0 +1,66 @@
+"""Python nodes used by the runtime tests (the engine subprocesses import this via FLOWYARD_NODE_MODULES)."""
+
+from __future__ import annotations
+
+import json
+
+from topology.runtime import state
+from topology.runtime.errors import RetryableError
+from topology.runtime.registry import node
+from topology.runtime.sdk import Message, Node, Result
+
+
+def _key(message: Message, name: str) -> str:
+    return f"fytest:{message.headers.get('correlation-id', '')}:{name}"
+
+
+@node("test.answer")
+class Answer(Node):
+    """Answers with the result code (and headers) given in the body: {"code": 1003, ...}."""
+
+    def process(self, message: Message) -> Result:
+        data = message.json() or {}
+        code = int(data.get("code", 0))
+        if code == 1001 and "succeed_after" in data:
+            # Nodes never see repeat-hops (the engine counts them), so count calls here.
+            calls = state.client().incr(_key(message, "answer"))
+            if calls > int(data["succeed_after"]):
+                return Result(body={"repeated": calls - 1})
+        headers = {str(k): str(v) for k, v in (data.get("headers") or {}).items()}
+        return Result(
+            code=code, headers=headers, message=str(data.get("message", "")), forward_to=data.get("forward_to")
+        )
+
+
+@node("test.record")
+class Record(Node):
+    """Appends the JSON body's `seq` (and `key`) to a Redis list per correlation id, in processing order."""
+
+    def process(self, message: Message) -> Result:
+        data = message.json() or {}
+        entry = json.dumps([data.get("key"), data.get("seq")])
+        state.client().rpush(_key(message, self.config.get("list", "seen")), entry)
+        return Result()
+
+
+@node("test.flaky")
+class Flaky(Node):
+    """Fails (retryable) until it has been called `fail_times` times for this correlation id."""
+
+    def process(self, message: Message) -> Result:
+        calls = state.client().incr(_key(message, "flaky"))
+        if calls <= int(self.config.get("fail_times", 2)):
+            raise RetryableError(f"flaky failure {calls}", kind="5xx")
+        return Result(body={"calls": calls})
+
+
+@node("test.pages")
+class Pages(Node):
+    """A batch node: three pages of two items, cursor 1 -> 2 -> 3."""
+
+    def process(self, message: Message) -> Result:
+        page = int(message.headers.get("cursor") or 1)
+        items = [{"page": page, "item": i} for i in range(2)]
+        if page < 3:
+            return Result.batch(items, cursor=str(page + 1))
+        return Result.batch(items)

@@ -1,0 +1,270 @@
+"""REST API of topologies: CRUD, versions, XML save/publish/enable, diff, import/export, editor lookups."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from admin_ui.models import ApiToken, Role
+from tests.topology.factories import (
+    SAMPLES,
+    chain,
+    first_version,
+    invalid_xml,
+    linear_nodes,
+    make_install,
+    make_topology,
+    valid_xml,
+)
+from tests.topology.test_bpmn import BILLION_LAUGHS, EXTERNAL_DTD, EXTERNAL_ENTITY
+from topology.bpmn_builder import build_bpmn
+from topology.models import Node, Topology, TopologyVersion
+
+pytestmark = pytest.mark.django_db
+
+
+def put_xml(client: Client, topology: Topology, number: int, xml: str):
+    url = reverse("api_version_xml", args=[topology.pk, number])
+    return client.put(url, data=json.dumps({"bpmn_xml": xml}), content_type="application/json")
+
+
+def token_client(tenant, scopes: list[str]) -> Client:
+    key = f"fy_test_{'-'.join(scopes)}_{tenant.pk}"
+    ApiToken.objects.create(tenant=tenant, name="t", prefix=key[:12], hashed_key=ApiToken.hash_key(key), scopes=scopes)
+    return Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+
+
+def test_list_create_patch_delete(alice_client, tenant_a, alice):
+    make_topology(tenant_a, alice, "Billing")
+    response = alice_client.post(
+        reverse("api_topology_list"), {"name": "Orders", "description": "d"}, content_type="application/json"
+    )
+    assert response.status_code == 201, response.json()
+    created = response.json()
+    assert created["name"] == "Orders" and created["latest_version"] == 1 and created["enabled_version"] is None
+
+    listing = alice_client.get(reverse("api_topology_list")).json()
+    assert [t["name"] for t in listing] == ["Billing", "Orders"]
+    assert [t["name"] for t in alice_client.get(reverse("api_topology_list"), {"search": "ord"}).json()] == ["Orders"]
+
+    duplicate = alice_client.post(reverse("api_topology_list"), {"name": "Orders"}, content_type="application/json")
+    assert duplicate.status_code == 400 and "name" in duplicate.json()["errors"]
+
+    detail = reverse("api_topology_detail", args=[created["id"]])
+    patched = alice_client.patch(detail, {"name": "Orders EU"}, content_type="application/json")
+    assert patched.status_code == 200 and patched.json()["name"] == "Orders EU"
+    assert alice_client.get(detail).json()["description"] == "d"
+
+    assert alice_client.delete(detail).status_code == 204
+    assert alice_client.get(detail).status_code == 404
+    assert Topology.objects.get(pk=created["id"]).deleted_at is not None
+
+
+def test_versions_and_version_detail(alice_client, tenant_a, alice):
+    topology = make_topology(tenant_a, alice)
+    versions = alice_client.get(reverse("api_version_list", args=[topology.pk])).json()
+    assert [(v["number"], v["status"]) for v in versions] == [(1, "draft")]
+    body = alice_client.get(reverse("api_version_detail", args=[topology.pk, 1])).json()
+    assert body["version"]["editor_url"] == reverse("topology_editor", args=[topology.pk, 1])
+    assert [(n["key"], n["kind"]) for n in body["nodes"]] == [
+        ("End", "end"),
+        ("Py", "python"),
+        ("Start", "start.manual"),
+    ]
+    assert [(e["source"], e["target"]) for e in body["edges"]] == [("Start", "Py"), ("Py", "End")]
+    assert alice_client.get(reverse("api_version_detail", args=[topology.pk, 9])).status_code == 404
+
+
+def test_xml_get_and_put_lifecycle(alice_client, tenant_a, alice):
+    topology = make_topology(tenant_a, alice, xml=invalid_xml())
+    xml_url = reverse("api_version_xml", args=[topology.pk, 1])
+    got = alice_client.get(xml_url)
+    assert got.status_code == 200 and got["Content-Type"].startswith("application/xml")
+    assert got.content.decode() == first_version(topology).bpmn_xml
+
+    # publish is refused while the draft has errors
+    publish = alice_client.post(reverse("api_version_publish", args=[topology.pk, 1]))
+    assert publish.status_code == 400
+    assert publish.json()["errors"][0]["field"] == "expression" and publish.json()["detail"]
+
+    # saving the draft updates it in place
+    saved = put_xml(alice_client, topology, 1, valid_xml())
+    assert saved.status_code == 200
+    body = saved.json()
+    assert body["version"]["number"] == 1 and body["version"]["status"] == "draft" and body["errors"] == []
+    assert body["editorUrl"] == reverse("topology_editor", args=[topology.pk, 1])
+    assert body["version"]["content_hash"] == first_version(topology).content_hash
+
+    assert (
+        alice_client.post(reverse("api_version_publish", args=[topology.pk, 1])).json()["version"]["status"]
+        == "published"
+    )
+    enabled = alice_client.post(reverse("api_version_enable", args=[topology.pk, 1]))
+    assert enabled.status_code == 200 and enabled.json()["version"]["enabled"] is True
+
+    # the same XML again: no new version
+    same = put_xml(alice_client, topology, 1, first_version(topology).bpmn_xml).json()
+    assert same["version"]["number"] == 1 and TopologyVersion.objects.filter(topology=topology).count() == 1
+
+    # editing the published version makes a new draft, the editor moves to it
+    changed = put_xml(alice_client, topology, 1, valid_xml("Other")).json()
+    assert changed["version"] == {
+        "number": 2,
+        "status": "draft",
+        "enabled": False,
+        "content_hash": changed["version"]["content_hash"],
+    }
+    assert changed["editorUrl"] == reverse("topology_editor", args=[topology.pk, 2])
+
+    alice_client.post(reverse("api_version_publish", args=[topology.pk, 2]))
+    assert alice_client.post(reverse("api_version_enable", args=[topology.pk, 2])).status_code == 200
+    assert list(TopologyVersion.objects.filter(topology=topology, enabled=True).values_list("number", flat=True)) == [2]
+    disabled = alice_client.post(reverse("api_version_disable", args=[topology.pk, 2]))
+    assert disabled.json()["version"]["enabled"] is False
+
+
+def test_enable_a_draft_is_refused(alice_client, tenant_a, alice):
+    topology = make_topology(tenant_a, alice)
+    response = alice_client.post(reverse("api_version_enable", args=[topology.pk, 1]))
+    assert response.status_code == 400 and "Publish" in response.json()["detail"]
+
+
+def test_save_reports_unsupported_and_errors(alice_client, tenant_a, alice):
+    topology = make_topology(tenant_a, alice)
+    xml = (SAMPLES / "bpmnjs-boundary-events.bpmn").read_text()
+    body = put_xml(alice_client, topology, 1, xml).json()
+    assert {u["type"] for u in body["unsupported"]} == {
+        "bpmn:BoundaryEvent",
+        "bpmn:SubProcess",
+        "bpmn:IntermediateThrowEvent",
+    }
+    assert {"element_id", "message", "field"} <= set(body["errors"][0])
+    assert any(e["message"] == "Add at least one start event." for e in body["errors"])
+
+
+@pytest.mark.parametrize("xml", [BILLION_LAUGHS, EXTERNAL_ENTITY, EXTERNAL_DTD, "<bpmn:definitions xmlns:bpmn='x'>"])
+def test_hostile_or_broken_xml_is_a_400_and_stores_nothing(alice_client, tenant_a, alice, xml):
+    topology = make_topology(tenant_a, alice)
+    before = first_version(topology).bpmn_xml
+    response = put_xml(alice_client, topology, 1, xml)
+    assert response.status_code == 400
+    assert response.json()["detail"]
+    assert first_version(topology).bpmn_xml == before
+    assert TopologyVersion.objects.filter(topology=topology).count() == 1
+
+
+def test_malformed_xml_gives_line_and_column(alice_client, tenant_a, alice):
+    topology = make_topology(tenant_a, alice)
+    response = put_xml(alice_client, topology, 1, valid_xml().replace("</bpmn:process>", "", 1))
+    error = response.json()["errors"][0]
+    assert response.status_code == 400 and error["line"] > 1 and error["column"] is not None
+
+
+def test_bodies_over_the_limit_are_refused_before_reading(alice_client, tenant_a, alice):
+    topology = make_topology(tenant_a, alice)
+    padding = "<!--" + "x" * (10 * 1024 * 1024 + 10) + "-->"
+    response = put_xml(alice_client, topology, 1, valid_xml().replace("<bpmn:process", padding + "<bpmn:process", 1))
+    assert response.status_code == 400 and "too large" in response.json()["detail"]
+    # 5 MB < XML < 10 MB: read, then refused by the BPMN limit
+    response = put_xml(
+        alice_client,
+        topology,
+        1,
+        valid_xml().replace("<bpmn:process", "<!--" + "y" * (6 * 1024 * 1024) + "--><bpmn:process", 1),
+    )
+    assert response.status_code == 400 and "larger than 5 MB" in response.json()["detail"]
+    imported = alice_client.post(
+        reverse("api_topology_import"), {"name": "Big", "bpmn_xml": padding}, content_type="application/json"
+    )
+    assert imported.status_code == 400
+    assert TopologyVersion.objects.filter(topology=topology).count() == 1
+    assert not Topology.objects.filter(name="Big").exists()
+
+
+def test_diff_api(alice_client, tenant_a, alice):
+    topology = make_topology(tenant_a, alice)
+    put_xml(alice_client, topology, 1, valid_xml())
+    alice_client.post(reverse("api_version_publish", args=[topology.pk, 1]))
+    put_xml(alice_client, topology, 1, valid_xml("Changed"))
+    url = reverse("api_version_diff", args=[topology.pk])
+    diff = alice_client.get(url, {"a": 1, "b": 2}).json()
+    assert diff["changed"] == [
+        {"key": "Py", "name": "Changed", "fields": [{"field": "name", "before": "Echo", "after": "Changed"}]}
+    ]
+    assert alice_client.get(url, {"a": 1}).status_code == 400
+    assert alice_client.get(url, {"a": 1, "b": 7}).status_code == 404
+
+
+def test_import_multipart_and_json_and_export(alice_client, tenant_a):
+    sample = SAMPLES / "bpmnjs-data-objects.bpmn"
+    with sample.open("rb") as fh:
+        response = alice_client.post(reverse("api_topology_import"), {"file": fh})
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["topology"]["name"] == "bpmnjs-data-objects"
+    assert {u["type"] for u in body["unsupported"]} == {"bpmn:DataObjectReference", "bpmn:DataStoreReference"}
+    topology_id = body["topology"]["id"]
+    export = alice_client.get(reverse("api_version_export", args=[topology_id, 1]))
+    assert export.status_code == 200
+    assert export.content == sample.read_bytes()  # stored unchanged
+    assert export["Content-Disposition"] == 'attachment; filename="bpmnjs-data-objects-v1.bpmn"'
+
+    as_json = alice_client.post(
+        reverse("api_topology_import"), {"name": "From JSON", "bpmn_xml": valid_xml()}, content_type="application/json"
+    )
+    assert as_json.status_code == 201 and as_json.json()["errors"] == []
+    missing = alice_client.post(reverse("api_topology_import"), {"name": "x"}, content_type="application/json")
+    assert missing.status_code == 400
+
+
+def test_registry_and_install_options(alice_client, tenant_a, tenant_b):
+    registry = alice_client.get(reverse("api_node_registry")).json()
+    assert "flowyard.noop" in {entry["name"] for entry in registry}
+    mine = make_install(tenant_a, "Shop A")
+    disabled = make_install(tenant_a, "Old")
+    disabled.enabled = False
+    disabled.save()
+    make_install(tenant_b, "Shop B")
+    options = alice_client.get(reverse("install_options")).json()
+    assert options == [{"id": mine.pk, "name": "Shop A", "application": "Generic HTTP"}]
+
+
+def test_connector_install_id_is_typed_on_the_node(alice_client, tenant_a, alice):
+    install = make_install(tenant_a)
+    topology = make_topology(tenant_a, alice)
+    nodes = linear_nodes({"id": "C", "kind": "connector", "name": "C", "install": install.pk, "path": "/p"})
+    assert put_xml(alice_client, topology, 1, build_bpmn(nodes, chain(nodes))).json()["errors"] == []
+    assert Node.objects.get(version__topology=topology, key="C").install_id == install.pk
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.OPERATOR])
+def test_read_only_roles_cannot_write(member_client, tenant_a, alice, role):
+    client = member_client(role)
+    topology = make_topology(tenant_a, alice)
+    assert client.get(reverse("api_version_xml", args=[topology.pk, 1])).status_code == 200
+    assert put_xml(client, topology, 1, valid_xml("X")).status_code == 403
+    assert client.post(reverse("api_version_publish", args=[topology.pk, 1])).status_code == 403
+    assert client.post(reverse("api_topology_list"), {"name": "N"}, content_type="application/json").status_code == 403
+    assert client.delete(reverse("api_topology_detail", args=[topology.pk])).status_code == 403
+    assert first_version(topology).status == "draft"
+
+
+def test_api_tokens_by_scope(tenant_a, alice):
+    topology = make_topology(tenant_a, alice)
+    reader = token_client(tenant_a, ["read"])
+    assert reader.get(reverse("api_topology_list")).json()[0]["id"] == topology.pk
+    assert reader.post(reverse("api_version_publish", args=[topology.pk, 1])).status_code == 403
+    writer = token_client(tenant_a, ["write"])
+    response = writer.post(reverse("api_version_publish", args=[topology.pk, 1]))
+    assert response.status_code == 200 and response.json()["version"]["status"] == "published"
+
+
+def test_openapi_schema_lists_the_endpoints(alice_client):
+    schema = alice_client.get(reverse("api-schema"), {"format": "json"})
+    assert schema.status_code == 200
+    paths = json.loads(schema.content)["paths"]
+    assert "/api/topologies/{id}/versions/{number}/xml/" in paths
+    assert "put" in paths["/api/topologies/{id}/versions/{number}/xml/"]

@@ -1,0 +1,168 @@
+"""RabbitMQ plumbing shared by the engine, the web process and Celery: declarations and a confirming publisher."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+import pika
+from django.conf import settings
+from pika.exceptions import AMQPError
+
+from topology.runtime import names
+from topology.runtime.spec import NodeSpec, VersionSpec
+
+log = logging.getLogger(__name__)
+
+
+def connection_parameters() -> pika.URLParameters:
+    params = pika.URLParameters(settings.AMQP_URL)
+    params.heartbeat = 30
+    params.blocked_connection_timeout = 60
+    return params
+
+
+def declare_infrastructure(channel: Any) -> None:
+    """Exchanges, delay tiers and the events queue; idempotent, called by every engine and publisher."""
+    channel.exchange_declare(exchange=names.exchange(), exchange_type="topic", durable=True)
+    channel.exchange_declare(exchange=names.control_exchange(), exchange_type="fanout", durable=True)
+    channel.exchange_declare(exchange=names.events_exchange(), exchange_type="fanout", durable=True)
+    channel.queue_declare(
+        queue=names.events_queue(),
+        durable=True,
+        # One active recorder at a time sees the batches in publish order, so a message's emission is
+        # always counted before its consumption and processes never look finished too early.
+        arguments={"x-queue-type": "quorum", "x-single-active-consumer": True},
+    )
+    channel.queue_bind(queue=names.events_queue(), exchange=names.events_exchange(), routing_key="")
+    for ms in names.delay_tiers():
+        # A fanout exchange in front of each tier keeps the message's own routing key, which dead-lettering
+        # reuses to bring the message back to its node queue on the main exchange.
+        channel.exchange_declare(exchange=names.delay_exchange(ms), exchange_type="fanout", durable=True)
+        channel.queue_declare(
+            queue=names.delay_queue(ms),
+            durable=True,
+            arguments={"x-message-ttl": ms, "x-dead-letter-exchange": names.exchange()},
+        )
+        channel.queue_bind(queue=names.delay_queue(ms), exchange=names.delay_exchange(ms), routing_key="")
+
+
+def declare_node(channel: Any, node: NodeSpec) -> list[str]:
+    queues = node.queues()
+    for queue in queues:
+        channel.queue_declare(queue=queue, durable=True, arguments=node.queue_arguments())
+        channel.queue_bind(queue=queue, exchange=names.exchange(), routing_key=queue)
+    return queues
+
+
+def declare_version(channel: Any, version: VersionSpec) -> list[str]:
+    declared: list[str] = []
+    for node in version.nodes.values():
+        declared.extend(declare_node(channel, node))
+    return declared
+
+
+def properties(*, headers: dict[str, str], message_id: str) -> pika.BasicProperties:
+    return pika.BasicProperties(
+        headers=headers,
+        message_id=message_id,
+        delivery_mode=2,
+        content_type="application/json",
+        timestamp=None,
+    )
+
+
+class Publisher:
+    """A thread-safe, reconnecting, confirming publisher for short-lived callers (web requests, tasks)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connection: pika.BlockingConnection | None = None
+        self._channel: Any = None
+        self._key: tuple[str, str, str] | None = None
+
+    def _open(self) -> Any:
+        key = (settings.AMQP_URL, names.exchange(), names.prefix())
+        if self._channel is not None and self._channel.is_open and self._key == key:
+            return self._channel
+        self.close()
+        self._connection = pika.BlockingConnection(connection_parameters())
+        self._channel = self._connection.channel()
+        self._channel.confirm_delivery()
+        declare_infrastructure(self._channel)
+        self._key = key
+        return self._channel
+
+    def close(self) -> None:
+        try:
+            if self._connection is not None and self._connection.is_open:
+                self._connection.close()
+        except AMQPError:
+            pass
+        self._connection = None
+        self._channel = None
+
+    def run(self, fn: Any) -> Any:
+        """Run `fn(channel)` under the lock, reconnecting once if the connection went away."""
+        with self._lock:
+            for attempt in range(2):
+                try:
+                    return fn(self._open())
+                except (AMQPError, OSError):
+                    self.close()
+                    if attempt:
+                        raise
+        return None
+
+    def publish(self, *, routing_key: str, body: bytes, headers: dict[str, str], message_id: str) -> None:
+        """Publish to the main exchange and wait for the broker's confirm; unroutable messages raise."""
+
+        def send(channel: Any) -> None:
+            channel.basic_publish(
+                exchange=names.exchange(),
+                routing_key=routing_key,
+                body=body,
+                properties=properties(headers=headers, message_id=message_id),
+                mandatory=True,
+            )
+
+        self.run(send)
+
+    def broadcast(self, message: dict[str, Any]) -> None:
+        """Tell every running engine something (reload, terminate) through the control fanout exchange."""
+
+        def send(channel: Any) -> None:
+            channel.basic_publish(exchange=names.control_exchange(), routing_key="", body=json.dumps(message).encode())
+
+        self.run(send)
+
+    def declare_versions(self, versions: Iterable[VersionSpec]) -> list[str]:
+        def declare(channel: Any) -> list[str]:
+            declared: list[str] = []
+            for version in versions:
+                declared.extend(declare_version(channel, version))
+            return declared
+
+        result: list[str] = self.run(declare)
+        return result
+
+    def delete_queues(self, queues: Iterable[str], *, if_empty: bool = True) -> list[str]:
+        """Delete queues (only empty ones unless told otherwise); returns the names actually deleted."""
+        deleted: list[str] = []
+        for queue in queues:
+
+            def delete(channel: Any, queue: str = queue) -> None:
+                channel.queue_delete(queue=queue, if_empty=if_empty)
+
+            try:
+                self.run(delete)
+                deleted.append(queue)
+            except (AMQPError, OSError) as exc:
+                log.info("queue %s not deleted: %s", queue, exc)
+        return deleted
+
+
+publisher = Publisher()

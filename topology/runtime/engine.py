@@ -1,0 +1,464 @@
+"""The engine: consumes node queues, runs nodes in a thread pool, publishes results with confirms, acks late.
+
+Threads: the pika connection thread does all AMQP I/O (SelectConnection); node runs happen in a pool and hand
+their outcome back with `add_callback_threadsafe`; a loader thread reads the database on start and on control
+messages; a watcher thread keeps the terminated-process set fresh; the recorder (optional) has its own thread
+and connection.
+
+Delivery guarantee (at least once): for each input the engine first publishes the event batch counting it,
+then, once that batch is confirmed, the outputs; the input is acked only when every output is confirmed too.
+A crash anywhere before the ack redelivers the input; output ids are derived from the input's id, so the
+recorder recognises the repeated work as duplicates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import pika
+from django.conf import settings
+from django.db import close_old_connections
+from pika.adapters.select_connection import SelectConnection
+from pika.exceptions import AMQPError
+
+from topology.runtime import broker, names, state
+from topology.runtime import headers as h
+from topology.runtime.executor import Outcome, redelay, timed_execute
+from topology.runtime.results import TERMINATED
+from topology.runtime.spec import NodeSpec, RuntimeSpec, load_runtime
+
+log = logging.getLogger("flowyard.engine")
+
+MAX_BATCH_RECORDS = 500
+RELOAD_EVERY_SECONDS = 30.0
+TERMINATED_REFRESH_SECONDS = 0.5
+
+
+@dataclass
+class Job:
+    """One delivered input on its way from consume to ack."""
+
+    gen: int
+    tag: int
+    node: NodeSpec
+    headers: dict[str, str]
+    body: bytes
+    message_id: str
+    redelivered: bool
+    outcome: Outcome | None = None
+    started: float = 0.0
+    duration_ms: float = 0.0
+    pending: int = 0
+    settled: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Engine:
+    """One engine process's consumer; run as many side by side as needed."""
+
+    def __init__(
+        self,
+        *,
+        topology: str | None = None,
+        node: str | None = None,
+        recorder: bool = True,
+        engine_id: str | None = None,
+    ) -> None:
+        self.topology = topology
+        self.node = node
+        self.with_recorder = recorder
+        self.engine_id = engine_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.runtime = RuntimeSpec()
+        self.terminated: frozenset[str] = frozenset()
+        self.pool_size = 8
+        self.pool = ThreadPoolExecutor(max_workers=self.pool_size, thread_name_prefix="node")
+        self.flush_seconds = max(1, int(settings.FLOWYARD_EVENT_FLUSH_MS)) / 1000
+        self._stopping = threading.Event()
+        self._reload = threading.Event()
+        self._gen = 0
+        self._conn: SelectConnection | None = None
+        self._reset()
+        self.recorder: Any = None
+
+    def _reset(self) -> None:
+        self._channel: Any = None
+        self._consumers: dict[str, str] = {}
+        self._queue_of_tag: dict[str, str] = {}
+        self._unacked: deque[int] = deque()
+        self._ready: set[int] = set()
+        self._pub_seq = 0
+        self._confirm_order: deque[int] = deque()
+        self._confirm_cbs: dict[int, tuple[Callable[[], None], Callable[[], None]]] = {}
+        self._batch: list[Job] = []
+        self._flush_timer: Any = None
+        self._inflight = 0
+        self._draining = False
+
+    # ------------------------------------------------------------------------------------------ lifecycle
+
+    def run(self) -> None:
+        """Run until SIGTERM/SIGINT; reconnects after broker failures."""
+        with contextlib.suppress(ValueError):  # not the main thread (tests run engines in threads)
+            signal.signal(signal.SIGTERM, lambda *_: self.stop())
+            signal.signal(signal.SIGINT, lambda *_: self.stop())
+        threading.Thread(target=self._loader_loop, name="loader", daemon=True).start()
+        threading.Thread(target=self._terminated_loop, name="terminated", daemon=True).start()
+        if self.with_recorder:
+            from topology.runtime.recorder import Recorder
+
+            self.recorder = Recorder()
+            threading.Thread(target=self.recorder.run, name="recorder", daemon=True).start()
+        log.info("engine %s starting (topology=%s node=%s)", self.engine_id, self.topology, self.node)
+        while not self._stopping.is_set():
+            self._gen += 1
+            self._reset()
+            try:
+                self._conn = SelectConnection(
+                    broker.connection_parameters(),
+                    on_open_callback=self._on_connection_open,
+                    on_open_error_callback=lambda _c, err: log.error("cannot connect to RabbitMQ: %s", err),
+                    on_close_callback=self._on_connection_closed,
+                )
+                self._conn.ioloop.start()
+            except (AMQPError, OSError) as exc:
+                log.error("connection failed: %s", exc)
+            if not self._stopping.is_set():
+                time.sleep(1)
+        if self.recorder is not None:
+            self.recorder.stop()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        log.info("engine %s stopped", self.engine_id)
+
+    def stop(self) -> None:
+        """Stop consuming, let in-flight inputs finish and be acked (up to 10 s), then close."""
+        self._stopping.set()
+        conn = self._conn
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.ioloop.add_callback_threadsafe(self._begin_drain)
+
+    def _begin_drain(self) -> None:
+        self._draining = True
+        if self._channel is not None and self._channel.is_open:
+            for tag in list(self._consumers.values()):
+                self._channel.basic_cancel(tag)
+        self._consumers.clear()
+        self._drain_deadline = time.monotonic() + 10
+        self._check_drained()
+
+    def _check_drained(self) -> None:
+        assert self._conn is not None
+        idle = self._inflight == 0 and not self._batch and not self._unacked
+        if idle or time.monotonic() > self._drain_deadline:
+            if self._conn.is_open:
+                self._conn.close()
+            return
+        if self._batch:
+            self._flush()
+        self._conn.ioloop.call_later(0.05, self._check_drained)
+
+    def _on_connection_open(self, conn: SelectConnection) -> None:
+        conn.channel(on_open_callback=self._on_channel_open)
+
+    def _on_connection_closed(self, conn: SelectConnection, reason: Exception) -> None:
+        if not self._stopping.is_set():
+            log.warning("connection closed: %s", reason)
+        conn.ioloop.stop()
+
+    def _on_channel_open(self, channel: Any) -> None:
+        self._channel = channel
+        channel.add_on_close_callback(self._on_channel_closed)
+        channel.confirm_delivery(self._on_confirm)
+        broker.declare_infrastructure(channel)
+        channel.queue_declare(queue="", exclusive=True, auto_delete=True, callback=self._on_control_queue)
+
+    def _on_channel_closed(self, channel: Any, reason: Exception) -> None:
+        log.warning("channel closed: %s", reason)
+        if self._conn is not None and self._conn.is_open:
+            self._conn.close()
+
+    def _on_control_queue(self, frame: Any) -> None:
+        queue = frame.method.queue
+        self._channel.queue_bind(queue=queue, exchange=names.control_exchange(), routing_key="")
+        self._channel.basic_consume(queue=queue, on_message_callback=self._on_control, auto_ack=True)
+        self._reload.set()
+
+    # ------------------------------------------------------------------------------------------ control
+
+    def _on_control(self, channel: Any, method: Any, props: Any, body: bytes) -> None:
+        try:
+            message = json.loads(body)
+        except ValueError:
+            return
+        kind = message.get("type")
+        if kind == "reload":
+            self._reload.set()
+        elif kind == "terminate" and message.get("correlation_id"):
+            self.terminated = self.terminated | {str(message["correlation_id"])}
+
+    def _loader_loop(self) -> None:
+        while not self._stopping.is_set():
+            self._reload.wait(RELOAD_EVERY_SECONDS)
+            self._reload.clear()
+            if self._stopping.is_set():
+                return
+            try:
+                runtime = load_runtime(topology=self.topology, node=self.node)
+            except Exception:
+                log.exception("loading topologies failed")
+                time.sleep(1)
+                self._reload.set()
+                continue
+            finally:
+                close_old_connections()
+            conn = self._conn
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.ioloop.add_callback_threadsafe(functools.partial(self._apply_runtime, runtime))
+
+    def _terminated_loop(self) -> None:
+        while not self._stopping.wait(TERMINATED_REFRESH_SECONDS):
+            try:
+                self.terminated = state.terminated_all()
+            except Exception as exc:
+                log.warning("cannot read terminated processes: %s", exc)
+
+    def _apply_runtime(self, runtime: RuntimeSpec) -> None:
+        """Swap in the new picture; declare and consume new queues, cancel queues no longer wanted."""
+        if self._channel is None or not self._channel.is_open or self._draining:
+            return
+        self.runtime = runtime
+        wanted = set(runtime.consume)
+        needed = sum(runtime.by_queue[q].effective_prefetch for q in wanted)
+        self._resize_pool(needed)
+        for queue in sorted(wanted - set(self._consumers)):
+            node = runtime.by_queue[queue]
+            self._channel.queue_declare(queue=queue, durable=True, arguments=node.queue_arguments())
+            self._channel.queue_bind(queue=queue, exchange=names.exchange(), routing_key=queue)
+            # basic.qos without global applies to consumers created after it: one prefetch per node.
+            self._channel.basic_qos(prefetch_count=node.effective_prefetch)
+            tag = self._channel.basic_consume(queue=queue, on_message_callback=self._on_message)
+            self._consumers[queue] = tag
+            self._queue_of_tag[tag] = queue
+        for queue in set(self._consumers) - wanted:
+            self._channel.basic_cancel(self._consumers.pop(queue))
+        log.info(
+            "engine %s consumes %d queues of %d versions", self.engine_id, len(self._consumers), len(runtime.versions)
+        )
+
+    def _resize_pool(self, needed: int) -> None:
+        size = max(4, min(int(os.environ.get("FLOWYARD_ENGINE_MAX_THREADS", "128")), needed))
+        if size > self.pool_size:
+            old = self.pool
+            self.pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="node")
+            self.pool_size = size
+            old.shutdown(wait=False)
+
+    # ------------------------------------------------------------------------------------------ hot path
+
+    def _on_message(self, channel: Any, method: Any, props: Any, body: bytes) -> None:
+        tag = method.delivery_tag
+        self._unacked.append(tag)
+        node = self.runtime.by_queue.get(self._queue_of_tag.get(method.consumer_tag, ""))
+        if node is None or self._draining:
+            self._requeue_tag(tag)
+            return
+        headers = h.normalise(props.headers)
+        mid = props.message_id or h.derived_id(method.routing_key, body)
+        job = Job(self._gen, tag, node, headers, body, mid, bool(method.redelivered))
+        job.started = time.time()
+        if headers.get(h.CORRELATION_ID, "") in self.terminated:
+            job.outcome = Outcome(code=TERMINATED, message="process terminated")
+            self._finish(job)
+            return
+        hop = redelay(self.runtime, node, headers, body, mid)
+        if hop is not None:
+            job.outcome = hop
+            self._finish(job)
+            return
+        self._submit(job)
+
+    def _submit(self, job: Job) -> None:
+        self._inflight += 1
+        self.pool.submit(self._work, job, self.runtime)
+
+    def _work(self, job: Job, runtime: RuntimeSpec) -> None:
+        outcome, started, duration = timed_execute(runtime, job.node, job.headers, job.body, job.message_id)
+        job.outcome, job.started, job.duration_ms = outcome, started, duration
+        conn = self._conn
+        if conn is None:
+            return
+        try:
+            conn.ioloop.add_callback_threadsafe(functools.partial(self._on_result, job))
+        except Exception:
+            # The connection is gone: the broker redelivers the input to another consumer.
+            log.debug("dropping result of %s: connection closed", job.message_id)
+
+    def _on_result(self, job: Job) -> None:
+        if job.gen != self._gen:
+            return
+        self._inflight -= 1
+        outcome = job.outcome
+        assert outcome is not None and self._conn is not None
+        if outcome.hold_ms is not None:
+            # Ordered node: keep the input unacked and run it again later so nothing overtakes it.
+            job.headers = outcome.hold_headers or job.headers
+            self._inflight += 1
+            self._conn.ioloop.call_later(outcome.hold_ms / 1000, functools.partial(self._resubmit, job))
+            return
+        self._finish(job)
+
+    def _resubmit(self, job: Job) -> None:
+        self._inflight -= 1
+        if job.gen == self._gen and not self._draining:
+            self._submit(job)
+
+    def _finish(self, job: Job) -> None:
+        self._batch.append(job)
+        if self._inflight == 0 or job.node.effective_prefetch == 1 or len(self._batch) >= MAX_BATCH_RECORDS:
+            # Nothing else could join this batch soon, or an ordered node is blocked until this input is acked.
+            self._flush()
+        elif self._flush_timer is None and self._conn is not None:
+            self._flush_timer = self._conn.ioloop.call_later(self.flush_seconds, self._flush)
+
+    def _record(self, job: Job) -> dict[str, Any]:
+        outcome = job.outcome
+        assert outcome is not None
+        emitted: dict[str, int] = {}
+        for out in outcome.outputs:
+            emitted[out.correlation_id] = emitted.get(out.correlation_id, 0) + 1
+        version = job.node.version
+        return {
+            "corr": job.headers.get(h.CORRELATION_ID, ""),
+            "mid": job.message_id,
+            "v": version.id,
+            "tn": version.tenant_id,
+            "n": job.node.key,
+            "nid": job.node.id,
+            "c": outcome.code,
+            "m": outcome.message[:1000],
+            "s": job.started,
+            "ms": round(job.duration_ms, 3),
+            "e": emitted,
+            "f": outcome.failed,
+            "tr": outcome.trash,
+            "st": outcome.starts,
+            "rd": job.redelivered,
+        }
+
+    def _flush(self) -> None:
+        if self._flush_timer is not None and self._conn is not None:
+            self._conn.ioloop.remove_timeout(self._flush_timer)
+        self._flush_timer = None
+        if not self._batch or self._channel is None or not self._channel.is_open:
+            return
+        jobs, self._batch = self._batch, []
+        payload = json.dumps({"engine": self.engine_id, "records": [self._record(j) for j in jobs]}).encode()
+        self._publish(
+            names.events_exchange(),
+            "",
+            payload,
+            pika.BasicProperties(delivery_mode=2, content_type="application/json"),
+            on_ack=functools.partial(self._after_events, jobs),
+            on_nack=functools.partial(self._requeue_jobs, jobs),
+        )
+
+    def _after_events(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            outcome = job.outcome
+            assert outcome is not None
+            if not outcome.outputs:
+                self._ready.add(job.tag)
+                continue
+            job.pending = len(outcome.outputs)
+            for out in outcome.outputs:
+                self._publish(
+                    out.exchange,
+                    out.routing_key,
+                    out.body,
+                    broker.properties(headers=out.headers, message_id=out.message_id),
+                    on_ack=functools.partial(self._output_confirmed, job),
+                    on_nack=functools.partial(self._requeue_jobs, [job]),
+                )
+
+    def _output_confirmed(self, job: Job) -> None:
+        job.pending -= 1
+        if job.pending == 0 and not job.settled:
+            self._ready.add(job.tag)
+
+    def _requeue_jobs(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            if not job.settled:
+                job.settled = True
+                self._ready.discard(job.tag)
+                self._requeue_tag(job.tag)
+
+    def _requeue_tag(self, tag: int) -> None:
+        with contextlib.suppress(ValueError):
+            self._unacked.remove(tag)
+        if self._channel is not None and self._channel.is_open:
+            self._channel.basic_nack(delivery_tag=tag, requeue=True)
+
+    def _publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        props: pika.BasicProperties,
+        *,
+        on_ack: Callable[[], None],
+        on_nack: Callable[[], None],
+    ) -> None:
+        self._channel.basic_publish(exchange=exchange, routing_key=routing_key, body=body, properties=props)
+        self._pub_seq += 1
+        self._confirm_order.append(self._pub_seq)
+        self._confirm_cbs[self._pub_seq] = (on_ack, on_nack)
+
+    def _on_confirm(self, frame: Any) -> None:
+        method = frame.method
+        ack = isinstance(method, pika.spec.Basic.Ack)
+        callbacks: list[Callable[[], None]] = []
+        if method.multiple:
+            while self._confirm_order and self._confirm_order[0] <= method.delivery_tag:
+                seq = self._confirm_order.popleft()
+                entry = self._confirm_cbs.pop(seq, None)
+                if entry is not None:
+                    callbacks.append(entry[0] if ack else entry[1])
+        else:
+            entry = self._confirm_cbs.pop(method.delivery_tag, None)
+            if entry is not None:
+                callbacks.append(entry[0] if ack else entry[1])
+            while self._confirm_order and self._confirm_order[0] not in self._confirm_cbs:
+                self._confirm_order.popleft()
+        for callback in callbacks:
+            callback()
+        self._settle()
+
+    def _settle(self) -> None:
+        """Ack every ready input: the contiguous oldest ones with one multiple ack, stragglers one by one."""
+        if not self._ready or self._channel is None or not self._channel.is_open:
+            return
+        last = None
+        while self._unacked and self._unacked[0] in self._ready:
+            last = self._unacked.popleft()
+            self._ready.discard(last)
+        if last is not None:
+            self._channel.basic_ack(delivery_tag=last, multiple=True)
+        for tag in self._ready:
+            self._channel.basic_ack(delivery_tag=tag)
+            with contextlib.suppress(ValueError):
+                self._unacked.remove(tag)
+        self._ready.clear()

@@ -1,0 +1,25 @@
+"""Errors node code raises: retryable ones go through the node's retry policy, the rest go to trash."""
+
+from __future__ import annotations
+
+
+class NodeError(Exception):
+    """A node failed; `kind` classifies the failure for the retry policy's `retry_on`."""
+
+    retryable = False
+
+    def __init__(self, reason: str, *, kind: str = "error", response: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.kind = kind
+        self.response = response
+
+
+class RetryableError(NodeError):
+    """A transient failure (5xx, 408, 429, connection, timeout): retried by policy, then trash."""
+
+    retryable = True
+
+
+class TrashError(NodeError):
+    """A permanent failure (4xx, bad answer, bad config): the message goes to trash at once."""

@@ -1,0 +1,464 @@
+"""Runs one message through one node and decides what to publish: the engine's logic without any I/O to RabbitMQ.
+
+Called from worker threads; reads only the in-memory RuntimeSpec (plus Redis for joins, HTTP for remote nodes).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import jmespath
+
+from topology.runtime import delays, names, state
+from topology.runtime import headers as h
+from topology.runtime.errors import NodeError, RetryableError, TrashError
+from topology.runtime.http import call_connector, call_worker
+from topology.runtime.results import (
+    DELAY_HOP,
+    RETRY_SCHEDULED,
+    TRASHED,
+    ResultCode,
+)
+from topology.runtime.sdk import Message, Result
+from topology.runtime.spec import START_KINDS, NodeSpec, RuntimeSpec
+
+log = logging.getLogger(__name__)
+
+JOIN_TTL_SECONDS = 24 * 3600
+DEFAULT_MAX_HOPS = 10
+DEFAULT_REPEAT_MS = 1000
+WAIT_SCHEDULED = 2012
+
+
+@dataclass
+class Output:
+    """One message to publish once the input's event is confirmed."""
+
+    exchange: str
+    routing_key: str
+    headers: dict[str, str]
+    body: bytes
+    message_id: str
+    correlation_id: str
+
+
+@dataclass
+class Outcome:
+    """What happened to one input: its event fields, its outputs, and an optional trash record."""
+
+    code: int = 0
+    message: str = ""
+    outputs: list[Output] = field(default_factory=list)
+    failed: bool = False
+    trash: dict[str, Any] | None = None
+    starts: list[dict[str, Any]] = field(default_factory=list)
+    # Ordered nodes keep the input unacked and run it again after this delay, so nothing overtakes it.
+    hold_ms: int | None = None
+    hold_headers: dict[str, str] | None = None
+
+
+def encode(body: Any, fallback: bytes) -> bytes:
+    if body is None:
+        return fallback
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode()
+    return json.dumps(body).encode()
+
+
+def _json(body: bytes) -> Any:
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+class Run:
+    """The context of one node run: the node, the input, and helpers to build outputs."""
+
+    def __init__(self, runtime: RuntimeSpec, node: NodeSpec, headers: dict[str, str], body: bytes, mid: str) -> None:
+        self.runtime = runtime
+        self.node = node
+        self.headers = headers
+        self.body = body
+        self.mid = mid
+        self.correlation_id = headers.get(h.CORRELATION_ID, "")
+        self._seq = 0
+
+    def _next_id(self, tag: str) -> str:
+        self._seq += 1
+        return h.derived_id(self.mid, self.node.key, tag, self._seq)
+
+    def to_node(
+        self,
+        target: NodeSpec,
+        body: bytes,
+        extra: dict[str, str] | None = None,
+        *,
+        tag: str = "out",
+        delay_ms: int = 0,
+        branch: str | None = None,
+        sequence: int | None = None,
+    ) -> Output:
+        """A message for `target` carrying this run's headers; `branch` starts a new process-id under this one."""
+        headers = h.strip_answers(self.headers)
+        headers.update(h.strip_answers(extra or {}))
+        headers[h.NODE_ID] = target.key
+        headers[h.PREVIOUS_NODE_ID] = self.node.key
+        headers[h.PUBLISHED_AT] = str(h.now_ms())
+        if branch is not None:
+            headers[h.PARENT_ID] = self.headers.get(h.PROCESS_ID, "")
+            headers[h.PROCESS_ID] = h.derived_id(self.mid, branch)
+        if sequence is not None:
+            headers[h.SEQUENCE_ID] = str(sequence)
+        message_id = self._next_id(tag)
+        return delayed(
+            Output(names.exchange(), target.routing_key(body), headers, body, message_id, self.correlation_id),
+            delay_ms,
+        )
+
+    def to_self(self, extra: dict[str, str], *, delay_ms: int, tag: str, body: bytes | None = None) -> Output:
+        """The same message back to this node (repeat, retry, cursor loop, wait), keeping internal headers."""
+        headers = h.strip_answers(self.headers)
+        headers.update(extra)
+        headers[h.PUBLISHED_AT] = str(h.now_ms())
+        payload = self.body if body is None else body
+        return delayed(
+            Output(
+                names.exchange(),
+                self.node.routing_key(payload),
+                headers,
+                payload,
+                self._next_id(tag),
+                self.correlation_id,
+            ),
+            delay_ms,
+        )
+
+
+def delayed(output: Output, delay_ms: int) -> Output:
+    """Send an output through a delay tier when it is not due yet (`due-at` lets long delays hop tiers)."""
+    if delay_ms <= 0:
+        return output
+    output.headers[h.DUE_AT] = str(h.now_ms() + delay_ms)
+    tier = delays.pick_tier(delay_ms)
+    if tier is not None:
+        output.exchange = names.delay_exchange(tier)
+    return output
+
+
+def redelay(runtime: RuntimeSpec, node: NodeSpec, headers: dict[str, str], body: bytes, mid: str) -> Outcome | None:
+    """A message that arrived before its `due-at` goes back to a tier for the rest (long delays hop)."""
+    due = headers.get(h.DUE_AT)
+    if not due:
+        return None
+    try:
+        remaining = int(due) - h.now_ms()
+    except ValueError:
+        return None
+    tier = delays.pick_tier(remaining)
+    if tier is None:
+        return None
+    out = Output(
+        names.delay_exchange(tier),
+        node.routing_key(body),
+        dict(headers),
+        body,
+        h.derived_id(mid, "hop", due),
+        headers.get(h.CORRELATION_ID, ""),
+    )
+    return Outcome(code=DELAY_HOP, message=f"waiting {remaining} ms more", outputs=[out])
+
+
+# ---------------------------------------------------------------------------------------------- node kinds
+
+
+def _call(run: Run) -> Result:
+    node = run.node
+    kind = node.kind
+    message = Message(body=run.body, headers=h.strip_answers(run.headers), message_id=run.mid)
+    if kind in START_KINDS or kind in ("end", "user", "fanout", "router", "publish", "join", "wait"):
+        # User tasks are pass-through for now: parking a message for a person is not built yet.
+        return Result()
+    if kind == "python" or (kind == "batch" and not node.config.get("url")):
+        if node.instance is None:
+            raise TrashError(f"python node {node.config.get('registry')!r} is not registered in this engine")
+        try:
+            result = node.instance.process(message)
+        except NodeError:
+            raise
+        except Exception as exc:  # user code: any error goes through the retry policy
+            raise RetryableError(f"{type(exc).__name__}: {exc}", kind="error") from exc
+        if not isinstance(result, Result):
+            raise TrashError(f"python node returned {type(result).__name__}, not Result")
+        return result
+    if kind in ("worker", "batch"):
+        config = dict(node.config)
+        if kind == "batch":
+            config["batch"] = True
+        return call_worker(config=config, headers=run.headers, body=run.body)
+    if kind == "connector":
+        return call_connector(config=node.config, credentials=node.credentials, body=run.body)
+    if kind == "transform":
+        try:
+            return Result(body=jmespath.search(str(node.config.get("expression", "@")), message.json()))
+        except jmespath.exceptions.JMESPathError as exc:
+            raise TrashError(f"transform expression failed: {exc}") from exc
+    if kind == "splitter":
+        data = message.json()
+        expression = node.config.get("expression")
+        if expression:
+            data = jmespath.search(str(expression), data)
+        if not isinstance(data, list):
+            raise TrashError(f"splitter needs a JSON array, got {type(data).__name__}")
+        return Result(items=[Result(body=item) for item in data])
+    raise TrashError(f"node kind {kind!r} is not supported by the engine")
+
+
+def _route(run: Run, result: Result) -> list[NodeSpec] | str:
+    """Targets for a 0 result: conditions at an exclusive gateway (first match, else default), else all."""
+    nodes = run.node.version.nodes
+    edges = run.node.followers
+    if run.node.kind == "router":
+        data = _json(encode(result.body, run.body))
+        default = None
+        for edge in edges:
+            if edge.is_default:
+                default = edge
+                continue
+            if edge.compiled is None:
+                continue
+            try:
+                if edge.compiled.search(data):
+                    return [nodes[edge.target]]
+            except jmespath.exceptions.JMESPathError:
+                continue
+        if default is not None:
+            return [nodes[default.target]]
+        if not edges:
+            return []
+        return "no gateway condition matched and there is no default flow"
+    return [nodes[e.target] for e in edges]
+
+
+def _emit(run: Run, targets: list[NodeSpec], result: Result, outcome: Outcome) -> None:
+    body = encode(result.body, run.body)
+    fork = run.node.kind == "fanout" or len(targets) > 1
+    for target in targets:
+        outcome.outputs.append(
+            run.to_node(target, body, result.headers, branch=f"branch:{target.key}" if fork else None)
+        )
+
+
+def _emit_items(run: Run, items: list[Result], outcome: Outcome) -> None:
+    """One message per item and follower, each item a new process-id under the current one."""
+    targets = [run.node.version.nodes[e.target] for e in run.node.followers]
+    cursor = run.headers.get(h.CURSOR, "")
+    for index, item in enumerate(items):
+        body = encode(item.body, b"")
+        for target in targets:
+            outcome.outputs.append(
+                run.to_node(target, body, item.headers, branch=f"item:{cursor}:{index}:{target.key}", sequence=index)
+            )
+
+
+def _join(run: Run, result: Result, outcome: Outcome) -> None:
+    """Collect one arrival per incoming branch in Redis; the arrival that completes the set emits the merge."""
+    expected = sorted(set(run.node.incoming))
+    parent = run.headers.get(h.PARENT_ID, "") or run.headers.get(h.PROCESS_ID, "")
+    key = names.redis_key("join", run.node.version.id, run.node.key, run.correlation_id, parent)
+    source = run.headers.get(h.PREVIOUS_NODE_ID, "")
+    pipe = state.client().pipeline(transaction=True)
+    pipe.hsetnx(key, source, run.body)
+    pipe.hlen(key)
+    pipe.expire(key, JOIN_TTL_SECONDS)
+    _, count, _ = pipe.execute()
+    if count < len(expected):
+        outcome.message = f"join waiting ({count}/{len(expected)})"
+        return
+    arrivals: dict[bytes, bytes] = state.client().hgetall(key)  # type: ignore[assignment]
+    merged = {k.decode(): _json(v) for k, v in sorted(arrivals.items())}
+    body = json.dumps(merged).encode()
+    for edge in run.node.followers:
+        target = run.node.version.nodes[edge.target]
+        out = run.to_node(target, body, result.headers)
+        # The merge id depends only on the join, so a redelivered last arrival re-emits a recognisable duplicate.
+        out.message_id = h.derived_id(key, edge.target)
+        out.headers[h.PROCESS_ID] = parent
+        out.headers[h.PARENT_ID] = ""
+        outcome.outputs.append(out)
+
+
+def _wait(run: Run, outcome: Outcome) -> bool:
+    """First arrival schedules itself after the wait; the delayed arrival (marked with wait-node) passes on."""
+    if run.headers.get(h.WAIT_NODE) == run.node.key:
+        return False
+    seconds: Any = run.node.config.get("waitSeconds") or 0
+    header = run.node.config.get("waitHeader")
+    if header and run.headers.get(str(header)):
+        seconds = run.headers[str(header)]
+    try:
+        delay_ms = int(float(seconds) * 1000)
+    except (TypeError, ValueError):
+        delay_ms = 0
+    if delay_ms <= 0:
+        return False
+    outcome.outputs.append(run.to_self({h.WAIT_NODE: run.node.key}, delay_ms=delay_ms, tag="wait"))
+    outcome.code = WAIT_SCHEDULED
+    outcome.message = f"waiting {delay_ms} ms"
+    return True
+
+
+def _publish_event(run: Run, outcome: Outcome) -> None:
+    """Start every enabled topology of this tenant whose event start listens to the node's event."""
+    event = str(run.node.config.get("event") or "")
+    version = run.node.version
+    for target in run.runtime.events.get((version.tenant_id, event), []):
+        correlation_id = h.derived_id(run.mid, "event", target.version.id, target.key)
+        headers = h.start_headers(
+            correlation_id=correlation_id,
+            tenant_id=target.version.tenant_id,
+            topology_id=target.version.topology_id,
+            version=target.version.number,
+            node_key=target.key,
+            user=run.headers.get(h.USER, ""),
+            extra={"event": event, "source-correlation-id": run.correlation_id},
+        )
+        outcome.outputs.append(
+            Output(names.exchange(), target.routing_key(run.body), headers, run.body, correlation_id, correlation_id)
+        )
+        outcome.starts.append(
+            {"corr": correlation_id, "version": target.version.id, "tenant": target.version.tenant_id}
+        )
+
+
+def _trash(run: Run, outcome: Outcome, reason: str, code: int = TRASHED) -> Outcome:
+    outcome.code = code
+    outcome.message = reason
+    outcome.failed = True
+    outcome.outputs = []
+    outcome.trash = {
+        "tenant": run.node.version.tenant_id,
+        "version": run.node.version.id,
+        "node": run.node.id,
+        "node_key": run.node.key,
+        "corr": run.correlation_id,
+        "process_id": run.headers.get(h.PROCESS_ID, ""),
+        "mid": run.mid,
+        "headers": h.strip_answers(run.headers),
+        "body": run.body.decode("utf-8", errors="replace"),
+        "reason": reason,
+    }
+    return outcome
+
+
+def _delay_self(run: Run, outcome: Outcome, extra: dict[str, str], delay_ms: int, tag: str) -> None:
+    if run.node.ordered or run.node.shards:
+        headers = dict(run.headers)
+        headers.update(extra)
+        outcome.hold_ms = delay_ms
+        outcome.hold_headers = headers
+    else:
+        outcome.outputs.append(run.to_self(extra, delay_ms=delay_ms, tag=tag))
+
+
+def _apply(run: Run, result: Result, outcome: Outcome) -> Outcome:
+    code = int(result.code)
+    outcome.code = code
+    outcome.message = result.message
+    node = run.node
+    if code == ResultCode.OK:
+        if node.kind == "join":
+            _join(run, result, outcome)
+            return outcome
+        if result.items is not None:
+            _emit_items(run, result.items, outcome)
+            return outcome
+        if node.kind == "publish":
+            _publish_event(run, outcome)
+        targets = _route(run, result)
+        if isinstance(targets, str):
+            return _trash(run, outcome, targets)
+        _emit(run, targets, result, outcome)
+        return outcome
+    if code == ResultCode.REPEAT:
+        hops = int(run.headers.get(h.REPEAT_HOPS) or 0) + 1
+        max_hops = int(result.headers.get(h.REPEAT_MAX_HOPS) or run.headers.get(h.REPEAT_MAX_HOPS) or DEFAULT_MAX_HOPS)
+        if hops > max_hops:
+            return _trash(run, outcome, f"repeat limit reached ({max_hops} hops): {result.message}".rstrip(": "))
+        interval = int(result.headers.get(h.REPEAT_INTERVAL) or run.headers.get(h.REPEAT_INTERVAL) or DEFAULT_REPEAT_MS)
+        extra = {h.REPEAT_HOPS: str(hops), h.REPEAT_MAX_HOPS: str(max_hops), h.REPEAT_INTERVAL: str(interval)}
+        _delay_self(run, outcome, extra, interval, f"repeat:{hops}")
+        return outcome
+    if code == ResultCode.FORWARD:
+        wanted = result.forward_to or [
+            k.strip() for k in (result.headers.get(h.FORWARD_TO) or "").split(",") if k.strip()
+        ]
+        followers = {e.target for e in node.followers}
+        unknown = [k for k in wanted if k not in followers]
+        if unknown or not wanted:
+            return _trash(run, outcome, f"forward-to names no follower of {node.key}: {', '.join(unknown) or '-'}")
+        _emit(run, [node.version.nodes[k] for k in wanted], result, outcome)
+        return outcome
+    if code == ResultCode.STOP_OK:
+        return outcome
+    if code == ResultCode.LIMITED:
+        wait = int(result.headers.get(h.REPEAT_INTERVAL) or DEFAULT_REPEAT_MS)
+        _delay_self(run, outcome, {}, wait, f"limited:{h.now_ms()}")
+        return outcome
+    if code == ResultCode.STOP_FAIL:
+        return _trash(run, outcome, result.message or "stopped with failure (1006)", code=code)
+    if code in (ResultCode.BATCH_CURSOR, ResultCode.BATCH_CURSOR_ONLY):
+        if code == ResultCode.BATCH_CURSOR and result.items:
+            _emit_items(run, result.items, outcome)
+        if result.cursor is None:
+            return _trash(run, outcome, f"result {code} without a cursor")
+        outcome.outputs.append(run.to_self({h.CURSOR: str(result.cursor)}, delay_ms=0, tag=f"cursor:{result.cursor}"))
+        return outcome
+    return _trash(run, outcome, f"unknown result-code {code}: {result.message}")
+
+
+def execute(runtime: RuntimeSpec, node: NodeSpec, headers: dict[str, str], body: bytes, mid: str) -> Outcome:
+    """Run the node for one message and return what to publish; never raises."""
+    run = Run(runtime, node, headers, body, mid)
+    outcome = Outcome()
+    try:
+        if node.kind == "wait" and _wait(run, outcome):
+            return outcome
+        result = _call(run)
+        return _apply(run, result, outcome)
+    except RetryableError as exc:
+        attempt = int(headers.get(h.RETRY_ATTEMPT) or 0)
+        if attempt < node.retry.attempts and node.retry.retries(exc.kind):
+            delay_ms = node.retry.delay_ms(attempt)
+            outcome = Outcome(
+                code=RETRY_SCHEDULED,
+                message=f"retry {attempt + 1}/{node.retry.attempts} in {delay_ms} ms: {exc.reason}",
+                failed=True,
+            )
+            _delay_self(run, outcome, {h.RETRY_ATTEMPT: str(attempt + 1)}, delay_ms, f"retry:{attempt + 1}")
+            return outcome
+        if attempt:
+            return _trash(run, Outcome(), f"retries exhausted after {attempt + 1} attempts: {exc.reason}")
+        return _trash(run, Outcome(), exc.reason)
+    except NodeError as exc:
+        return _trash(run, Outcome(), exc.reason)
+    except Exception as exc:
+        log.exception("node %s failed unexpectedly", node.key)
+        return _trash(run, Outcome(), f"engine error: {type(exc).__name__}: {exc}")
+
+
+def timed_execute(
+    runtime: RuntimeSpec, node: NodeSpec, headers: dict[str, str], body: bytes, mid: str
+) -> tuple[Outcome, float, float]:
+    started = time.time()
+    t0 = time.perf_counter()
+    outcome = execute(runtime, node, headers, body, mid)
+    return outcome, started, (time.perf_counter() - t0) * 1000

@@ -1,0 +1,109 @@
+"""The message envelope: Flowyard header names (DESIGN.md §4) and helpers to build and derive messages."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+CORRELATION_ID = "correlation-id"
+PROCESS_ID = "process-id"
+PARENT_ID = "parent-id"
+SEQUENCE_ID = "sequence-id"
+TENANT = "tenant"
+USER = "user"
+TOPOLOGY_ID = "topology-id"
+VERSION = "version"
+NODE_ID = "node-id"
+PREVIOUS_NODE_ID = "previous-node-id"
+APPLICATION = "application"
+RESULT_CODE = "result-code"
+RESULT_MESSAGE = "result-message"
+REPEAT_HOPS = "repeat-hops"
+REPEAT_MAX_HOPS = "repeat-max-hops"
+REPEAT_INTERVAL = "repeat-interval"
+LIMITER_KEY = "limiter-key"
+CURSOR = "cursor"
+DEADLINE = "deadline"
+PUBLISHED_AT = "published-at"
+TRASH_ID = "trash-id"
+FORWARD_TO = "forward-to"
+# Engine-internal headers: never shown to nodes as answers, always recomputed by the engine.
+DUE_AT = "due-at"
+RETRY_ATTEMPT = "retry-attempt"
+WAIT_NODE = "wait-node"
+
+# Answers of the previous node that must not leak into the next call (an SDK worker echoes request headers).
+ANSWER_PREFIXES = ("result-", "repeat-")
+INTERNAL = (
+    DUE_AT,
+    RETRY_ATTEMPT,
+    WAIT_NODE,
+    FORWARD_TO,
+    "x-death",
+    "x-first-death-exchange",
+    "x-first-death-queue",
+    "x-first-death-reason",
+)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def derived_id(*parts: object) -> str:
+    """A deterministic id: a redelivered input produces outputs with the same ids, so duplicates are recognisable."""
+    return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:32]
+
+
+def normalise(headers: Mapping[str, Any] | None) -> dict[str, str]:
+    """AMQP headers as Flowyard sees them: string values only, broker bookkeeping dropped."""
+    out: dict[str, str] = {}
+    for key, value in (headers or {}).items():
+        if key.startswith("x-"):
+            continue
+        if isinstance(value, bytes):
+            value = value.decode(errors="replace")
+        out[str(key)] = "" if value is None else str(value)
+    return out
+
+
+def strip_answers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Request headers for a node call: previous `result-*`/`repeat-*` answers and engine internals removed."""
+    return {k: v for k, v in headers.items() if not k.startswith(ANSWER_PREFIXES) and k not in INTERNAL}
+
+
+def start_headers(
+    *,
+    correlation_id: str,
+    tenant_id: int,
+    topology_id: int,
+    version: int,
+    node_key: str,
+    user: str = "",
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Headers of a process's first message, addressed to its start node."""
+    headers = {k: str(v) for k, v in (extra or {}).items() if not k.startswith(ANSWER_PREFIXES)}
+    headers.update(
+        {
+            CORRELATION_ID: correlation_id,
+            PROCESS_ID: correlation_id,
+            PARENT_ID: "",
+            SEQUENCE_ID: "0",
+            TENANT: str(tenant_id),
+            USER: user,
+            TOPOLOGY_ID: str(topology_id),
+            VERSION: str(version),
+            NODE_ID: node_key,
+            PREVIOUS_NODE_ID: "",
+            PUBLISHED_AT: str(now_ms()),
+        }
+    )
+    return headers

@@ -1,0 +1,190 @@
+"""HTTP calls of connector and remote worker nodes, one `requests.Session` per worker thread."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from typing import Any
+from urllib.parse import quote
+
+import jmespath
+import requests
+
+from topology.runtime.errors import RetryableError, TrashError
+from topology.runtime.headers import RESULT_CODE, RESULT_MESSAGE, strip_answers
+from topology.runtime.sdk import Result
+
+_local = threading.local()
+_token_lock = threading.Lock()
+_tokens: dict[tuple[str, str], tuple[str, float]] = {}
+_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+DEFAULT_TIMEOUT = 30.0
+
+
+def session() -> requests.Session:
+    sess: requests.Session | None = getattr(_local, "session", None)
+    if sess is None:
+        sess = requests.Session()
+        _local.session = sess
+    return sess
+
+
+def _join(base: str, path: str) -> str:
+    if not path:
+        return base
+    if path.startswith(("http://", "https://")):
+        return path
+    return base.rstrip("/") + "/" + path.lstrip("/")
+
+
+def _classify(response: requests.Response) -> None:
+    status = response.status_code
+    if status in (408, 429) or status >= 500:
+        raise RetryableError(f"HTTP {status}: {response.text[:500]}", kind=str(status), response=response.text)
+    if status >= 300:
+        raise TrashError(f"HTTP {status}: {response.text[:500]}", kind=str(status), response=response.text)
+
+
+def _send(method: str, url: str, *, timeout: float, **kwargs: Any) -> requests.Response:
+    try:
+        return session().request(method, url, timeout=timeout, **kwargs)
+    except requests.Timeout as exc:
+        raise RetryableError(f"timeout calling {url}: {exc}", kind="timeout") from exc
+    except requests.ConnectionError as exc:
+        raise RetryableError(f"cannot connect to {url}: {exc}", kind="connection") from exc
+
+
+def render_path(template: str, data: Any) -> str:
+    """Fill `{expression}` placeholders of a path with URL-quoted JMESPath values from the JSON body."""
+
+    def value(match: re.Match[str]) -> str:
+        try:
+            found = jmespath.search(match.group(1).strip(), data)
+        except jmespath.exceptions.JMESPathError as exc:
+            raise TrashError(f"bad path placeholder {match.group(0)}: {exc}") from exc
+        return quote("" if found is None else str(found), safe="")
+
+    return _PLACEHOLDER.sub(value, template)
+
+
+def _oauth_token(creds: dict[str, Any], timeout: float) -> str:
+    key = (str(creds.get("token_url", "")), str(creds.get("client_id", "")))
+    with _token_lock:
+        cached = _tokens.get(key)
+        if cached and cached[1] > time.time() + 10:
+            return cached[0]
+    data = {
+        "grant_type": "client_credentials",
+        "client_id": creds.get("client_id", ""),
+        "client_secret": creds.get("client_secret", ""),
+    }
+    if creds.get("scope"):
+        data["scope"] = creds["scope"]
+    response = _send("POST", str(creds.get("token_url", "")), timeout=timeout, data=data)
+    _classify(response)
+    payload = response.json()
+    token = str(payload["access_token"])
+    with _token_lock:
+        _tokens[key] = (token, time.time() + float(payload.get("expires_in", 300)))
+    return token
+
+
+def _auth(creds: dict[str, Any], timeout: float) -> tuple[dict[str, str], Any]:
+    kind = str(creds.get("auth_type") or "none")
+    if kind == "basic":
+        return {}, (str(creds.get("username", "")), str(creds.get("password", "")))
+    if kind == "bearer":
+        return {"Authorization": f"Bearer {creds.get('token', '')}"}, None
+    if kind == "api_key":
+        return {str(creds.get("api_key_header") or "X-API-Key"): str(creds.get("api_key", ""))}, None
+    if kind == "oauth2_client_credentials":
+        return {"Authorization": f"Bearer {_oauth_token(creds, timeout)}"}, None
+    return {}, None
+
+
+def call_connector(*, config: dict[str, Any], credentials: dict[str, Any] | None, body: bytes) -> Result:
+    """Call a remote API through an application install: 2xx ok, 408/429/5xx retry, other 4xx trash."""
+    creds = credentials or {}
+    timeout = float(config.get("timeout") or DEFAULT_TIMEOUT)
+    try:
+        data = json.loads(body) if body else None
+    except ValueError:
+        data = None
+    base = str(config.get("url") or creds.get("base_url") or "")
+    if not base:
+        raise TrashError("connector has no base URL (install base_url or url attribute)")
+    url = _join(base, render_path(str(config.get("path") or ""), data))
+    method = str(config.get("method") or "POST").upper()
+    headers, auth = _auth(creds, timeout)
+    kwargs: dict[str, Any] = {"headers": headers, "auth": auth}
+    if method not in ("GET", "HEAD", "DELETE"):
+        template = config.get("bodyTemplate")
+        if template:
+            try:
+                kwargs["json"] = jmespath.search(str(template), data)
+            except jmespath.exceptions.JMESPathError as exc:
+                raise TrashError(f"bad bodyTemplate: {exc}") from exc
+        else:
+            kwargs["data"] = body
+            headers["Content-Type"] = "application/json"
+    response = _send(method, url, timeout=timeout, **kwargs)
+    _classify(response)
+    return Result(body=response.content, headers={"http-status": str(response.status_code)})
+
+
+def call_worker(*, config: dict[str, Any], headers: dict[str, str], body: bytes) -> Result:
+    """POST the Orchesty envelope {body, headers} to a remote worker and read the same shape back."""
+    url = _join(str(config.get("url") or ""), str(config.get("action") or config.get("path") or ""))
+    if not url:
+        raise TrashError("worker node has no url")
+    timeout = float(config.get("timeout") or DEFAULT_TIMEOUT)
+    envelope = {"body": body.decode("utf-8", errors="replace"), "headers": strip_answers(headers)}
+    response = _send("POST", url, timeout=timeout, json=envelope)
+    if response.status_code >= 500:
+        raise RetryableError(
+            f"worker HTTP {response.status_code}: {response.text[:500]}", kind="5xx", response=response.text
+        )
+    if response.status_code >= 400:
+        raise TrashError(
+            f"worker HTTP {response.status_code}: {response.text[:500]}",
+            kind=str(response.status_code),
+            response=response.text,
+        )
+    try:
+        answer = response.json()
+        answer_headers = {str(k): str(v) for k, v in (answer.get("headers") or {}).items()}
+    except (ValueError, AttributeError) as exc:
+        raise TrashError(f"worker answer is not a {{body, headers}} JSON envelope: {response.text[:500]}") from exc
+    if RESULT_CODE not in answer_headers:
+        raise TrashError(f"worker answered without result-code: {response.text[:500]}", response=response.text)
+    try:
+        code = int(answer_headers[RESULT_CODE])
+    except ValueError as exc:
+        raise TrashError(f"worker answered a non-numeric result-code {answer_headers[RESULT_CODE]!r}") from exc
+    answer_body = answer.get("body")
+    result = Result(
+        body=answer_body if isinstance(answer_body, str) else json.dumps(answer_body),
+        headers=answer_headers,
+        code=code,
+        message=answer_headers.get(RESULT_MESSAGE, ""),
+        cursor=answer_headers.get("cursor") or None,
+    )
+    forward = answer_headers.get("forward-to")
+    if forward:
+        result.forward_to = [k.strip() for k in forward.split(",") if k.strip()]
+    if config.get("batch") or code in (1010, 1011):
+        try:
+            items = json.loads(answer_body) if isinstance(answer_body, str) else answer_body
+        except ValueError as exc:
+            raise TrashError("batch worker body is not a JSON list of {body, headers}") from exc
+        if not isinstance(items, list):
+            raise TrashError("batch worker body is not a JSON list of {body, headers}")
+        result.items = [
+            Result(body=item.get("body"), headers={str(k): str(v) for k, v in (item.get("headers") or {}).items()})
+            if isinstance(item, dict) and "body" in item
+            else Result(body=item)
+            for item in items
+        ]
+    return result

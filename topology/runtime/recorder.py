@@ -1,0 +1,252 @@
+"""The recorder: turns engines' event batches into Process, ProcessEvent, NodeStat and TrashMessage rows in bulk.
+
+Its queue has a single active consumer, so batches are applied in publish order by one recorder at a time
+(any number of engines may run one; the others stand by). Duplicates are recognised by message id: a
+redelivered input's run is counted once, the repeats only bump `Process.duplicates`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+import time
+from collections import defaultdict
+from typing import Any
+
+import pika
+from django.db import close_old_connections, transaction
+from django.utils import timezone
+from pika.exceptions import AMQPError
+
+from topology.runtime import broker, names
+
+log = logging.getLogger("flowyard.recorder")
+
+BATCH_MESSAGES = 200
+IDLE_SECONDS = 0.05
+
+
+def record_batches(payloads: list[dict[str, Any]]) -> None:
+    """Apply several engine batches in one transaction (order matters: emissions before consumptions)."""
+    from topology.models import Process, ProcessEvent
+
+    records = [r for p in payloads for r in p.get("records", [])]
+    if not records:
+        return
+    corrs: set[str] = set()
+    for record in records:
+        corrs.add(record["corr"])
+        corrs.update(record.get("e", {}))
+    with transaction.atomic():
+        for record in records:
+            for start in record.get("st") or []:
+                Process.objects.get_or_create(
+                    correlation_id=start["corr"],
+                    defaults={
+                        "tenant_id": start["tenant"],
+                        "version_id": start["version"],
+                        "started_at": timezone.now(),
+                        "total": 0,
+                    },
+                )
+        processes = {p.correlation_id: p for p in Process.objects.filter(correlation_id__in=corrs)}
+        by_process_mids: dict[int, set[str]] = defaultdict(set)
+        for record in records:
+            process = processes.get(record["corr"])
+            if process is not None:
+                by_process_mids[process.pk].add(record["mid"])
+        seen: set[tuple[int, str]] = set()
+        if by_process_mids:
+            all_mids = {mid for mids in by_process_mids.values() for mid in mids}
+            seen = set(
+                ProcessEvent.objects.filter(
+                    process_id__in=list(by_process_mids), message_id__in=list(all_mids)
+                ).values_list("process_id", "message_id")
+            )
+        events: list[ProcessEvent] = []
+        stats: dict[tuple[int, dt.datetime], list[float]] = {}
+        trash: list[dict[str, Any]] = []
+        changed: set[int] = set()
+        for record in records:
+            process = processes.get(record["corr"])
+            if process is None:
+                continue  # the process row is gone (deleted tenant, test teardown): nothing to count
+            key = (process.pk, record["mid"])
+            changed.add(process.pk)
+            if key in seen:
+                process.duplicates += 1
+                continue
+            seen.add(key)
+            process.done += 1
+            if record.get("f"):
+                process.failed += 1
+            if record.get("tr"):
+                process.trashed += 1
+                trash.append(record["tr"])
+            for corr, count in (record.get("e") or {}).items():
+                target = processes.get(corr)
+                if target is not None:
+                    target.total += int(count)
+                    changed.add(target.pk)
+            started = dt.datetime.fromtimestamp(float(record["s"]), tz=dt.UTC)
+            emitted = sum(int(c) for c in (record.get("e") or {}).values())
+            events.append(
+                ProcessEvent(
+                    process_id=process.pk,
+                    node_key=record["n"],
+                    message_id=record["mid"],
+                    result_code=int(record["c"]),
+                    result_message=record.get("m", ""),
+                    started_at=started,
+                    duration_ms=float(record.get("ms", 0)),
+                    emitted=emitted,
+                )
+            )
+            minute = started.replace(second=0, microsecond=0)
+            stat = stats.setdefault((int(record["nid"]), minute), [0, 0, 0, 0.0, 0.0])
+            stat[0] += 1
+            stat[1] += 1 if record.get("f") else 0
+            stat[2] += 1 if record.get("tr") else 0
+            stat[3] += float(record.get("ms", 0))
+            stat[4] = max(stat[4], float(record.get("ms", 0)))
+        ProcessEvent.objects.bulk_create(events, batch_size=500)
+        now = timezone.now()
+        rows = [p for p in processes.values() if p.pk in changed]
+        for process in rows:
+            if process.status == Process.Status.IN_PROGRESS and process.total and process.done >= process.total:
+                process.status = Process.Status.FAILED if process.trashed else Process.Status.SUCCESS
+                process.finished_at = now
+        # Status is written only where it is still in progress so a concurrent terminate is never undone.
+        Process.objects.bulk_update(rows, ["total", "done", "failed", "trashed", "duplicates"], batch_size=500)
+        for final in (Process.Status.SUCCESS, Process.Status.FAILED):
+            pks = [p.pk for p in rows if p.status == final]
+            if pks:
+                Process.objects.filter(pk__in=pks, status=Process.Status.IN_PROGRESS).update(
+                    status=final, finished_at=now
+                )
+        _write_stats(stats)
+        _write_trash(trash)
+
+
+def _write_stats(stats: dict[tuple[int, dt.datetime], list[float]]) -> None:
+    from topology.models import Node, NodeStat
+
+    if not stats:
+        return
+    node_ids = set(Node.objects.filter(pk__in={k[0] for k in stats}).values_list("pk", flat=True))
+    existing = {
+        (s.node_id, s.minute): s
+        for s in NodeStat.objects.filter(node_id__in=node_ids, minute__in={k[1] for k in stats})
+    }
+    create, update = [], []
+    for (node_id, minute), (processed, failed, trashed, total_ms, max_ms) in stats.items():
+        if node_id not in node_ids:
+            continue
+        row = existing.get((node_id, minute))
+        if row is None:
+            create.append(
+                NodeStat(
+                    node_id=node_id,
+                    minute=minute,
+                    processed=int(processed),
+                    failed=int(failed),
+                    trashed=int(trashed),
+                    duration_ms_sum=total_ms,
+                    duration_ms_max=max_ms,
+                )
+            )
+        else:
+            row.processed += int(processed)
+            row.failed += int(failed)
+            row.trashed += int(trashed)
+            row.duration_ms_sum += total_ms
+            row.duration_ms_max = max(row.duration_ms_max, max_ms)
+            update.append(row)
+    NodeStat.objects.bulk_create(create)
+    NodeStat.objects.bulk_update(update, ["processed", "failed", "trashed", "duration_ms_sum", "duration_ms_max"])
+
+
+def _write_trash(records: list[dict[str, Any]]) -> None:
+    from topology.models import Node
+    from trash.services import trash_message_create
+
+    for record in records:
+        node_id = record.get("node")
+        if node_id and not Node.objects.filter(pk=node_id).exists():
+            continue
+        trash_message_create(
+            tenant_id=record["tenant"],
+            version_id=record["version"],
+            node_id=node_id,
+            node_key=record["node_key"],
+            correlation_id=record["corr"],
+            process_id=record.get("process_id", ""),
+            message_id=record["mid"],
+            headers=record.get("headers") or {},
+            body=record.get("body", ""),
+            reason=record["reason"],
+        )
+
+
+class Recorder:
+    """Consumes the events queue and records batches; runs in the engine or alone (`engine --recorder-only`)."""
+
+    def __init__(self) -> None:
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._consume()
+            except (AMQPError, OSError) as exc:
+                log.warning("recorder connection lost: %s", exc)
+            except Exception:
+                log.exception("recorder failed")
+            finally:
+                close_old_connections()
+            if not self._stopping.is_set():
+                time.sleep(1)
+
+    def _consume(self) -> None:
+        connection = pika.BlockingConnection(broker.connection_parameters())
+        try:
+            channel = connection.channel()
+            broker.declare_infrastructure(channel)
+            channel.basic_qos(prefetch_count=BATCH_MESSAGES)
+            pending: list[tuple[int, dict[str, Any]]] = []
+            for method, _props, body in channel.consume(names.events_queue(), inactivity_timeout=IDLE_SECONDS):
+                if self._stopping.is_set():
+                    break
+                if method is not None:
+                    try:
+                        pending.append((method.delivery_tag, json.loads(body)))
+                    except ValueError:
+                        channel.basic_ack(method.delivery_tag)
+                    if len(pending) < BATCH_MESSAGES:
+                        continue
+                if pending:
+                    self._write(channel, pending)
+                    pending = []
+            if pending:
+                self._write(channel, pending)
+        finally:
+            if connection.is_open:
+                connection.close()
+
+    def _write(self, channel: Any, pending: list[tuple[int, dict[str, Any]]]) -> None:
+        for attempt in range(3):
+            try:
+                record_batches([payload for _, payload in pending])
+                break
+            except Exception:
+                log.exception("recording %d batches failed (attempt %d)", len(pending), attempt + 1)
+                close_old_connections()
+                time.sleep(0.5 * (attempt + 1))
+        else:
+            log.error("dropping %d event batches after repeated failures", len(pending))
+        channel.basic_ack(pending[-1][0], multiple=True)

@@ -1,0 +1,89 @@
+"""Reads of topologies and versions, always scoped by tenant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.http import Http404
+from rest_framework.request import Request
+
+from admin_ui.authentication import request_tenant
+from admin_ui.models import ApplicationInstall, Tenant
+from topology.models import Process, Topology, TopologyVersion
+
+
+def topology_list(*, tenant: Tenant, search: str = "") -> QuerySet[Topology]:
+    """Live topologies of a tenant with their enabled version, latest version and last change."""
+    enabled = TopologyVersion.objects.filter(topology=OuterRef("pk"), enabled=True)
+    qs = (
+        Topology.objects.filter(tenant=tenant, deleted_at__isnull=True)
+        .annotate(
+            enabled_number=Subquery(enabled.values("number")[:1]),
+            latest_number=Max("versions__number"),
+            version_count=Count("versions"),
+            last_change=Max("versions__updated_at"),
+            draft_count=Count("versions", filter=Q(versions__status=TopologyVersion.Status.DRAFT)),
+        )
+        .order_by("name")
+    )
+    if search:
+        qs = qs.filter(Q(name__icontains=search) | Q(description__icontains=search))
+    return qs
+
+
+def topology_get(*, tenant: Tenant | None, pk: int) -> Topology:
+    """A live topology of the tenant, or 404 (also for other tenants' topologies)."""
+    if tenant is None:
+        raise Http404("No tenant.")
+    topology = Topology.objects.filter(tenant=tenant, pk=pk, deleted_at__isnull=True).first()
+    if topology is None:
+        raise Http404("No such topology.")
+    return topology
+
+
+def get_topology_for_member(request: Any, pk: int) -> Topology:
+    """The ownership check of every topology page and endpoint: another tenant's topology is a 404."""
+    tenant = request_tenant(request) if isinstance(request, Request) else getattr(request, "tenant", None)
+    return topology_get(tenant=tenant, pk=pk)
+
+
+def version_get(*, topology: Topology, number: int) -> TopologyVersion:
+    """One version of an (already tenant-checked) topology, or 404."""
+    version = TopologyVersion.objects.filter(topology=topology, number=number).select_related("topology").first()
+    if version is None:
+        raise Http404("No such version.")
+    return version
+
+
+def version_list(*, topology: Topology) -> QuerySet[TopologyVersion]:
+    return (
+        TopologyVersion.objects.filter(topology=topology)
+        .select_related("created_by")
+        .annotate(node_count=Count("nodes", distinct=True))
+        .order_by("-number")
+    )
+
+
+def version_latest(*, topology: Topology) -> TopologyVersion | None:
+    return TopologyVersion.objects.filter(topology=topology).order_by("-number").first()
+
+
+def version_enabled(*, topology: Topology) -> TopologyVersion | None:
+    return TopologyVersion.objects.filter(topology=topology, enabled=True).first()
+
+
+def topology_in_progress_count(*, topology: Topology) -> int:
+    return Process.objects.filter(
+        tenant_id=topology.tenant_id, version__topology=topology, status=Process.Status.IN_PROGRESS
+    ).count()
+
+
+def install_options(*, tenant: Tenant) -> list[dict[str, Any]]:
+    """Enabled application installs of a tenant, for the editor's connector picker."""
+    return [
+        {"id": install.pk, "name": install.name, "application": install.application.name}
+        for install in ApplicationInstall.objects.filter(tenant=tenant, enabled=True)
+        .select_related("application")
+        .order_by("name")
+    ]

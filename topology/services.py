@@ -1,0 +1,370 @@
+"""Writes of topologies and their versions: create, rename, clone, delete, save, publish, enable, import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from admin_ui.models import ApplicationInstall, Tenant
+from admin_ui.services import audit_log
+from topology import selectors
+from topology.bpmn import ParsedBpmn, parse_bpmn
+from topology.bpmn_builder import build_bpmn
+from topology.models import Edge, Node, Topology, TopologyVersion
+from topology.runtime import control
+from topology.validation import validate
+
+
+class TopologyError(Exception):
+    """A refused change: `detail` for people, `errors` per field or element; nothing was changed."""
+
+    def __init__(self, detail: str, *, errors: Any = None, status: int = 400) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors if errors is not None else {}
+        self.status = status
+
+
+def _user(actor: Any) -> Any:
+    # API tokens act without a user row; audit and created_by then record no user.
+    return actor if isinstance(actor, get_user_model()) else None
+
+
+def _audit(*, tenant: Tenant, actor: Any, action: str, obj: Any, before: Any = None, after: Any = None) -> None:
+    audit_log(tenant=tenant, actor=actor, action=action, obj=obj, before=before, after=after)
+
+
+def _version_state(version: TopologyVersion) -> dict[str, Any]:
+    return {
+        "number": version.number,
+        "status": version.status,
+        "enabled": version.enabled,
+        "content_hash": version.content_hash,
+    }
+
+
+def _clean_name(*, tenant: Tenant, name: str, exclude_pk: int | None = None) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise TopologyError("Give the topology a name.", errors={"name": ["This field is required."]})
+    if len(name) > 100:
+        raise TopologyError("The name is too long.", errors={"name": ["At most 100 characters."]})
+    taken = Topology.objects.filter(tenant=tenant, name=name, deleted_at__isnull=True)
+    if exclude_pk is not None:
+        taken = taken.exclude(pk=exclude_pk)
+    if taken.exists():
+        raise TopologyError(
+            f"A topology named {name!r} already exists.", errors={"name": ["A topology with this name exists."]}
+        )
+    return name
+
+
+def _free_name(*, tenant: Tenant, name: str) -> str:
+    base = (name or "").strip()[:90] or "Imported topology"
+    candidate, counter = base, 2
+    while Topology.objects.filter(tenant=tenant, name=candidate, deleted_at__isnull=True).exists():
+        candidate, counter = f"{base} ({counter})", counter + 1
+    return candidate
+
+
+def starter_bpmn() -> str:
+    """The diagram of a new topology: one manual start, so the editor opens on something to extend."""
+    return build_bpmn([{"id": "StartEvent_1", "kind": "start.manual", "name": "Start"}], [])
+
+
+def _derive_rows(*, version: TopologyVersion, parsed: ParsedBpmn, tenant: Tenant) -> None:
+    """Replace the version's Node and Edge rows with those of the parsed diagram, in bulk."""
+    Node.objects.filter(version=version).delete()  # edges go with their nodes
+    install_ids = {n.install_id for n in parsed.nodes if n.install_id is not None}
+    tenant_installs = set(
+        ApplicationInstall.objects.filter(tenant=tenant, pk__in=install_ids).values_list("pk", flat=True)
+    )
+    rows: list[Node] = []
+    seen: set[str] = set()
+    for parsed_node in parsed.nodes:
+        key = parsed_node.key[:100]
+        if not key or key in seen:
+            continue  # duplicate or missing ids are validation errors; one row per id keeps the constraint
+        seen.add(key)
+        install_id = parsed_node.install_id if parsed_node.install_id in tenant_installs else None
+        rows.append(
+            Node(
+                version=version,
+                key=key,
+                name=parsed_node.name[:200],
+                kind=parsed_node.kind[:32],
+                config=parsed_node.config,
+                install_id=install_id,
+                ordered=parsed_node.ordered,
+                # The column is small and unsigned; out-of-range values are reported by validation.
+                prefetch=min(max(parsed_node.prefetch, 1), 100),
+                retry=parsed_node.retry,
+            )
+        )
+    by_key = {node.key: node for node in Node.objects.bulk_create(rows)}
+    Edge.objects.bulk_create(
+        [
+            Edge(
+                version=version,
+                key=edge.key[:100],
+                source=by_key[edge.source[:100]],
+                target=by_key[edge.target[:100]],
+                condition=edge.condition,
+                is_default=edge.is_default,
+                name=edge.name[:200],
+            )
+            for edge in parsed.edges
+            if edge.source[:100] in by_key and edge.target[:100] in by_key
+        ]
+    )
+
+
+def _next_number(topology: Topology) -> int:
+    return (TopologyVersion.objects.filter(topology=topology).aggregate(n=Max("number"))["n"] or 0) + 1
+
+
+def _create_version(*, topology: Topology, bpmn_xml: str, actor: Any) -> TopologyVersion:
+    parsed = parse_bpmn(bpmn_xml)
+    version = TopologyVersion.objects.create(
+        topology=topology,
+        number=_next_number(topology),
+        bpmn_xml=bpmn_xml,
+        content_hash=parsed.content_hash,
+        errors=validate(parsed, tenant=topology.tenant),
+        unsupported=parsed.unsupported,
+        created_by=_user(actor),
+    )
+    _derive_rows(version=version, parsed=parsed, tenant=topology.tenant)
+    return version
+
+
+@transaction.atomic
+def topology_create(
+    *, tenant: Tenant, name: str, actor: Any, description: str = "", bpmn_xml: str | None = None
+) -> Topology:
+    """Create a topology with a first draft version (a starter diagram unless XML is given)."""
+    topology = Topology.objects.create(
+        tenant=tenant, name=_clean_name(tenant=tenant, name=name), description=description.strip()
+    )
+    version = _create_version(topology=topology, bpmn_xml=bpmn_xml or starter_bpmn(), actor=actor)
+    _audit(tenant=tenant, actor=actor, action="topology.create", obj=topology, after={"name": topology.name})
+    _audit(tenant=tenant, actor=actor, action="topology.version.create", obj=version, after=_version_state(version))
+    return topology
+
+
+@transaction.atomic
+def topology_rename(*, topology: Topology, name: str, actor: Any, description: str | None = None) -> Topology:
+    """Rename a topology (and optionally change its description)."""
+    before = {"name": topology.name, "description": topology.description}
+    topology.name = _clean_name(tenant=topology.tenant, name=name, exclude_pk=topology.pk)
+    if description is not None:
+        topology.description = description.strip()
+    topology.save(update_fields=["name", "description", "updated_at"])
+    after = {"name": topology.name, "description": topology.description}
+    _audit(tenant=topology.tenant, actor=actor, action="topology.rename", obj=topology, before=before, after=after)
+    return topology
+
+
+@transaction.atomic
+def topology_clone(*, topology: Topology, name: str, actor: Any) -> Topology:
+    """Copy the latest diagram of a topology into a new topology as its first draft."""
+    latest = selectors.version_latest(topology=topology)
+    clone = topology_create(
+        tenant=topology.tenant,
+        name=name,
+        actor=actor,
+        description=topology.description,
+        bpmn_xml=latest.bpmn_xml if latest else None,
+    )
+    _audit(
+        tenant=topology.tenant,
+        actor=actor,
+        action="topology.clone",
+        obj=clone,
+        before={"source": topology.pk, "version": latest.number if latest else None},
+        after={"name": clone.name},
+    )
+    return clone
+
+
+def topology_delete(*, topology: Topology, actor: Any, force: bool = False) -> Topology:
+    """Soft-delete a topology; refused while its processes run unless forced. Its enabled version is disabled."""
+    running = selectors.topology_in_progress_count(topology=topology)
+    if running and not force:
+        raise TopologyError(
+            f"{running} process(es) of this topology are still in progress. Wait for them or force the deletion.",
+            errors={"force": ["Processes are in progress."]},
+            status=409,
+        )
+    with transaction.atomic():
+        locked = Topology.objects.select_for_update().get(pk=topology.pk)
+        enabled = TopologyVersion.objects.filter(topology=locked, enabled=True).first()
+        if enabled is not None:
+            enabled.enabled = False
+            enabled.save(update_fields=["enabled", "updated_at"])
+            transaction.on_commit(lambda: control.on_version_disabled(enabled))
+        locked.deleted_at = timezone.now()
+        locked.save(update_fields=["deleted_at", "updated_at"])
+        _audit(
+            tenant=locked.tenant,
+            actor=actor,
+            action="topology.delete",
+            obj=locked,
+            before={"name": locked.name, "enabled_version": enabled.number if enabled else None},
+            after={"deleted": True, "forced": bool(force and running), "in_progress": running},
+        )
+    topology.deleted_at = locked.deleted_at
+    return topology
+
+
+def topology_version_save(*, version: TopologyVersion, bpmn_xml: str, actor: Any) -> TopologyVersion:
+    """Store edited XML: a draft is updated in place, a published version gets a new draft; same XML is a no-op.
+
+    Raises BpmnError (nothing stored) when the XML cannot be parsed; validation errors are stored, not raised.
+    """
+    parsed = parse_bpmn(bpmn_xml)
+    if parsed.content_hash == version.content_hash:
+        return version
+    topology = version.topology
+    errors = validate(parsed, tenant=topology.tenant)
+    with transaction.atomic():
+        # Lock the topology: version numbers and the draft/published switch must not race with publish.
+        Topology.objects.select_for_update().get(pk=topology.pk)
+        current = TopologyVersion.objects.get(pk=version.pk)
+        if current.status == TopologyVersion.Status.DRAFT:
+            before = _version_state(current)
+            current.bpmn_xml = bpmn_xml
+            current.content_hash = parsed.content_hash
+            current.errors = errors
+            current.unsupported = parsed.unsupported
+            current.save(update_fields=["bpmn_xml", "content_hash", "errors", "unsupported", "updated_at"])
+            target, action = current, "topology.version.save"
+        else:
+            before = {"from_version": current.number}
+            target = TopologyVersion.objects.create(
+                topology=topology,
+                number=_next_number(topology),
+                bpmn_xml=bpmn_xml,
+                content_hash=parsed.content_hash,
+                errors=errors,
+                unsupported=parsed.unsupported,
+                created_by=_user(actor),
+            )
+            action = "topology.version.create"
+        _derive_rows(version=target, parsed=parsed, tenant=topology.tenant)
+        Topology.objects.filter(pk=topology.pk).update(updated_at=timezone.now())
+        after = {**_version_state(target), "errors": len(errors), "unsupported": len(parsed.unsupported)}
+        _audit(tenant=topology.tenant, actor=actor, action=action, obj=target, before=before, after=after)
+    return target
+
+
+def topology_version_publish(*, version: TopologyVersion, actor: Any) -> TopologyVersion:
+    """Freeze a draft so it can be enabled; refused while the diagram has validation errors."""
+    if version.status == TopologyVersion.Status.PUBLISHED:
+        return version
+    topology = version.topology
+    # Re-validate: installs or registered nodes may have changed since the draft was saved.
+    parsed = parse_bpmn(version.bpmn_xml)
+    errors = validate(parsed, tenant=topology.tenant)
+    if errors != version.errors:
+        TopologyVersion.objects.filter(pk=version.pk).update(errors=errors)
+        version.errors = errors
+    if errors:
+        raise TopologyError(f"Fix {len(errors)} problem(s) before publishing.", errors=errors)
+    with transaction.atomic():
+        Topology.objects.select_for_update().get(pk=topology.pk)
+        current = TopologyVersion.objects.get(pk=version.pk)
+        if current.content_hash != version.content_hash:
+            raise TopologyError("The version changed meanwhile; reload and try again.", status=409)
+        if current.status == TopologyVersion.Status.PUBLISHED:
+            return current
+        current.status = TopologyVersion.Status.PUBLISHED
+        current.published_at = timezone.now()
+        current.save(update_fields=["status", "published_at", "updated_at"])
+        _audit(
+            tenant=topology.tenant,
+            actor=actor,
+            action="topology.version.publish",
+            obj=current,
+            before={"status": "draft"},
+            after=_version_state(current),
+        )
+        transaction.on_commit(lambda: control.on_version_published(current))
+    return current
+
+
+def topology_version_enable(*, version: TopologyVersion, actor: Any) -> TopologyVersion:
+    """Make this published version the one that runs; the previously enabled one is disabled atomically."""
+    if version.status != TopologyVersion.Status.PUBLISHED:
+        raise TopologyError("Publish the version before enabling it.")
+    topology = version.topology
+    with transaction.atomic():
+        Topology.objects.select_for_update().get(pk=topology.pk)
+        current = TopologyVersion.objects.get(pk=version.pk)
+        if current.enabled:
+            return current
+        previous = TopologyVersion.objects.filter(topology=topology, enabled=True).first()
+        if previous is not None:
+            # Disable first: the partial unique constraint allows one enabled row per topology at any moment.
+            previous.enabled = False
+            previous.save(update_fields=["enabled", "updated_at"])
+        current.enabled = True
+        current.enabled_at = timezone.now()
+        current.save(update_fields=["enabled", "enabled_at", "updated_at"])
+        _audit(
+            tenant=topology.tenant,
+            actor=actor,
+            action="topology.version.enable",
+            obj=current,
+            before={"enabled_version": previous.number if previous else None},
+            after={"enabled_version": current.number},
+        )
+        transaction.on_commit(lambda: control.on_version_enabled(current, previous))
+    return current
+
+
+def topology_version_disable(*, version: TopologyVersion, actor: Any) -> TopologyVersion:
+    """Stop a version's starts; in-flight messages drain."""
+    topology = version.topology
+    with transaction.atomic():
+        Topology.objects.select_for_update().get(pk=topology.pk)
+        current = TopologyVersion.objects.get(pk=version.pk)
+        if not current.enabled:
+            return current
+        current.enabled = False
+        current.save(update_fields=["enabled", "updated_at"])
+        _audit(
+            tenant=topology.tenant,
+            actor=actor,
+            action="topology.version.disable",
+            obj=current,
+            before={"enabled": True},
+            after={"enabled": False},
+        )
+        transaction.on_commit(lambda: control.on_version_disabled(current))
+    return current
+
+
+def topology_import(*, tenant: Tenant, name: str, bpmn_xml: str, actor: Any) -> TopologyVersion:
+    """Create a topology from a BPMN file of any modeler; the XML is kept unchanged, unsupported parts reported."""
+    parsed = parse_bpmn(bpmn_xml)  # refuse bad XML before creating anything
+    with transaction.atomic():
+        topology = topology_create(
+            tenant=tenant,
+            name=_free_name(tenant=tenant, name=name or parsed.process_name),
+            actor=actor,
+            bpmn_xml=bpmn_xml,
+        )
+        version = TopologyVersion.objects.get(topology=topology, number=1)
+        _audit(
+            tenant=tenant,
+            actor=actor,
+            action="topology.import",
+            obj=topology,
+            after={"errors": len(version.errors), "unsupported": len(version.unsupported)},
+        )
+    return version

@@ -1,0 +1,216 @@
+"""Starting and terminating processes: manual, REST, webhook, cron and event starts all end in `process_start`."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from pika.exceptions import AMQPError
+
+from admin_ui.models import Tenant
+from topology.models import Node, Process, Topology, TopologyVersion
+from topology.runtime import headers as h
+
+log = logging.getLogger(__name__)
+
+START_KINDS = [Node.Kind.START_MANUAL, Node.Kind.START_WEBHOOK, Node.Kind.START_CRON, Node.Kind.START_EVENT]
+
+
+class StartError(Exception):
+    """A start was refused; `status` is the HTTP status to answer with, nothing was published."""
+
+    def __init__(self, detail: str, *, status: int = 400, errors: Any = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.status = status
+        self.errors = errors
+
+
+def payload_bytes(body: Any) -> bytes:
+    """Validate and encode a start payload: JSON only, at most FLOWYARD_MAX_PAYLOAD_BYTES."""
+    if isinstance(body, bytes | bytearray | str):
+        raw = bytes(body, "utf-8") if isinstance(body, str) else bytes(body)
+        if len(raw) > settings.FLOWYARD_MAX_PAYLOAD_BYTES:
+            raise StartError(f"Payload is larger than {settings.FLOWYARD_MAX_PAYLOAD_BYTES} bytes.", status=413)
+        if raw.strip():
+            try:
+                json.loads(raw)
+            except ValueError as exc:
+                raise StartError("Payload is not valid JSON.", errors={"body": [str(exc)]}) from exc
+        else:
+            raw = b"{}"
+        return raw
+    raw = json.dumps(body).encode()
+    if len(raw) > settings.FLOWYARD_MAX_PAYLOAD_BYTES:
+        raise StartError(f"Payload is larger than {settings.FLOWYARD_MAX_PAYLOAD_BYTES} bytes.", status=413)
+    return raw
+
+
+def enabled_version(*, topology: Topology) -> TopologyVersion:
+    version = topology.versions.filter(enabled=True).select_related("topology").first()
+    if version is None:
+        raise StartError(f"Topology {topology.name!r} has no enabled version.", status=409)
+    return version
+
+
+def start_node(*, version: TopologyVersion, node_key: str | None = None, kinds: Iterable[str] = ()) -> Node:
+    """The node a start enters at: the named one, else the first start node of the preferred kinds."""
+    nodes = list(version.nodes.filter(kind__in=START_KINDS).order_by("id"))
+    if node_key is not None:
+        for node in nodes:
+            if node.key == node_key:
+                return node
+        raise StartError(f"Node {node_key!r} is not a start node of this version.", status=404)
+    for kind in [*kinds, *START_KINDS]:
+        for node in nodes:
+            if node.kind == kind:
+                return node
+    raise StartError("This version has no start node.", status=409)
+
+
+def process_start(
+    *,
+    version: TopologyVersion,
+    body: Any,
+    headers: Mapping[str, str] | None = None,
+    actor: Any = None,
+    node_key: str | None = None,
+    kinds: Iterable[str] = (Node.Kind.START_MANUAL,),
+) -> Process:
+    """Create the Process (in progress, total 1) and publish its first message to the start node's queue."""
+    return process_start_many(
+        version=version, bodies=[body], headers=headers, actor=actor, node_key=node_key, kinds=kinds
+    )[0]
+
+
+def process_start_many(
+    *,
+    version: TopologyVersion,
+    bodies: Iterable[Any],
+    headers: Mapping[str, str] | None = None,
+    actor: Any = None,
+    node_key: str | None = None,
+    kinds: Iterable[str] = (Node.Kind.START_MANUAL,),
+) -> list[Process]:
+    """Start one process per body (bulk insert, one confirmed publish each); used by benchmarks and imports."""
+    from topology.runtime.broker import publisher
+    from topology.runtime.spec import build_version
+
+    if not version.enabled:
+        raise StartError(f"Version {version.number} of {version.topology.name!r} is not enabled.", status=409)
+    payloads = [payload_bytes(body) for body in bodies]
+    node = start_node(version=version, node_key=node_key, kinds=kinds)
+    node_spec = build_version(version).nodes[node.key]
+    user = str(getattr(actor, "pk", "") or "")
+    now = timezone.now()
+    processes = [
+        Process(
+            tenant_id=version.topology.tenant_id,
+            version=version,
+            correlation_id=h.new_id(),
+            status=Process.Status.IN_PROGRESS,
+            started_at=now,
+            total=1,
+        )
+        for _ in payloads
+    ]
+    # Committed before publishing: the recorder must find the row when the engine reports the first run.
+    with transaction.atomic():
+        Process.objects.bulk_create(processes)
+
+    def publish() -> None:
+        for process, payload in zip(processes, payloads, strict=True):
+            message_headers = h.start_headers(
+                correlation_id=process.correlation_id,
+                tenant_id=version.topology.tenant_id,
+                topology_id=version.topology_id,
+                version=version.number,
+                node_key=node.key,
+                user=user,
+                extra=headers,
+            )
+            publisher.publish(
+                routing_key=node_spec.routing_key(payload),
+                body=payload,
+                headers=message_headers,
+                message_id=process.correlation_id,
+            )
+
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(publish)
+        return processes
+    try:
+        publish()
+    except (AMQPError, OSError) as exc:
+        log.error("start of %s failed: %s", version, exc)
+        Process.objects.filter(pk__in=[p.pk for p in processes]).delete()
+        raise StartError("The message broker is unavailable; nothing was started.", status=503) from exc
+    return processes
+
+
+def topology_start(
+    *,
+    tenant: Tenant,
+    name: str,
+    body: Any,
+    actor: Any = None,
+    headers: Mapping[str, str] | None = None,
+    node_key: str | None = None,
+) -> Process:
+    """Start the enabled version of the tenant's topology called `name` (the REST start)."""
+    topology = Topology.objects.filter(tenant=tenant, name=name, deleted_at__isnull=True).first()
+    if topology is None:
+        raise StartError(f"Unknown topology {name!r}.", status=404)
+    version = enabled_version(topology=topology)
+    return process_start(version=version, body=body, headers=headers, actor=actor, node_key=node_key)
+
+
+def webhook_start(*, token: str, body: Any, headers: Mapping[str, str] | None = None) -> Process:
+    """Start the topology behind a webhook token at its webhook start node."""
+    from topology.webhooks import webhook_for_token
+
+    webhook = webhook_for_token(token)
+    if webhook is None:
+        raise StartError("Unknown or revoked webhook.", status=404)
+    version = enabled_version(topology=webhook.topology)
+    return process_start(
+        version=version, body=body, headers=headers, node_key=webhook.node_key, kinds=(Node.Kind.START_WEBHOOK,)
+    )
+
+
+def process_terminate(*, process: Process, actor: Any = None) -> Process:
+    """Mark a running process terminated; engines drop its remaining messages."""
+    from topology.runtime import control, state
+
+    if process.status != Process.Status.IN_PROGRESS:
+        raise StartError(f"The process is already {process.get_status_display().lower()}.", status=409)
+    updated = Process.objects.filter(pk=process.pk, status=Process.Status.IN_PROGRESS).update(
+        status=Process.Status.TERMINATED, finished_at=timezone.now()
+    )
+    if not updated:
+        raise StartError("The process has just finished.", status=409)
+    state.terminated_add(process.correlation_id)
+    control.broadcast({"type": "terminate", "correlation_id": process.correlation_id})
+    process.refresh_from_db()
+    _audit(
+        tenant=process.tenant,
+        actor=actor,
+        action="process.terminate",
+        obj=process,
+        before={"status": "in_progress"},
+        after={"status": process.status},
+    )
+    return process
+
+
+def _audit(**kwargs: Any) -> None:
+    try:
+        from admin_ui.services import audit_log  # type: ignore[attr-defined]
+    except ImportError:  # the accounts work adds it; until then there is nothing to write to
+        return
+    audit_log(**kwargs)
