@@ -1,0 +1,394 @@
+"""The bpmn-js topology editor in a real browser: build a diagram with the mouse, edit properties, save,
+validation markers, publish / enable, export and re-import, read-only viewers and tenant isolation."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from admin_ui.models import Role
+from tests.factories import make_member, make_tenant
+from tests.topology.factories import invalid_xml, make_install, valid_xml
+from topology import services
+from topology.bpmn_builder import build_bpmn
+from topology.models import Edge, Node, Topology, TopologyVersion
+
+EMPTY_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:flowyard="http://flowyard.io/schema/bpmn/1.0"
+  id="Definitions_1" targetNamespace="http://flowyard.io/schema/bpmn">
+  <bpmn:process id="Process_1" isExecutable="true" />
+  <bpmndi:BPMNDiagram id="BPMNDiagram_1">
+    <bpmndi:BPMNPlane id="BPMNPlane_1" bpmnElement="Process_1" />
+  </bpmndi:BPMNDiagram>
+</bpmn:definitions>"""
+
+DIAGRAM_JS = """() => window.flowyardEditor.modeler.get('elementRegistry')
+  .filter(e => !e.labelTarget && e.type !== 'bpmn:Process')
+  .map(e => ({id: e.id, type: e.type, kind: e.businessObject.get('flowyard:kind') || '',
+              name: e.businessObject.name || '', source: e.source ? e.source.id : null,
+              target: e.target ? e.target.id : null}))"""
+
+
+def open_editor(page, topology: Topology, number: int = 1):
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
+    page.on("console", lambda msg: problems.append(f"console: {msg.text}") if msg.type == "error" else None)
+    response = page.goto(f"/topologies/{topology.pk}/versions/{number}/edit/")
+    try:
+        page.wait_for_function("window.flowyardEditor && window.flowyardEditor.lastLoadMs !== null")
+    except Exception as exc:
+        raise AssertionError(f"the editor did not load: {problems}") from exc
+    return response
+
+
+def diagram(page) -> list[dict[str, Any]]:
+    return page.evaluate(DIAGRAM_JS)
+
+
+def by_kind(page, kind: str) -> dict[str, Any]:
+    matches = [e for e in diagram(page) if e["kind"] == kind]
+    assert len(matches) == 1, matches
+    return matches[0]
+
+
+def center(page, selector: str) -> tuple[float, float]:
+    box = page.locator(selector).bounding_box()
+    assert box is not None, selector
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def drag_from_palette(page, kind: str, x: float, y: float) -> None:
+    """STYLE.md pattern: diagram-js needs a small first move before the real one."""
+    sx, sy = center(page, f'.djs-palette [data-action="create.{kind}"]')
+    page.mouse.move(sx, sy)
+    page.mouse.down()
+    page.mouse.move(sx + 10, sy + 10)
+    page.mouse.move(x, y, steps=5)
+    page.mouse.up()
+    # diagram-js swallows the "ghost" click for 400 ms after a drag; the next real click must come later.
+    page.wait_for_timeout(450)
+
+
+def element_selector(element_id: str) -> str:
+    return f'.djs-element.djs-shape[data-element-id="{element_id}"]'
+
+
+def select(page, element_id: str) -> None:
+    """Click an element unless it is already selected (diagram-js toggles the selection on a second click)."""
+    selected = page.evaluate(
+        "id => window.flowyardEditor.modeler.get('selection').get().map(e => e.id).join(',') === id", element_id
+    )
+    if not selected:
+        page.locator(element_selector(element_id)).click()
+
+
+def connect(page, source_id: str, target_id: str) -> None:
+    """Select the source, then drag from its context pad's connect entry onto the target."""
+    select(page, source_id)
+    sx, sy = center(page, '.djs-context-pad [data-action="connect"]')
+    tx, ty = center(page, element_selector(target_id))
+    page.mouse.move(sx, sy)
+    page.mouse.down()
+    page.mouse.move(sx + 10, sy + 10)
+    page.mouse.move(tx, ty, steps=5)
+    page.mouse.up()
+    page.wait_for_timeout(450)
+
+
+FLOW_POINT_JS = """id => {
+  const m = window.flowyardEditor.modeler;
+  const wps = m.get('elementRegistry').get(id).waypoints;
+  let best = null;
+  for (let i = 1; i < wps.length; i++) {
+    const len = Math.hypot(wps[i].x - wps[i - 1].x, wps[i].y - wps[i - 1].y);
+    if (!best || len > best.len) best = {len, x: (wps[i].x + wps[i - 1].x) / 2, y: (wps[i].y + wps[i - 1].y) / 2};
+  }
+  const vb = m.get('canvas').viewbox();
+  const rect = document.querySelector('#fy-canvas').getBoundingClientRect();
+  return [rect.left + (best.x - vb.x) * vb.scale, rect.top + (best.y - vb.y) * vb.scale];
+}"""
+
+
+def click_flow(page, flow_id: str) -> None:
+    """Click the middle of a sequence flow's longest segment (its bounding box centre may be off the line)."""
+    x, y = page.evaluate(FLOW_POINT_JS, flow_id)
+    page.mouse.click(x, y)
+
+
+def save(page) -> None:
+    page.keyboard.press("Control+s")
+    expect(page.get_by_test_id("save-state")).to_have_text(re.compile(r"^Saved"))
+
+
+def canvas_point(page, fx: float, fy: float) -> tuple[float, float]:
+    box = page.get_by_test_id("editor-canvas").bounding_box()
+    assert box is not None
+    return box["x"] + box["width"] * fx, box["y"] + box["height"] * fy
+
+
+@pytest.mark.django_db(transaction=True)
+def test_build_a_diagram_with_the_mouse_save_and_reload(page, live_server, login, screenshot):
+    tenant = make_tenant("Editor Co")
+    user = make_member(tenant, Role.EDITOR, "editor@example.com")
+    install = make_install(tenant, name="Shop API")
+    topology = services.topology_create(tenant=tenant, name="Orders", actor=user, bpmn_xml=EMPTY_XML)
+    login(page, user)
+    open_editor(page, topology)
+    expect(page.locator(".bjs-powered-by")).to_be_visible()  # bpmn.io licence watermark
+    screenshot(page, "editor-empty")
+
+    drag_from_palette(page, "start.webhook", *canvas_point(page, 0.3, 0.4))
+    drag_from_palette(page, "connector", *canvas_point(page, 0.5, 0.4))
+    drag_from_palette(page, "end", *canvas_point(page, 0.7, 0.4))
+    start, task, end = by_kind(page, "start.webhook"), by_kind(page, "connector"), by_kind(page, "end")
+    assert (start["type"], task["type"], end["type"]) == ("bpmn:StartEvent", "bpmn:ServiceTask", "bpmn:EndEvent")
+    # Each kind is drawn with its own badge on top of the BPMN shape.
+    expect(page.locator(f"{element_selector(task['id'])} .fy-badge text")).to_have_text("HTTP")
+
+    connect(page, start["id"], task["id"])
+    connect(page, task["id"], end["id"])
+    flows = [(e["source"], e["target"]) for e in diagram(page) if e["type"] == "bpmn:SequenceFlow"]
+    assert sorted(flows) == sorted([(start["id"], task["id"]), (task["id"], end["id"])])
+
+    # Properties of the connector.
+    select(page, task["id"])
+    panel = page.get_by_test_id("properties-panel")
+    expect(panel.locator(".fy-panel-sub")).to_contain_text("Connector")
+    panel.locator("[name=name]").fill("Create order")
+    expect(panel.locator(f'select[name=install] option[value="{install.pk}"]')).to_have_count(1)
+    panel.locator("select[name=install]").select_option(str(install.pk))
+    panel.locator("select[name=method]").select_option("PUT")
+    panel.locator("[name=path]").fill("/orders")
+    panel.locator("[name=prefetch]").fill("5")
+    save(page)
+    screenshot(page, "editor-diagram")
+
+    version = TopologyVersion.objects.get(topology=topology, number=1)
+    nodes = {n.key: n for n in Node.objects.filter(version=version)}
+    assert {n.kind for n in nodes.values()} == {"start.webhook", "connector", "end"}
+    connector = nodes[task["id"]]
+    assert connector.name == "Create order"
+    assert connector.install_id == install.pk
+    assert connector.prefetch == 5
+    assert connector.config["method"] == "PUT" and connector.config["path"] == "/orders"
+    assert Edge.objects.filter(version=version).count() == 2
+    assert version.errors == [], version.errors
+
+    page.reload()
+    page.wait_for_function("window.flowyardEditor && window.flowyardEditor.lastLoadMs !== null")
+    reloaded = {e["id"]: e for e in diagram(page)}
+    assert reloaded[task["id"]]["name"] == "Create order"
+    assert reloaded[start["id"]]["kind"] == "start.webhook"
+    assert len([e for e in reloaded.values() if e["type"] == "bpmn:SequenceFlow"]) == 2
+    select(page, task["id"])
+    expect(panel.locator("[name=path]")).to_have_value("/orders")
+    expect(panel.locator("select[name=install]")).to_have_value(str(install.pk))
+
+    # Undo through the toolbar, then the unsaved-changes state appears; redo brings it back.
+    panel.locator("[name=path]").fill("/orders/v2")
+    panel.locator("[name=path]").press("Tab")
+    expect(page.get_by_test_id("save-state")).to_have_text(re.compile("Unsaved|Saving|Saved"))
+    page.locator("[data-action=undo]").click()
+    expect(panel.locator("[name=path]")).to_have_value("/orders")
+    page.locator("[data-action=redo]").click()
+    expect(panel.locator("[name=path]")).to_have_value("/orders/v2")
+    # Drafts auto-save about two seconds after the last change, without Ctrl+S.
+    expect(page.get_by_test_id("save-state")).to_have_text(re.compile(r"^Saved"), timeout=10_000)
+    assert Node.objects.get(version=version, key=task["id"]).config["path"] == "/orders/v2"
+
+    # Ctrl+F opens bpmn-js's element search.
+    page.locator("[data-action=search]").click()
+    expect(page.locator(".djs-search-container input")).to_be_visible()
+    page.keyboard.press("Escape")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_invalid_diagram_shows_markers_and_publish_is_refused_until_fixed(page, live_server, login, screenshot):
+    tenant = make_tenant("Broken Co")
+    user = make_member(tenant, Role.EDITOR, "broken@example.com")
+    topology = services.topology_create(tenant=tenant, name="Mapper", actor=user, bpmn_xml=invalid_xml())
+    login(page, user)
+    open_editor(page, topology)
+
+    marked = page.locator('.djs-element.fy-has-error[data-element-id="T"]')
+    expect(marked).to_have_count(1)
+    problems = page.get_by_test_id("problems")
+    expect(problems.locator(".fy-problem-error")).to_contain_text(["JMESPath expression is required"])
+    # Hovering the red badge shows the message next to the element.
+    page.locator('.fy-problem-badge[data-element-id="T"]').hover()
+    expect(page.locator('.fy-problem-badge[data-element-id="T"] .fy-problem-tip')).to_be_visible()
+    screenshot(page, "editor-errors")
+
+    page.locator("[data-action=publish]").click()
+    expect(page.locator(".fy-toast-item.flash-error")).to_be_visible()
+    expect(page.get_by_test_id("version-status")).to_have_text("Draft")
+    assert TopologyVersion.objects.get(topology=topology, number=1).status == "draft"
+
+    # Clicking the problem selects the element; fixing the field clears the marker after a save.
+    problems.locator(".fy-problem-error", has_text="JMESPath").click()
+    panel = page.get_by_test_id("properties-panel")
+    expect(panel.locator(".fy-panel-title")).to_have_text("Map")
+    expect(panel.locator('.fy-field.has-error[data-field="expression"]')).to_have_count(1)
+    panel.locator("[name=expression]").fill("{id: id}")
+    save(page)
+    expect(marked).to_have_count(0)
+    expect(problems.locator(".fy-problem-error")).to_have_count(0)
+
+    page.locator("[data-action=publish]").click()
+    expect(page.get_by_test_id("version-status")).to_have_text("Published")
+    page.locator("[data-action=enable]").click()
+    expect(page.get_by_test_id("version-enabled")).to_have_text("Enabled")
+    version = TopologyVersion.objects.get(topology=topology, number=1)
+    assert version.status == "published" and version.enabled
+
+    # Editing the published version saves a new draft and the editor follows it (URL and badges).
+    select(page, "T")
+    panel.locator("[name=name]").fill("Map v2")
+    save(page)
+    expect(page.get_by_test_id("version-status")).to_have_text("Draft")
+    assert page.url.endswith(f"/topologies/{topology.pk}/versions/2/edit/")
+    assert page.evaluate("window.flowyardEditor.config.saveUrl").endswith("/versions/2/xml/")
+    assert Node.objects.get(version__topology=topology, version__number=2, key="T").name == "Map v2"
+    assert Node.objects.get(version__topology=topology, version__number=1, key="T").name == "Map"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cron_start_previews_next_runs(page, live_server, login):
+    tenant = make_tenant("Cron Co")
+    user = make_member(tenant, Role.EDITOR, "cron@example.com")
+    topology = services.topology_create(tenant=tenant, name="Nightly", actor=user)
+    login(page, user)
+    open_editor(page, topology)
+    select(page, "StartEvent_1")
+    panel = page.get_by_test_id("properties-panel")
+    panel.locator("select[name=kind]").select_option("start.cron")
+    # The kind change replaced the element with a timer start event and kept it selected.
+    expect(panel.locator(".fy-panel-sub")).to_contain_text("Cron start")
+    panel.locator("[name=cron]").fill("0 9 * * mon-fri")
+    runs = panel.get_by_test_id("cron-next").locator("li")
+    expect(runs).to_have_count(3)
+    expect(runs.first).to_contain_text("09:00 UTC")
+    panel.locator("[name=cron]").fill("61 * * * *")
+    expect(panel.get_by_test_id("cron-next")).to_contain_text("out of range")
+    panel.locator("[name=cron]").fill("*/30 * * * *")
+    save(page)
+    start = Node.objects.get(version__topology=topology, version__number=1, kind="start.cron")
+    assert start.config["cron"] == "*/30 * * * *"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_export_and_reimport_gives_the_same_nodes(page, live_server, login, tmp_path):
+    tenant = make_tenant("Export Co")
+    user = make_member(tenant, Role.EDITOR, "export@example.com")
+    source = services.topology_create(tenant=tenant, name="Source", actor=user, bpmn_xml=valid_xml("Echo"))
+    target = services.topology_create(tenant=tenant, name="Target", actor=user)
+    login(page, user)
+    open_editor(page, source)
+    with page.expect_download() as download_info:
+        page.locator("[data-action=export]").click()
+    path = tmp_path / "source.bpmn"
+    download_info.value.save_as(path)
+    assert "flowyard:kind" in path.read_text()
+
+    open_editor(page, target)
+    page.locator("#fy-import-file").set_input_files(str(path))
+    expect(page.get_by_test_id("save-state")).to_have_text(re.compile(r"^Saved"))
+
+    def node_set(topology: Topology) -> set[tuple[str, str, str]]:
+        return set(
+            Node.objects.filter(version__topology=topology, version__number=1).values_list("key", "kind", "name")
+        )
+
+    assert node_set(target) == node_set(source)
+    assert len(node_set(target)) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_viewer_gets_a_read_only_editor_and_other_tenants_get_404(page, new_page, live_server, login, screenshot):
+    tenant = make_tenant("Owner Co")
+    owner = make_member(tenant, Role.OWNER, "owner@example.com")
+    viewer = make_member(tenant, Role.VIEWER, "viewer@example.com")
+    topology = services.topology_create(tenant=tenant, name="Shared", actor=owner, bpmn_xml=valid_xml())
+
+    login(page, viewer)
+    open_editor(page, topology)
+    expect(page.locator(".djs-palette")).to_have_count(0)
+    expect(page.locator("[data-action=save]")).to_have_count(0)
+    select(page, "Py")
+    expect(page.get_by_test_id("properties-panel").locator("select[name=registry]")).to_be_disabled()
+    screenshot(page, "editor-readonly")
+    # Navigation still works read-only: zoom and the minimap.
+    zoom_before = page.evaluate("window.flowyardEditor.modeler.get('canvas').zoom()")
+    page.locator("[data-action=zoom-in]").click()
+    assert page.evaluate("window.flowyardEditor.modeler.get('canvas').zoom()") > zoom_before
+    page.locator("[data-action=minimap]").click()
+    expect(page.locator(".djs-minimap.open")).to_be_visible()
+
+    other = new_page()
+    login(other, make_member(make_tenant("Other Co"), Role.OWNER, "other@example.com"))
+    response = other.goto(f"/topologies/{topology.pk}/versions/1/edit/")
+    assert response is not None and response.status == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_router_flows_get_conditions_and_a_default(page, live_server, login, screenshot):
+    tenant = make_tenant("Router Co")
+    user = make_member(tenant, Role.EDITOR, "router@example.com")
+    nodes = [
+        {"id": "Start", "kind": "start.manual", "name": "Start"},
+        {"id": "Route", "kind": "router", "name": "Route"},
+        {"id": "Paid", "kind": "end", "name": "Paid"},
+        {"id": "Other", "kind": "end", "name": "Other"},
+    ]
+    edges = [
+        {"id": "Flow_in", "source": "Start", "target": "Route"},
+        {"id": "Flow_paid", "source": "Route", "target": "Paid"},
+        {"id": "Flow_other", "source": "Route", "target": "Other"},
+    ]
+    topology = services.topology_create(tenant=tenant, name="Router", actor=user, bpmn_xml=build_bpmn(nodes, edges))
+    assert len(TopologyVersion.objects.get(topology=topology).errors) == 2  # both flows lack a condition
+    login(page, user)
+    open_editor(page, topology)
+    panel = page.get_by_test_id("properties-panel")
+
+    click_flow(page, "Flow_paid")
+    panel.locator("[name=condition]").fill("status == 'paid'")
+    click_flow(page, "Flow_other")
+    panel.locator("[name=default]").check()
+    # The flow from the start event is not routed: no condition field there.
+    click_flow(page, "Flow_in")
+    expect(panel.locator(".fy-panel-sub")).to_contain_text("Sequence flow")
+    expect(panel.locator("[name=condition]")).to_have_count(0)
+    save(page)
+    expect(page.get_by_test_id("problems").locator(".fy-problem-error")).to_have_count(0)
+    click_flow(page, "Flow_paid")
+    screenshot(page, "editor-router")
+
+    edges_saved = {e.key: e for e in Edge.objects.filter(version__topology=topology)}
+    assert edges_saved["Flow_paid"].condition == "status == 'paid'"
+    assert edges_saved["Flow_other"].is_default and not edges_saved["Flow_paid"].is_default
+
+
+@pytest.mark.django_db(transaction=True)
+def test_unsupported_elements_are_listed_as_warnings(page, live_server, login):
+    tenant = make_tenant("Legacy Co")
+    user = make_member(tenant, Role.EDITOR, "legacy@example.com")
+    nodes = [
+        {"id": "Start", "kind": "start.manual", "name": "Start"},
+        {"id": "Mail", "tag": "sendTask", "name": "Send mail"},
+        {"id": "End", "kind": "end", "name": "End"},
+    ]
+    edges = [{"source": "Start", "target": "Mail"}, {"source": "Mail", "target": "End"}]
+    topology = services.topology_create(tenant=tenant, name="Legacy", actor=user, bpmn_xml=build_bpmn(nodes, edges))
+    assert TopologyVersion.objects.get(topology=topology).unsupported
+    login(page, user)
+    open_editor(page, topology)
+    warning = page.get_by_test_id("problems").locator(".fy-problem-warning")
+    expect(warning).to_contain_text("Send tasks are not supported")
+    expect(page.locator('.djs-element.fy-has-warning[data-element-id="Mail"]')).to_have_count(1)
+    warning.click()
+    expect(page.get_by_test_id("properties-panel").locator(".fy-panel-title")).to_have_text("Send mail")
