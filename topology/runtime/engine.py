@@ -104,6 +104,7 @@ class Engine:
         self._confirm_cbs: dict[int, tuple[Callable[[], None], Callable[[], None]]] = {}
         self._batch: list[Job] = []
         self._flush_timer: Any = None
+        self._events_unconfirmed = 0
         self._inflight = 0
         self._draining = False
 
@@ -328,8 +329,15 @@ class Engine:
 
     def _finish(self, job: Job) -> None:
         self._batch.append(job)
-        if self._inflight == 0 or job.node.effective_prefetch == 1 or len(self._batch) >= MAX_BATCH_RECORDS:
-            # Nothing else could join this batch soon, or an ordered node is blocked until this input is acked.
+        if (
+            self._events_unconfirmed == 0
+            or self._inflight == 0
+            or job.node.effective_prefetch == 1
+            or len(self._batch) >= MAX_BATCH_RECORDS
+        ):
+            # Nagle-style batching: publish at once when no event batch awaits its confirm; otherwise results
+            # gather while it is in flight and go out when it is confirmed. Waiting for a timer instead would cap
+            # each node at prefetch / flush interval messages per second.
             self._flush()
         elif self._flush_timer is None and self._conn is not None:
             self._flush_timer = self._conn.ioloop.call_later(self.flush_seconds, self._flush)
@@ -367,16 +375,30 @@ class Engine:
             return
         jobs, self._batch = self._batch, []
         payload = json.dumps({"engine": self.engine_id, "records": [self._record(j) for j in jobs]}).encode()
+        self._events_unconfirmed += 1
         self._publish(
             names.events_exchange(),
             "",
             payload,
             pika.BasicProperties(delivery_mode=2, content_type="application/json"),
             on_ack=functools.partial(self._after_events, jobs),
-            on_nack=functools.partial(self._requeue_jobs, jobs),
+            on_nack=functools.partial(self._events_refused, jobs),
         )
 
+    def _events_settled(self) -> None:
+        self._events_unconfirmed -= 1
+        if self._batch and self._events_unconfirmed == 0:
+            self._flush()
+
+    def _events_refused(self, jobs: list[Job]) -> None:
+        self._requeue_jobs(jobs)
+        self._events_settled()
+
     def _after_events(self, jobs: list[Job]) -> None:
+        self._publish_outputs(jobs)
+        self._events_settled()
+
+    def _publish_outputs(self, jobs: list[Job]) -> None:
         for job in jobs:
             outcome = job.outcome
             assert outcome is not None

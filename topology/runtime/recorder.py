@@ -16,7 +16,8 @@ from collections import defaultdict
 from typing import Any
 
 import pika
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from pika.exceptions import AMQPError
 
@@ -68,28 +69,28 @@ def record_batches(payloads: list[dict[str, Any]]) -> None:
         events: list[ProcessEvent] = []
         stats: dict[tuple[int, dt.datetime], list[float]] = {}
         trash: list[dict[str, Any]] = []
-        changed: set[int] = set()
+        # Per process: [total, done, failed, trashed, duplicates] increments of this batch.
+        deltas: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
         for record in records:
             process = processes.get(record["corr"])
             if process is None:
                 continue  # the process row is gone (deleted tenant, test teardown): nothing to count
             key = (process.pk, record["mid"])
-            changed.add(process.pk)
+            delta = deltas[process.pk]
             if key in seen:
-                process.duplicates += 1
+                delta[4] += 1
                 continue
             seen.add(key)
-            process.done += 1
+            delta[1] += 1
             if record.get("f"):
-                process.failed += 1
+                delta[2] += 1
             if record.get("tr"):
-                process.trashed += 1
+                delta[3] += 1
                 trash.append(record["tr"])
             for corr, count in (record.get("e") or {}).items():
                 target = processes.get(corr)
                 if target is not None:
-                    target.total += int(count)
-                    changed.add(target.pk)
+                    deltas[target.pk][0] += int(count)
             started = dt.datetime.fromtimestamp(float(record["s"]), tz=dt.UTC)
             emitted = sum(int(c) for c in (record.get("e") or {}).values())
             events.append(
@@ -112,22 +113,35 @@ def record_batches(payloads: list[dict[str, Any]]) -> None:
             stat[3] += float(record.get("ms", 0))
             stat[4] = max(stat[4], float(record.get("ms", 0)))
         ProcessEvent.objects.bulk_create(events, batch_size=500)
-        now = timezone.now()
-        rows = [p for p in processes.values() if p.pk in changed]
-        for process in rows:
-            if process.status == Process.Status.IN_PROGRESS and process.total and process.done >= process.total:
-                process.status = Process.Status.FAILED if process.trashed else Process.Status.SUCCESS
-                process.finished_at = now
-        # Status is written only where it is still in progress so a concurrent terminate is never undone.
-        Process.objects.bulk_update(rows, ["total", "done", "failed", "trashed", "duplicates"], batch_size=500)
-        for final in (Process.Status.SUCCESS, Process.Status.FAILED):
-            pks = [p.pk for p in rows if p.status == final]
-            if pks:
-                Process.objects.filter(pk__in=pks, status=Process.Status.IN_PROGRESS).update(
-                    status=final, finished_at=now
-                )
+        _apply_process_deltas(deltas)
         _write_stats(stats)
         _write_trash(trash)
+
+
+def _apply_process_deltas(deltas: dict[int, list[int]]) -> None:
+    """Add the batch's counts with one prepared UPDATE per row, then finish the processes whose count closed.
+
+    Plain increments through executemany cost a fraction of Django's bulk_update (a CASE per field and row),
+    which dominated the recorder's CPU time under load.
+    """
+    from topology.models import Process
+
+    if not deltas:
+        return
+    table = connection.ops.quote_name(Process._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET total = total + %s, done = done + %s, failed = failed + %s, "
+            "trashed = trashed + %s, duplicates = duplicates + %s WHERE id = %s",
+            [(*delta, pk) for pk, delta in deltas.items()],
+        )
+    finished = Process.objects.filter(
+        pk__in=list(deltas), status=Process.Status.IN_PROGRESS, total__gt=0, done__gte=F("total")
+    )
+    # Status is written only where it is still in progress so a concurrent terminate is never undone.
+    now = timezone.now()
+    finished.filter(trashed__gt=0).update(status=Process.Status.FAILED, finished_at=now)
+    finished.filter(trashed=0).update(status=Process.Status.SUCCESS, finished_at=now)
 
 
 def _write_stats(stats: dict[tuple[int, dt.datetime], list[float]]) -> None:
