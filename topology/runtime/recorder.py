@@ -253,14 +253,18 @@ class Recorder:
                 connection.close()
 
     def _write(self, channel: Any, pending: list[tuple[int, dict[str, Any]]]) -> None:
-        for attempt in range(3):
+        """Record, then ack; on failure keep retrying with backoff, since a dropped batch would leave its
+        processes unfinished forever. When stopping, hand the batches back to the queue instead."""
+        attempt = 0
+        while True:
             try:
                 record_batches([payload for _, payload in pending])
                 break
             except Exception:
-                log.exception("recording %d batches failed (attempt %d)", len(pending), attempt + 1)
+                attempt += 1
+                log.exception("recording %d batches failed (attempt %d)", len(pending), attempt)
                 close_old_connections()
-                time.sleep(0.5 * (attempt + 1))
-        else:
-            log.error("dropping %d event batches after repeated failures", len(pending))
+                if self._stopping.wait(min(0.5 * attempt, 5)):
+                    channel.basic_nack(pending[-1][0], multiple=True, requeue=True)
+                    return
         channel.basic_ack(pending[-1][0], multiple=True)

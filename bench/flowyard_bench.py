@@ -1,0 +1,79 @@
+"""Flowyard throughput (issue 5): BENCH_MESSAGES processes through a published, enabled topology of 5 Python
+`flowyard.noop` nodes (between its start and end events), one engine with its recorder on."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from bench import flowyard_support as fy
+from bench.common import BenchResult, add_throughput, children, cpu_seconds, env_float, env_int, machine_busy
+
+WARMUP = 200
+
+
+def run() -> BenchResult:
+    """Processes/s from the first start to the last finish; p50/p99 of finished_at - started_at."""
+    result = BenchResult("flowyard")
+    count = env_int("BENCH_MESSAGES", 20_000)
+    stages = env_int("BENCH_FLOWYARD_NODES", 5)
+    prefetch = env_int("BENCH_FLOWYARD_PREFETCH", 100)
+    timeout = env_float("BENCH_FLOWYARD_TIMEOUT", 420)
+    middle = [
+        {"id": f"Noop_{i}", "kind": "python", "name": f"No-op {i}", "registry": "flowyard.noop", "prefetch": prefetch}
+        for i in range(1, stages + 1)
+    ]
+    bench = None
+    try:
+        bench = fy.chain_topology(f"Bench noop x{stages}", middle)
+        with children() as procs:
+            # BENCH_FLOWYARD_SPLIT_RECORDER=1: the recorder in its own process (`engine --recorder-only`), to see
+            # what the recorder thread costs the engine (they share one GIL otherwise).
+            split = bool(os.environ.get("BENCH_FLOWYARD_SPLIT_RECORDER"))
+            recorder = None
+            if split:
+                recorder = procs.start(
+                    [fy.PYTHON, "manage.py", "engine", "--recorder-only"], log_name="flowyard-recorder"
+                )
+            engine = fy.start_engine(procs, bench, log_name="flowyard-engine", args=["--no-recorder"] if split else [])
+            warm = fy.start_processes(bench, WARMUP)
+            if fy.wait_finished(warm, timeout=60).done < WARMUP:
+                raise RuntimeError(
+                    "the warm-up processes did not finish within 60 s; see bench/results/flowyard-engine.log"
+                )
+            spy = fy.start_profiler(procs, engine.pid, "flowyard", min(60, count / 150))
+            t0 = time.monotonic()
+            cpu0, busy0 = cpu_seconds(engine.pid) or 0.0, machine_busy()
+            rec0 = cpu_seconds(recorder.pid) or 0.0 if recorder else 0.0
+            ids = fy.start_processes(bench, count, offset=WARMUP)
+            start_seconds = time.monotonic() - t0
+            finished = fy.wait_finished(ids, timeout=timeout)
+            wall = time.monotonic() - t0
+            cpu1, busy1 = cpu_seconds(engine.pid) or 0.0, machine_busy()
+            rec1 = cpu_seconds(recorder.pid) or 0.0 if recorder else 0.0
+            fy.finish_profiler(spy)
+            seconds, latencies, got = fy.process_figures(ids)
+            add_throughput(result, count=got, seconds=seconds, latencies_ms=latencies, unit="processes/s")
+            result.details.update(
+                {
+                    "python_nodes": stages,
+                    "queues_per_process": stages + 2,
+                    "prefetch": prefetch,
+                    "success": finished.success,
+                    "start_rate_per_s": round(count / start_seconds, 1) if start_seconds else None,
+                    "engine_pid": engine.pid,
+                    "recorder": "own process" if split else "engine thread",
+                    # CPU seconds per wall second: 1.0 is one core saturated (the GIL's limit for one process).
+                    "engine_cpu_cores": round((cpu1 - cpu0) / wall, 2),
+                    "recorder_cpu_cores": round((rec1 - rec0) / wall, 2) if recorder else None,
+                    "machine_cpu_busy": round((busy1[0] - busy0[0]) / max(1.0, busy1[1] - busy0[1]), 2),
+                }
+            )
+            if finished.done < count:
+                why = "stalled" if finished.stalled else "timed out"
+                result.error = f"{why}: {finished.done}/{count} processes finished"
+            elif finished.success < count:
+                result.error = f"{count - finished.success} of {count} processes did not end in success"
+    finally:
+        fy.disable_and_clean(bench)
+    return result
