@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from queue import Empty, SimpleQueue
 from typing import Any
 
 import pika
@@ -90,6 +91,11 @@ class Engine:
         self._reload = threading.Event()
         self._gen = 0
         self._conn: SelectConnection | None = None
+        # Results travel from the node threads to the connection thread through this queue; the thread is
+        # woken once per burst, not once per result (each wake is a pipe write and an ioloop turn).
+        self._results: SimpleQueue[Job] = SimpleQueue()
+        self._wake_lock = threading.Lock()
+        self._wake_scheduled = False
         self._reset()
         self.recorder: Any = None
 
@@ -302,11 +308,29 @@ class Engine:
         conn = self._conn
         if conn is None:
             return
+        self._results.put(job)
+        with self._wake_lock:
+            if self._wake_scheduled:
+                return
+            self._wake_scheduled = True
         try:
-            conn.ioloop.add_callback_threadsafe(functools.partial(self._on_result, job))
+            conn.ioloop.add_callback_threadsafe(self._drain_results)
         except Exception:
-            # The connection is gone: the broker redelivers the input to another consumer.
+            # The connection is gone: the broker redelivers the inputs to another consumer.
+            with self._wake_lock:
+                self._wake_scheduled = False
             log.debug("dropping result of %s: connection closed", job.message_id)
+
+    def _drain_results(self) -> None:
+        # Clear the flag before draining: a result queued after this point schedules a new drain.
+        with self._wake_lock:
+            self._wake_scheduled = False
+        while True:
+            try:
+                job = self._results.get_nowait()
+            except Empty:
+                return
+            self._on_result(job)
 
     def _on_result(self, job: Job) -> None:
         if job.gen != self._gen:
