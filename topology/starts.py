@@ -98,7 +98,7 @@ def process_start_many(
     kinds: Iterable[str] = (Node.Kind.START_MANUAL,),
 ) -> list[Process]:
     """Start one process per body (bulk insert, one confirmed publish each); used by benchmarks and imports."""
-    from topology.runtime.broker import publisher
+    from topology.runtime.broker import Outgoing, publish_batch, publisher
     from topology.runtime.spec import build_version
 
     if not version.enabled:
@@ -124,22 +124,34 @@ def process_start_many(
         Process.objects.bulk_create(processes)
 
     def publish() -> None:
-        for process, payload in zip(processes, payloads, strict=True):
-            message_headers = h.start_headers(
-                correlation_id=process.correlation_id,
-                tenant_id=version.topology.tenant_id,
-                topology_id=version.topology_id,
-                version=version.number,
-                node_key=node.key,
-                user=user,
-                extra=headers,
-            )
-            publisher.publish(
+        outgoing = [
+            Outgoing(
                 routing_key=node_spec.routing_key(payload),
                 body=payload,
-                headers=message_headers,
+                headers=h.start_headers(
+                    correlation_id=process.correlation_id,
+                    tenant_id=version.topology.tenant_id,
+                    topology_id=version.topology_id,
+                    version=version.number,
+                    node_key=node.key,
+                    user=user,
+                    extra=headers,
+                ),
                 message_id=process.correlation_id,
             )
+            for process, payload in zip(processes, payloads, strict=True)
+        ]
+        if len(outgoing) == 1:
+            # One start (UI, REST, webhook): the long-lived publisher avoids a connection per request.
+            message = outgoing[0]
+            publisher.publish(
+                routing_key=message.routing_key,
+                body=message.body,
+                headers=message.headers,
+                message_id=message.message_id,
+            )
+        else:
+            publish_batch(outgoing)
 
     if transaction.get_connection().in_atomic_block:
         transaction.on_commit(publish)

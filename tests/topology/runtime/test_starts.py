@@ -131,3 +131,22 @@ def test_manual_start_page_and_terminate(tenant_a, alice_client, runtime):
     assert process.correlation_id[:10].encode() in listing.content
     empty = alice_client.get(reverse("process_list"), {"status": "success"})
     assert b"No matching processes" in empty.content
+
+
+def test_bulk_start_publishes_every_message_with_confirms(tenant_a, runtime):
+    from topology.starts import process_start_many
+
+    version = simple(tenant_a, runtime, name="Bulk start")
+    processes = process_start_many(version=version, bodies=[{"n": n} for n in range(50)])
+    finished = [wait_process(p.correlation_id, env=runtime) for p in processes]
+    assert [p.status for p in finished] == [Process.Status.SUCCESS] * 50
+
+
+def test_batch_publish_to_a_queue_that_does_not_exist_raises(runtime):
+    from pika.exceptions import AMQPError
+
+    from topology.runtime.broker import Outgoing, publish_batch
+
+    message = Outgoing(routing_key="no.such.queue", body=b"{}", headers={}, message_id="m-1")
+    with pytest.raises(AMQPError, match="unroutable"):
+        publish_batch([message, message], timeout=10)
