@@ -66,7 +66,7 @@ def record_batches(payloads: list[dict[str, Any]]) -> None:
                     process_id__in=list(by_process_mids), message_id__in=list(all_mids)
                 ).values_list("process_id", "message_id")
             )
-        events: list[ProcessEvent] = []
+        events: list[tuple[Any, ...]] = []
         stats: dict[tuple[int, dt.datetime], list[float]] = {}
         trash: list[dict[str, Any]] = []
         # Per process: [total, done, failed, trashed, duplicates] increments of this batch.
@@ -94,15 +94,15 @@ def record_batches(payloads: list[dict[str, Any]]) -> None:
             started = dt.datetime.fromtimestamp(float(record["s"]), tz=dt.UTC)
             emitted = sum(int(c) for c in (record.get("e") or {}).values())
             events.append(
-                ProcessEvent(
-                    process_id=process.pk,
-                    node_key=record["n"],
-                    message_id=record["mid"],
-                    result_code=int(record["c"]),
-                    result_message=record.get("m", ""),
-                    started_at=started,
-                    duration_ms=float(record.get("ms", 0)),
-                    emitted=emitted,
+                (
+                    process.pk,
+                    record["n"],
+                    record["mid"],
+                    int(record["c"]),
+                    record.get("m", ""),
+                    started,
+                    float(record.get("ms", 0)),
+                    emitted,
                 )
             )
             minute = started.replace(second=0, microsecond=0)
@@ -112,10 +112,26 @@ def record_batches(payloads: list[dict[str, Any]]) -> None:
             stat[2] += 1 if record.get("tr") else 0
             stat[3] += float(record.get("ms", 0))
             stat[4] = max(stat[4], float(record.get("ms", 0)))
-        ProcessEvent.objects.bulk_create(events, batch_size=500)
+        _insert_events(events)
         _apply_process_deltas(deltas)
         _write_stats(stats)
         _write_trash(trash)
+
+
+def _insert_events(events: list[tuple[Any, ...]]) -> None:
+    """Insert timeline rows with one prepared statement; model instances per row cost more than the write."""
+    from topology.models import ProcessEvent
+
+    if not events:
+        return
+    table = connection.ops.quote_name(ProcessEvent._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table} (process_id, node_key, message_id, result_code, result_message, started_at, "
+            "duration_ms, emitted) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            [(*row[:5], adapt(row[5]), *row[6:]) for row in events],
+        )
 
 
 def _apply_process_deltas(deltas: dict[int, list[int]]) -> None:
