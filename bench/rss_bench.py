@@ -29,8 +29,9 @@ def run() -> BenchResult:
             [{"id": "Noop", "kind": "python", "name": "No-op", "registry": "flowyard.noop", "prefetch": 100}],
         )
         with children() as procs:
-            # BENCH_FLOWYARD_SPLIT_RECORDER=1: the recorder in its own process, to tell its memory from the engine's.
-            split = bool(os.environ.get("BENCH_FLOWYARD_SPLIT_RECORDER"))
+            # The recorder runs in its own process as in the Procfile (BENCH_FLOWYARD_SPLIT_RECORDER=0: a thread of
+            # the engine), so the figure is the engine's own memory.
+            split = os.environ.get("BENCH_FLOWYARD_SPLIT_RECORDER", "1") != "0"
             recorder = None
             if split:
                 recorder = procs.start([fy.PYTHON, "manage.py", "engine", "--recorder-only"], log_name="rss-recorder")
