@@ -39,9 +39,12 @@ from topology.runtime import broker, names, state
 from topology.runtime import headers as h
 from topology.runtime.executor import Outcome, redelay, timed_execute
 from topology.runtime.results import TERMINATED
-from topology.runtime.spec import NodeSpec, RuntimeSpec, load_runtime
+from topology.runtime.spec import START_KINDS, NodeSpec, RuntimeSpec, load_runtime
 
 log = logging.getLogger("flowyard.engine")
+
+# Built-in kinds run on the connection thread; everything that calls out (HTTP, Redis, user code) uses the pool.
+INLINE_KINDS = frozenset({*START_KINDS, "end", "fanout", "router", "transform", "wait"})
 
 MAX_BATCH_RECORDS = 500
 RELOAD_EVERY_SECONDS = 30.0
@@ -295,6 +298,13 @@ class Engine:
         if hop is not None:
             job.outcome = hop
             self._finish(job)
+            return
+        if node.kind in INLINE_KINDS:
+            # These kinds only compute over the message (no I/O, no user code): a round trip through the
+            # thread pool costs more than running them here.
+            job.outcome, job.started, job.duration_ms = timed_execute(self.runtime, node, headers, body, mid)
+            self._inflight += 1
+            self._on_result(job)
             return
         self._submit(job)
 
