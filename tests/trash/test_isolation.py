@@ -73,3 +73,26 @@ def test_trash_groups_identical_failures(alice_client, tenant_a):
     groups = list(response.context["page_obj"])
     assert len(groups) == 1
     assert groups[0]["count"] == 2
+
+
+@pytest.mark.django_db
+def test_trash_pagination_keeps_the_filters(alice_client, tenant_a):
+    first = make_trash(tenant_a, reason="Remote answered 500")
+    TrashMessage.objects.bulk_create(
+        TrashMessage(
+            tenant=tenant_a,
+            version=first.version,
+            node_key="fetch",
+            correlation_id=f"c{n}",
+            message_id=f"m{n}",
+            body="{}",
+            reason="Remote answered 500",
+            signature=first.signature,
+        )
+        for n in range(60)
+    )
+    response = alice_client.get("/trash/", {"q": "500", "status": "open"})
+    content = response.content.decode()
+    assert "Page 1 of 2" in content
+    assert 'href="?q=500&amp;status=open&amp;page=2"' in content
+    assert len(alice_client.get("/trash/", {"q": "500", "status": "open", "page": 2}).context["page_obj"]) == 11
