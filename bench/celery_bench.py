@@ -18,6 +18,7 @@ from bench.common import (
     BenchResult,
     add_throughput,
     children,
+    consumer_count,
     env_float,
     env_int,
     payload,
@@ -27,17 +28,6 @@ from bench.common import (
 
 STAGES = 5
 CONCURRENCY = 2
-
-
-def _consumers(queue: str) -> int:
-    conn = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
-    try:
-        return int(conn.channel().queue_declare(queue, passive=True).method.consumer_count)
-    except Exception:
-        return 0
-    finally:
-        if conn.is_open:
-            conn.close()
 
 
 def run() -> BenchResult:
@@ -84,7 +74,7 @@ def run() -> BenchResult:
                 ],
                 log_name="celery-worker",
             )
-            if not wait_until(lambda: worker.poll() is not None or _consumers(queue) > 0, timeout=60, interval=0.5):
+            if not wait_until(lambda: worker.poll() is not None or consumer_count(queue) > 0, timeout=60, interval=0.5):
                 raise RuntimeError("the Celery worker did not start consuming within 60 s")
             if worker.poll() is not None:
                 raise RuntimeError(

@@ -272,6 +272,20 @@ def broker_names_with(marker: str) -> tuple[list[str], list[str]]:
     return queues, exchanges
 
 
+def consumer_count(queue: str) -> int:
+    """Consumers on `queue` right now (0 when it does not exist)."""
+    import pika
+
+    conn = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    try:
+        return int(conn.channel().queue_declare(queue, passive=True).method.consumer_count)
+    except Exception:
+        return 0
+    finally:
+        if conn.is_open:
+            conn.close()
+
+
 def delete_broker_objects(queues: Sequence[str] = (), exchanges: Sequence[str] = (), marker: str = RUN_ID) -> int:
     """Delete the named queues/exchanges plus any other whose name carries `marker`; returns how many went."""
     import pika

@@ -11,10 +11,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import pika
-
 from bench import djangoenv
-from bench.common import AMQP_URL, PYTHON, RUN_ID, Children, delete_broker_objects, payload
+from bench.common import PYTHON, RUN_ID, Children, consumer_count, delete_broker_objects, payload
 
 ENGINE_READY_TIMEOUT = 60.0
 START_CHUNK = 500
@@ -62,17 +60,6 @@ def chain_topology(name: str, middle: list[dict[str, Any]], *, prefetch: int = 1
     version = services.topology_version_publish(version=draft, actor=user)
     version = services.topology_version_enable(version=version, actor=user)
     return Bench(tenant=tenant, user=user, topology=topology, version=version, node_keys=[n["id"] for n in nodes])
-
-
-def consumer_count(queue: str) -> int:
-    conn = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
-    try:
-        return int(conn.channel().queue_declare(queue, passive=True).method.consumer_count)
-    except Exception:
-        return 0
-    finally:
-        if conn.is_open:
-            conn.close()
 
 
 def start_engine(procs: Children, bench: Bench, *, log_name: str, args: Iterable[str] = ()) -> Any:
