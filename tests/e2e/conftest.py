@@ -16,6 +16,8 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from tests.topology.runtime.harness import database_url
+
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make are still plain sync code.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -62,17 +64,6 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_database_url() -> str:
-    """The URL of the database pytest-django created, for child processes."""
-    db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    user = db.get("USER") or ""
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    auth = f"{user}{password}@" if user else ""
-    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-
-
 def _wait_for(url_host: str, port: int, process: subprocess.Popen, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -89,7 +80,7 @@ def _wait_for(url_host: str, port: int, process: subprocess.Popen, timeout: floa
 @pytest.fixture(scope="session")
 def live_server(django_db_setup, django_db_blocker) -> Iterator[LiveServer]:
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": test_database_url(), "DJANGO_SETTINGS_MODULE": "admin_ui.settings"}
+    env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "admin_ui.settings"}
     log = (ROOT / "test-results").resolve()
     log.mkdir(exist_ok=True)
     with (log / "daphne.log").open("ab") as out:
