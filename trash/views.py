@@ -10,7 +10,7 @@ from django.shortcuts import render
 
 from admin_ui.roles import Perm
 from admin_ui.tenancy import tenant_required
-from topology.models import Topology
+from topology.selectors import topology_list
 from trash import selectors
 from trash.models import TrashMessage
 
@@ -35,7 +35,7 @@ def trash_list(request: HttpRequest) -> HttpResponse:
             "grouped": grouped,
             "filters": filters,
             "statuses": TrashMessage.Status.choices,
-            "topologies": Topology.objects.filter(tenant=request.tenant, deleted_at__isnull=True),  # type: ignore[attr-defined]
+            "topologies": topology_list(tenant=request.tenant),  # type: ignore[attr-defined]
         },
     )
 
