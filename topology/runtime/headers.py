@@ -34,11 +34,16 @@ FORWARD_TO = "forward-to"
 DUE_AT = "due-at"
 RETRY_ATTEMPT = "retry-attempt"
 WAIT_NODE = "wait-node"
+# The progress events of a start step run outside an engine (the web process), carried by the messages it
+# emitted: the engine that consumes one reports them before its own, so the recorder creates the process row
+# and counts the start before anything that follows it (see `topology/runtime/starts.py`).
+START_RUNS = "start-runs"
 
 # Answers of the previous node that must not leak into the next call (an SDK worker echoes request headers).
 ANSWER_PREFIXES = ("result-", "repeat-")
 INTERNAL = (
     DUE_AT,
+    START_RUNS,
     RETRY_ATTEMPT,
     WAIT_NODE,
     FORWARD_TO,

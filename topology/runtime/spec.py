@@ -49,9 +49,7 @@ class NodeSpec:
     followers: list[EdgeSpec] = field(default_factory=list)
     incoming: list[str] = field(default_factory=list)
     shards: int = 0
-    ordering_key: Any = None
     credentials: dict[str, Any] | None = None
-    application: str = ""
     instance: Any = None
 
     @property
@@ -169,11 +167,8 @@ def build_version(version: Any) -> VersionSpec:
             retry=RetryPolicy.from_config(row.retry),
             shards=max(0, shards),
         )
-        if node.shards:
-            node.ordering_key = jmespath.compile(config["orderingKey"])
         if row.install is not None:
             node.credentials = _credentials(row.install)
-            node.application = row.install.application.key
         if row.kind in ("python", "batch") and not config.get("url"):
             node.instance = _python_instance(node)
         spec.nodes[row.key] = node
