@@ -58,7 +58,6 @@ StartedSerializer = inline_serializer(
     "ProcessStarted",
     {
         "correlation_id": serializers.CharField(),
-        "process": serializers.IntegerField(),
         "status": serializers.CharField(),
     },
 )
@@ -92,7 +91,8 @@ class TopologyStartApi(APIView):
         except StartError as exc:
             return _error(exc)
         return Response(
-            {"correlation_id": process.correlation_id, "process": process.pk, "status": process.status},
+            # No row id: the recorder writes the Process row from the start's events, just after this answer.
+            {"correlation_id": process.correlation_id, "status": process.status},
             status=status.HTTP_202_ACCEPTED,
         )
 

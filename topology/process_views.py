@@ -19,7 +19,7 @@ from admin_ui.tenancy import tenant_required
 from topology import process_selectors as selectors
 from topology.models import Node, Process
 from topology.selectors import get_topology_for_member, topology_list
-from topology.starts import START_KINDS, StartError, enabled_version, process_start, process_terminate, webhook_start
+from topology.starts import START_KINDS, StartError, enabled_version, process_start, process_terminate, webhook_accept
 
 
 def _when(value: str) -> dt.datetime | None:
@@ -144,11 +144,11 @@ def topology_start_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @csrf_exempt
 @require_POST
-def webhook_start_view(request: HttpRequest, token: str) -> HttpResponse:
-    """Public endpoint: the token is the credential; answers 202 with the correlation id."""
+async def webhook_start_view(request: HttpRequest, token: str) -> HttpResponse:
+    """Public endpoint: the token is the credential; answers 202 with the correlation id once confirmed."""
     headers = {"webhook-content-type": request.content_type or ""}
     try:
-        process = webhook_start(token=token, body=request.body, headers=headers)
+        accepted = await webhook_accept(token=token, body=request.body, headers=headers)
     except StartError as exc:
         return JsonResponse({"detail": exc.detail, "errors": exc.errors or {}}, status=exc.status)
-    return JsonResponse({"correlation_id": process.correlation_id, "status": process.status}, status=202)
+    return JsonResponse({"correlation_id": accepted.correlation_id, "status": accepted.status}, status=202)

@@ -41,8 +41,11 @@ def webhook_create(*, topology: Topology, node_key: str) -> tuple[Webhook, str]:
 def webhook_revoke(*, webhook: Webhook, actor: Any = None) -> Webhook:
     """Revoke a webhook: its URL answers 404 from now on."""
     if webhook.revoked_at is None:
+        from topology.starts import webhook_forget
+
         webhook.revoked_at = timezone.now()
         webhook.save(update_fields=["revoked_at"])
+        webhook_forget()
         _audit(tenant=webhook.tenant, actor=actor, action="webhook.revoke", obj=webhook)
     return webhook
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import pika
 from django.conf import settings
-from pika.adapters.select_connection import SelectConnection
 from pika.exceptions import AMQPError
 
 from topology.runtime import names
@@ -127,68 +126,13 @@ class Confirms:
 
 @dataclass
 class Outgoing:
-    """One message for `publish_batch`."""
+    """One message to publish with a confirm (see `start_publisher`)."""
 
     routing_key: str
     body: bytes
     headers: dict[str, str]
     message_id: str
     exchange: str = ""  # the main exchange unless set (the events exchange for a start's runs)
-
-
-def publish_batch(messages: list[Outgoing], *, timeout: float = 60) -> None:
-    """Publish many messages to the main exchange with pipelined publisher confirms.
-
-    The blocking publisher waits for each confirm in turn (a broker round trip per message, ~300/s); here all
-    messages go out at once and the call returns when every one is confirmed. Raises AMQPError when any is
-    nacked, unroutable, or unconfirmed after `timeout` seconds: the caller must treat the batch as not sent.
-    """
-    if not messages:
-        return
-    confirms = Confirms()
-    problems: list[str] = []
-    connection: SelectConnection
-
-    def fail(reason: str) -> None:
-        problems.append(reason)
-        if connection.is_open:
-            connection.close()
-
-    def confirmed() -> None:
-        if not confirms and connection.is_open:
-            connection.close()
-
-    def on_open(conn: SelectConnection) -> None:
-        conn.channel(on_open_callback=on_channel)
-
-    def on_channel(channel: Any) -> None:
-        channel.add_on_close_callback(on_channel_closed)
-        channel.add_on_return_callback(lambda _ch, method, _p, _b: fail(f"unroutable: {method.routing_key}"))
-        channel.confirm_delivery(confirms.on_frame)
-        for message in messages:
-            channel.basic_publish(
-                exchange=message.exchange or names.exchange(),
-                routing_key=message.routing_key,
-                body=message.body,
-                properties=properties(headers=message.headers, message_id=message.message_id),
-                mandatory=True,
-            )
-            confirms.published(confirmed, lambda: fail("the broker refused a message (nack)"))
-
-    def on_channel_closed(_channel: Any, reason: Exception) -> None:
-        if confirms:  # a normal close after the last confirm is no problem
-            problems.append(f"channel closed: {reason}")
-
-    connection = SelectConnection(
-        connection_parameters(),
-        on_open_callback=on_open,
-        on_open_error_callback=lambda _c, err: problems.append(f"cannot connect: {err}"),
-        on_close_callback=lambda _c, _reason: connection.ioloop.stop(),
-    )
-    connection.ioloop.call_later(timeout, lambda: fail(f"{len(confirms)} messages unconfirmed after {timeout}s"))
-    connection.ioloop.start()
-    if problems or confirms:
-        raise AMQPError("; ".join(problems) or f"{len(confirms)} messages unconfirmed")
 
 
 class Publisher:

@@ -157,20 +157,29 @@ class NodeRun:
 
 @dataclass(slots=True)
 class EventBatch:
-    """The runs one engine reports in one events message, in the order they happened."""
+    """The runs one engine (or start) reports in one events message, in the order they happened."""
 
     engine: str
     runs: list[NodeRun]
+    # Processes to create before any run is counted (a start whose first node the engine runs itself).
+    starts: list[ProcessStart] = field(default_factory=list)
 
     def encode(self) -> bytes:
-        return json.dumps({"engine": self.engine, "runs": [r.to_wire() for r in self.runs]}).encode()
+        data: dict[str, Any] = {"engine": self.engine, "runs": [r.to_wire() for r in self.runs]}
+        if self.starts:
+            data["starts"] = [s.to_wire() for s in self.starts]
+        return json.dumps(data).encode()
 
     @classmethod
     def decode(cls, body: bytes) -> EventBatch:
         """Parse a batch; raises ValueError (or KeyError/TypeError wrapped in it) on a malformed one."""
         data = json.loads(body)
         try:
-            return cls(engine=str(data.get("engine", "")), runs=[NodeRun.from_wire(r) for r in data["runs"]])
+            return cls(
+                engine=str(data.get("engine", "")),
+                runs=[NodeRun.from_wire(r) for r in data["runs"]],
+                starts=[ProcessStart.from_wire(s) for s in data.get("starts") or []],
+            )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"malformed event batch: {exc!r}") from exc
 

@@ -27,7 +27,7 @@ from django.utils import timezone
 from pika.exceptions import AMQPError
 
 from topology.runtime import broker, names
-from topology.runtime.events import EventBatch, NodeRun, TrashRecord
+from topology.runtime.events import EventBatch, NodeRun, ProcessStart, TrashRecord
 
 log = logging.getLogger("flowyard.recorder")
 
@@ -80,10 +80,12 @@ def record_batches(batches: list[EventBatch]) -> Recorded:
     """Apply several engine batches in one transaction (order matters: emissions before consumptions)."""
     runs = [run for batch in batches for run in batch.runs]
     recorded = Recorded()
-    if not runs:
+    if not runs and not any(batch.starts for batch in batches):
         return recorded
+    starts = [start for batch in batches for start in batch.starts]
+    starts += [start for run in runs for start in run.starts]
     with transaction.atomic():
-        _create_started(runs)
+        _create_started(starts)
         processes = _processes_of(runs)
         writes = _count(runs, processes, _seen(runs, processes))
         _insert_events(writes.events)
@@ -95,11 +97,11 @@ def record_batches(batches: list[EventBatch]) -> Recorded:
     return recorded
 
 
-def _create_started(runs: list[NodeRun]) -> None:
-    """Create the rows of processes started by these runs that no start service wrote (webhook, REST, events)."""
+def _create_started(started: list[ProcessStart]) -> None:
+    """Create the rows of started processes that no start service wrote (webhook, REST, event starts)."""
     from topology.models import Process, TopologyVersion
 
-    starts = {start.correlation_id: start for run in runs for start in run.starts}
+    starts = {start.correlation_id: start for start in started}
     if not starts:
         return
     existing = set(Process.objects.filter(correlation_id__in=list(starts)).values_list("correlation_id", flat=True))
