@@ -8,8 +8,6 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import select_template
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -27,14 +25,6 @@ from topology.webhooks import webhook_urls
 def _can_edit(request: HttpRequest) -> bool:
     membership = getattr(request, "membership", None)
     return membership is not None and role_has(membership.role, Perm.EDIT)
-
-
-def _has_template(name: str) -> bool:
-    try:
-        select_template([name])
-    except TemplateDoesNotExist:
-        return False
-    return True
 
 
 def _topology_context(request: HttpRequest, topology: Topology, **extra: Any) -> dict[str, Any]:
@@ -96,7 +86,6 @@ def topology_detail(request: HttpRequest, pk: int) -> HttpResponse:
             enabled_version=enabled,
             in_progress=selectors.topology_in_progress_count(topology=topology),
             webhooks=webhook_urls(topology=topology),
-            has_runtime_actions=_has_template("topology/_runtime_actions.html"),
         ),
     )
 
