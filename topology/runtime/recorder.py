@@ -99,7 +99,8 @@ def record_batches(batches: list[EventBatch]) -> Recorded:
 
 def _create_started(started: list[ProcessStart]) -> None:
     """Create the rows of started processes that no start service wrote (webhook, REST, event starts)."""
-    from topology.models import Process, TopologyVersion
+    from processes.models import Process
+    from topology.models import TopologyVersion
 
     starts = {start.correlation_id: start for start in started}
     if not starts:
@@ -126,7 +127,7 @@ def _create_started(started: list[ProcessStart]) -> None:
 
 def _processes_of(runs: list[NodeRun]) -> dict[str, Any]:
     """The process rows the runs count into (their own and those they emitted into), by correlation id."""
-    from topology.models import Process
+    from processes.models import Process
 
     corrs: set[str] = set()
     for run in runs:
@@ -137,7 +138,7 @@ def _processes_of(runs: list[NodeRun]) -> dict[str, Any]:
 
 def _seen(runs: list[NodeRun], processes: dict[str, Any]) -> set[tuple[int, str]]:
     """(process id, message id) of the runs already recorded: redeliveries the engine repeated."""
-    from topology.models import ProcessEvent
+    from processes.models import ProcessEvent
 
     process_ids = {processes[r.correlation_id].pk for r in runs if r.correlation_id in processes}
     if not process_ids:
@@ -196,7 +197,7 @@ def _count(runs: list[NodeRun], processes: dict[str, Any], seen: set[tuple[int, 
 
 def _insert_events(events: list[tuple[Any, ...]]) -> None:
     """Insert timeline rows with one prepared statement; model instances per row cost more than the write."""
-    from topology.models import ProcessEvent
+    from processes.models import ProcessEvent
 
     if not events:
         return
@@ -216,7 +217,7 @@ def _apply_process_counts(counts: dict[int, Counts]) -> set[int]:
     Plain increments through executemany cost a fraction of Django's bulk_update (a CASE per field and row),
     which dominated the recorder's CPU time under load.
     """
-    from topology.models import Process
+    from processes.models import Process
 
     if not counts:
         return set()
@@ -242,7 +243,8 @@ def _apply_process_counts(counts: dict[int, Counts]) -> set[int]:
 
 
 def _write_stats(stats: dict[tuple[int, dt.datetime], NodeMinute]) -> None:
-    from topology.models import Node, NodeStat
+    from processes.models import NodeStat
+    from topology.models import Node
 
     if not stats:
         return

@@ -16,10 +16,14 @@ from django.utils import timezone
 from pika.exceptions import AMQPError
 
 from admin_ui.models import Tenant
-from topology.models import Node, Process, Topology, TopologyVersion
+from admin_ui.services import audit_log
+from processes.models import Process
+from topology.models import Node, Topology, TopologyVersion
+from topology.runtime import control, state
 from topology.runtime.spec import VersionSpec, cached_version_spec
 from topology.runtime.start_publisher import start_publisher
 from topology.runtime.starts import StartPlan, plan_start, publish_rounds
+from topology.webhooks import hash_token, webhook_for_token, webhook_revocations
 
 log = logging.getLogger(__name__)
 
@@ -209,24 +213,18 @@ class WebhookTarget:
     node_key: str
 
 
-# Hashed token -> (monotonic expiry, target or None for unknown tokens). Revoking a webhook clears this worker's
-# entries at once (`webhook_forget`); other workers see a revocation or a version change within the TTL.
-_webhook_targets: dict[str, tuple[float, WebhookTarget | None]] = {}
+# Hashed token -> (monotonic expiry, revocations seen, target or None for an unknown token). A revoke in this
+# process invalidates the entries at once; other workers see a revoke or a version change within the TTL.
+_webhook_targets: dict[str, tuple[float, int, WebhookTarget | None]] = {}
 WEBHOOK_CACHE_SECONDS = 5.0
 
 
-def webhook_forget() -> None:
-    """Drop cached webhook lookups (after a revoke or an enable in this process)."""
-    _webhook_targets.clear()
-
-
 def _webhook_target(token: str) -> WebhookTarget | None:
-    from topology.webhooks import hash_token, webhook_for_token
-
     key = hash_token(token)
     hit = _webhook_targets.get(key)
-    if hit is not None and hit[0] > time.monotonic():
-        return hit[1]
+    revocations = webhook_revocations()
+    if hit is not None and hit[0] > time.monotonic() and hit[1] == revocations:
+        return hit[2]
     target = None
     webhook = webhook_for_token(token)
     if webhook is not None:
@@ -235,7 +233,7 @@ def _webhook_target(token: str) -> WebhookTarget | None:
         target = WebhookTarget(version_pk=version.pk, spec=cached_version_spec(version), node_key=node.key)
     if len(_webhook_targets) > 10_000:
         _webhook_targets.clear()
-    _webhook_targets[key] = (time.monotonic() + WEBHOOK_CACHE_SECONDS, target)
+    _webhook_targets[key] = (time.monotonic() + WEBHOOK_CACHE_SECONDS, revocations, target)
     return target
 
 
@@ -261,8 +259,6 @@ async def webhook_accept(*, token: str, body: bytes, headers: Mapping[str, str] 
 
 def process_terminate(*, process: Process, actor: Any = None) -> Process:
     """Mark a running process terminated; engines drop its remaining messages."""
-    from topology.runtime import control, state
-
     if process.status != Process.Status.IN_PROGRESS:
         raise StartError(f"The process is already {process.get_status_display().lower()}.", status=409)
     updated = Process.objects.filter(pk=process.pk, status=Process.Status.IN_PROGRESS).update(
@@ -273,7 +269,7 @@ def process_terminate(*, process: Process, actor: Any = None) -> Process:
     state.terminated_add(process.correlation_id)
     control.broadcast({"type": "terminate", "correlation_id": process.correlation_id})
     process.refresh_from_db()
-    _audit(
+    audit_log(
         tenant=process.tenant,
         actor=actor,
         action="process.terminate",
@@ -282,11 +278,3 @@ def process_terminate(*, process: Process, actor: Any = None) -> Process:
         after={"status": process.status},
     )
     return process
-
-
-def _audit(**kwargs: Any) -> None:
-    try:
-        from admin_ui.services import audit_log  # type: ignore[attr-defined]
-    except ImportError:  # the accounts work adds it; until then there is nothing to write to
-        return
-    audit_log(**kwargs)
