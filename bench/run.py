@@ -1,11 +1,12 @@
 """Run Flowyard's benchmarks and print one table: `python bench/run.py [NAME ...] [--save-baseline]`.
 
-Names: pika, celery, flowyard, connector, rss, editor (default: all, in that order). Results go to
+Names: pika, celery, flowyard, connector, webhook, rest, rss, editor (default: all, in that order). Results go to
 bench/results/latest.json; `--save-baseline` also rewrites bench/baseline.json with this run's figures."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -34,8 +35,6 @@ CONTENDER_TARGETS = {"pika": 0.6, "celery": 4.0}
 
 def _bench(module: str) -> Callable[[], BenchResult]:
     def run() -> BenchResult:
-        import importlib
-
         return importlib.import_module(f"bench.{module}").run()
 
     return run
@@ -46,6 +45,8 @@ BENCHMARKS: dict[str, Callable[[], BenchResult]] = {
     "celery": _bench("celery_bench"),
     "flowyard": _bench("flowyard_bench"),
     "connector": _bench("connector_bench"),
+    "webhook": lambda: importlib.import_module("bench.webhook_bench").run("webhook"),
+    "rest": lambda: importlib.import_module("bench.webhook_bench").run("rest"),
     "rss": _bench("rss_bench"),
     "editor": _bench("editor_bench"),
 }
