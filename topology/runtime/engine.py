@@ -2,18 +2,20 @@
 
 One message's path through this module, top to bottom: `_on_message` (consume) → `_run` (the step: built-in
 kinds here on the connection thread, the others in the node pool, see `executor.run_step`) → `_on_result` →
-`_finish` (the step's runs join the next event batch) → `_flush` (publish the batch) → `_after_events`
-(publish the outputs) → `_settle` (ack the inputs whose outputs are all confirmed).
+`_finish` (the step's runs join the next event batch) → `_flush` (publish the batch and the outputs behind it)
+→ `_on_confirm` → `_settle` (ack the inputs whose event batch and outputs are all confirmed).
 
 Threads: the pika connection thread does all AMQP I/O (SelectConnection); pool kinds (Python, HTTP, joins)
 run on node threads and hand their step back through a queue drained once per burst; a loader thread reads the
 database on start and on control messages; a watcher thread keeps the terminated-process set fresh; the
 recorder (optional) has its own thread and connection.
 
-Delivery guarantee (at least once): for each input the engine first publishes the event batch counting it,
-then, once that batch is confirmed, the outputs; the input is acked only when every output is confirmed too.
-A crash anywhere before the ack redelivers the input; output ids are derived from the input's id, so the
-recorder recognises the repeated work as duplicates.
+Delivery guarantee (at least once): for each input the engine publishes the event batch counting it and its
+outputs together, and acks the input only when all of them are confirmed. A crash anywhere before the ack
+redelivers the input; output ids are derived from the input's id, so the recorder recognises the repeated work
+as duplicates. Since a next node's event may then reach the recorder before the event of the run that emitted
+its message, the recorder counts a run only after its emitter (header `emitted-by`), so a process never looks
+finished early.
 """
 
 from __future__ import annotations
@@ -380,7 +382,11 @@ class Engine:
             self._flush_timer = self._conn.ioloop.call_later(self.flush_seconds, self._flush)
 
     def _flush(self) -> None:
-        """Publish the batched jobs' runs as one event batch; their outputs go out when it is confirmed."""
+        """Publish the batched jobs' runs as one event batch and, right behind it, their outputs.
+
+        Both go out together (no wait for the batch's confirm first); a job's input is acked once its outputs
+        and the batch are confirmed. The recorder counts a run only after the run that emitted its message.
+        """
         if self._flush_timer is not None and self._conn is not None:
             self._conn.ioloop.remove_timeout(self._flush_timer)
         self._flush_timer = None
@@ -393,15 +399,27 @@ class Engine:
             if job.carried:
                 runs.extend(job.carried)
             runs.extend(job.step.runs)
+            job.pending = 1 + len(job.step.outputs)  # the event batch and each output
         self._events_unconfirmed += 1
         self._publish(
             names.events_exchange(),
             "",
             EventBatch(engine=self.engine_id, runs=runs).encode(),
             pika.BasicProperties(delivery_mode=2, content_type="application/json"),
-            on_ack=functools.partial(self._after_events, jobs),
+            on_ack=functools.partial(self._events_confirmed, jobs),
             on_nack=functools.partial(self._events_refused, jobs),
         )
+        for job in jobs:
+            assert job.step is not None
+            for out in job.step.outputs:
+                self._publish(
+                    out.exchange,
+                    out.routing_key,
+                    out.body,
+                    broker.properties(headers=out.headers, message_id=out.message_id),
+                    on_ack=functools.partial(self._output_confirmed, job),
+                    on_nack=functools.partial(self._requeue_jobs, [job]),
+                )
 
     def _events_settled(self) -> None:
         self._events_unconfirmed -= 1
@@ -412,27 +430,10 @@ class Engine:
         self._requeue_jobs(jobs)
         self._events_settled()
 
-    def _after_events(self, jobs: list[Job]) -> None:
-        self._publish_outputs(jobs)
-        self._events_settled()
-
-    def _publish_outputs(self, jobs: list[Job]) -> None:
+    def _events_confirmed(self, jobs: list[Job]) -> None:
         for job in jobs:
-            assert job.step is not None
-            outputs = job.step.outputs
-            if not outputs:
-                self._ready.add(job.tag)
-                continue
-            job.pending = len(outputs)
-            for out in outputs:
-                self._publish(
-                    out.exchange,
-                    out.routing_key,
-                    out.body,
-                    broker.properties(headers=out.headers, message_id=out.message_id),
-                    on_ack=functools.partial(self._output_confirmed, job),
-                    on_nack=functools.partial(self._requeue_jobs, [job]),
-                )
+            self._output_confirmed(job)
+        self._events_settled()
 
     def _output_confirmed(self, job: Job) -> None:
         job.pending -= 1

@@ -103,6 +103,10 @@ class NodeRun:
     result_message: str
     started_at: float  # epoch seconds
     duration_ms: float
+    # The run whose output this run consumed (same process; empty for a start): counted first.
+    emitted_by: str = ""
+    # When the recorder first put this run back because the run that emitted it was not recorded yet.
+    deferred_at: float = 0.0
     # Messages published by this run, per correlation id (an event start emits into another process).
     emitted: dict[str, int] = field(default_factory=dict)
     failed: bool = False
@@ -118,6 +122,8 @@ class NodeRun:
         return {
             "correlation_id": self.correlation_id,
             "message_id": self.message_id,
+            "emitted_by": self.emitted_by,
+            "deferred_at": self.deferred_at,
             "tenant_id": self.tenant_id,
             "version_id": self.version_id,
             "node_id": self.node_id,
@@ -139,6 +145,8 @@ class NodeRun:
         return cls(
             correlation_id=str(data["correlation_id"]),
             message_id=str(data["message_id"]),
+            emitted_by=str(data.get("emitted_by", "")),
+            deferred_at=float(data.get("deferred_at", 0.0)),
             tenant_id=int(data["tenant_id"]),
             version_id=int(data["version_id"]),
             node_id=int(data["node_id"]),

@@ -128,6 +128,7 @@ class Run:
         headers[h.NODE_ID] = target.key
         headers[h.PREVIOUS_NODE_ID] = self.node.key
         headers[h.PUBLISHED_AT] = str(h.now_ms())
+        headers[h.EMITTED_BY] = self.mid
         if branch is not None:
             headers[h.PARENT_ID] = self.headers.get(h.PROCESS_ID, "")
             headers[h.PROCESS_ID] = h.derived_id(self.mid, branch)
@@ -144,6 +145,7 @@ class Run:
         headers = h.strip_answers(self.headers)
         headers.update(extra)
         headers[h.PUBLISHED_AT] = str(h.now_ms())
+        headers[h.EMITTED_BY] = self.mid
         payload = self.body if body is None else body
         return delayed(
             Output(
@@ -185,7 +187,8 @@ def redelay(runtime: RuntimeSpec, node: NodeSpec, headers: dict[str, str], body:
     out = Output(
         names.delay_exchange(tier),
         node.routing_key(body),
-        {k: v for k, v in headers.items() if k != h.START_RUNS},  # recorded by this hop's run already
+        # The carried start runs are recorded with this hop's run; the hop's message is this run's output.
+        {**{k: v for k, v in headers.items() if k != h.START_RUNS}, h.EMITTED_BY: mid},
         body,
         h.derived_id(mid, "hop", due),
         headers.get(h.CORRELATION_ID, ""),
@@ -504,6 +507,7 @@ def node_run(
     return NodeRun(
         correlation_id=headers.get(h.CORRELATION_ID, ""),
         message_id=mid,
+        emitted_by=headers.get(h.EMITTED_BY, ""),
         tenant_id=node.version.tenant_id,
         version_id=node.version.id,
         node_id=node.id,

@@ -33,6 +33,9 @@ log = logging.getLogger("flowyard.recorder")
 
 BATCH_MESSAGES = 200
 IDLE_SECONDS = 0.05
+# A run whose emitting run is still missing goes back to the queue for at most this long, then counts anyway (the
+# emitting run's event is lost only if its engine and every redelivery of its input vanished).
+MAX_DEFER_SECONDS = 120.0
 
 
 @dataclass
@@ -64,6 +67,8 @@ class Recorded:
     process_ids: set[int] = field(default_factory=set)
     finished_process_ids: set[int] = field(default_factory=set)
     version_ids: set[int] = field(default_factory=set)
+    # Runs that came before the run that emitted them: the recorder queues them again, after it.
+    deferred: list[NodeRun] = field(default_factory=list)
 
 
 @dataclass
@@ -74,6 +79,7 @@ class Writes:
     counts: dict[int, Counts] = field(default_factory=lambda: defaultdict(Counts))
     stats: dict[tuple[int, dt.datetime], NodeMinute] = field(default_factory=lambda: defaultdict(NodeMinute))
     trash: list[TrashRecord] = field(default_factory=list)
+    deferred: list[NodeRun] = field(default_factory=list)
 
 
 def record_batches(batches: list[EventBatch]) -> Recorded:
@@ -94,6 +100,7 @@ def record_batches(batches: list[EventBatch]) -> Recorded:
         _write_trash(writes.trash)
     recorded.process_ids = set(writes.counts)
     recorded.version_ids = {run.version_id for run in runs}
+    recorded.deferred = writes.deferred
     return recorded
 
 
@@ -143,7 +150,7 @@ def _seen(runs: list[NodeRun], processes: dict[str, Any]) -> set[tuple[int, str]
     process_ids = {processes[r.correlation_id].pk for r in runs if r.correlation_id in processes}
     if not process_ids:
         return set()
-    message_ids = {r.message_id for r in runs}
+    message_ids = {r.message_id for r in runs} | {r.emitted_by for r in runs if r.emitted_by}
     return set(
         ProcessEvent.objects.filter(process_id__in=process_ids, message_id__in=message_ids).values_list(
             "process_id", "message_id"
@@ -152,17 +159,25 @@ def _seen(runs: list[NodeRun], processes: dict[str, Any]) -> set[tuple[int, str]
 
 
 def _count(runs: list[NodeRun], processes: dict[str, Any], seen: set[tuple[int, str]]) -> Writes:
-    """Turn the runs into timeline rows, process counts, node stats and trash, each message counted once."""
+    """Turn the runs into timeline rows, process counts, node stats and trash, each message counted once.
+
+    A run counts only after the run that emitted its message: engines publish a run's event and its outputs
+    together, so on a busy broker the next node's event can overtake it, and counting it first could make
+    done == total before the emission is counted (a process finished too early). Such a run is deferred.
+    """
     writes = Writes()
     for run in runs:
         process = processes.get(run.correlation_id)
         if process is None:
             continue  # the process row is gone (deleted tenant, test teardown): nothing to count
-        counts = writes.counts[process.pk]
         key = (process.pk, run.message_id)
         if key in seen:
-            counts.duplicates += 1
+            writes.counts[process.pk].duplicates += 1
             continue
+        if run.emitted_by and (process.pk, run.emitted_by) not in seen and not _waited_enough(run):
+            writes.deferred.append(run)
+            continue
+        counts = writes.counts[process.pk]
         seen.add(key)
         counts.done += 1
         counts.failed += int(run.failed)
@@ -193,6 +208,13 @@ def _count(runs: list[NodeRun], processes: dict[str, Any], seen: set[tuple[int, 
         stat.duration_ms_sum += run.duration_ms
         stat.duration_ms_max = max(stat.duration_ms_max, run.duration_ms)
     return writes
+
+
+def _waited_enough(run: NodeRun) -> bool:
+    if run.deferred_at and time.time() - run.deferred_at > MAX_DEFER_SECONDS:
+        log.warning("counting run %s although the run that emitted it never arrived", run.message_id)
+        return True
+    return False
 
 
 def _insert_events(events: list[tuple[Any, ...]]) -> None:
@@ -332,6 +354,7 @@ class Recorder:
         connection = pika.BlockingConnection(broker.connection_parameters())
         try:
             channel = connection.channel()
+            channel.confirm_delivery()  # deferred runs are published back and must be confirmed before the ack
             broker.declare_infrastructure(channel)
             channel.basic_qos(prefetch_count=BATCH_MESSAGES)
             pending: list[tuple[int, EventBatch]] = []
@@ -355,6 +378,18 @@ class Recorder:
             if connection.is_open:
                 connection.close()
 
+    def _defer(self, channel: Any, runs: list[NodeRun]) -> None:
+        """Queue runs again behind the events that emit them (confirmed before the batch holding them is acked)."""
+        now = time.time()
+        for run in runs:
+            run.deferred_at = run.deferred_at or now
+        channel.basic_publish(
+            exchange=names.events_exchange(),
+            routing_key="",
+            body=EventBatch(engine="recorder", runs=runs).encode(),
+            properties=pika.BasicProperties(delivery_mode=2, content_type="application/json"),
+        )
+
     def _write(self, channel: Any, pending: list[tuple[int, EventBatch]]) -> None:
         """Record, then ack; on failure keep retrying with backoff, since a dropped batch would leave its
         processes unfinished forever. When stopping, hand the batches back to the queue instead."""
@@ -370,6 +405,9 @@ class Recorder:
                 if self._stopping.wait(min(0.5 * attempt, 5)):
                     channel.basic_nack(pending[-1][0], multiple=True, requeue=True)
                     return
+        if recorded.deferred:
+            # A broker error here reconnects; the batches come back and their recorded runs count as duplicates.
+            self._defer(channel, recorded.deferred)
         channel.basic_ack(pending[-1][0], multiple=True)
         if self.on_recorded is not None:
             try:

@@ -179,3 +179,22 @@ def test_recorder_counts_each_message_once():
     assert writes.counts[2].total == 2 and len(writes.events) == 1
     ((node_id, minute), stat) = next(iter(writes.stats.items()))
     assert node_id == 3 and minute.second == 0 and stat.processed == 1 and stat.duration_ms_max == 2.0
+
+
+def test_a_run_counts_only_after_the_run_that_emitted_its_message():
+    version = chain("python", "python", "end")
+    headers = {h.CORRELATION_ID: "c"}
+    parent = run_step(RuntimeSpec(), version.nodes["n0"], headers, b"{}", "m0")
+    (out,) = parent.outputs
+    assert out.headers[h.EMITTED_BY] == "m0"
+    child = run_step(RuntimeSpec(), version.nodes["n1"], dict(out.headers), out.body, out.message_id)
+    assert [run.emitted_by for run in child.runs] == ["m0", out.message_id]  # the fused end's emitter: n1
+    processes = {"c": SimpleNamespace(pk=1)}
+    # The child's event overtook its parent's: counting it would close done == total too early.
+    early = _count(child.runs, processes, set())
+    assert early.deferred == child.runs and early.counts[1].done == 0
+    in_order = _count(parent.runs + child.runs, processes, set())
+    assert in_order.deferred == [] and (in_order.counts[1].done, in_order.counts[1].total) == (3, 2)
+    # Recorded earlier (a row in the database): the child counts.
+    later = _count(child.runs, processes, {(1, "m0")})
+    assert later.deferred == [] and later.counts[1].done == 2
