@@ -22,7 +22,7 @@ static/node_modules/.installed: static/package.json static/package-lock.json
 
 static/dist/.built: static/node_modules/.installed static/build.mjs $(shell find static/src -type f 2>/dev/null)
 	cd static && npm run --silent build
-	@mkdir -p staticfiles  # whitenoise warns when STATIC_ROOT is missing; collectstatic fills it for production
+	@mkdir -p staticfiles  # servestatic warns when STATIC_ROOT is missing; collectstatic fills it for production
 	@touch $@
 
 install: $(VENV)/.installed frontend
