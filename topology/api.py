@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from admin_ui.authentication import TenantPermission, request_tenant
 from admin_ui.roles import Perm
-from topology import selectors, services
+from topology import kinds, selectors, services
 from topology.bpmn import BpmnError, max_bytes
 from topology.diff import version_diff
 from topology.models import Edge, Node, Topology, TopologyVersion
@@ -406,15 +406,25 @@ class TopologyImportApi(TenantApiView):
 
 
 class NodeRegistryApi(TenantApiView):
-    """Python nodes the engine can run, for the editor's python and batch nodes."""
+    """Node kinds (fields, retry defaults, editor look) and the Python nodes the engine can run: the editor's model."""
 
     @extend_schema(
         responses=inline_serializer(
-            "RegistryNode", {"name": serializers.CharField(), "description": serializers.CharField()}, many=True
+            "NodeRegistry",
+            {
+                "groups": serializers.ListField(child=serializers.DictField()),
+                "kinds": serializers.ListField(child=serializers.DictField()),
+                "retryOn": serializers.ListField(child=serializers.CharField()),
+                "python": inline_serializer(
+                    "RegistryNode",
+                    {"name": serializers.CharField(), "description": serializers.CharField()},
+                    many=True,
+                ),
+            },
         )
     )
     def get(self, request: Request) -> Response:
-        return Response(registry.describe())
+        return Response(kinds.registry_payload(registry.describe()))
 
 
 class InstallOptionsApi(TenantApiView):
