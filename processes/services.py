@@ -15,6 +15,7 @@ from pika.exceptions import AMQPError
 from admin_ui.models import Tenant
 from admin_ui.services import audit_log
 from processes.models import Process
+from topology.kinds import START_KINDS
 from topology.models import Node, Topology, TopologyVersion
 from topology.runtime import control, state
 from topology.runtime import headers as h
@@ -23,8 +24,6 @@ from topology.runtime.spec import build_version
 from topology.webhooks import webhook_for_token
 
 log = logging.getLogger(__name__)
-
-START_KINDS = [Node.Kind.START_MANUAL, Node.Kind.START_WEBHOOK, Node.Kind.START_CRON, Node.Kind.START_EVENT]
 
 
 class StartError(Exception):

@@ -18,7 +18,8 @@ from admin_ui.roles import Perm
 from admin_ui.tenancy import current_tenant, tenant_required
 from processes import selectors
 from processes.models import Process
-from processes.services import START_KINDS, StartError, enabled_version, process_start, process_terminate, webhook_start
+from processes.services import StartError, enabled_version, process_start, process_terminate, webhook_start
+from topology.kinds import START_KINDS
 from topology.models import Node
 from topology.selectors import topology_get, topology_list
 

@@ -20,7 +20,7 @@ from admin_ui.authentication import TenantPermission, request_tenant
 from admin_ui.roles import Perm
 from topology import kinds, selectors, services
 from topology.bpmn.diff import version_diff
-from topology.bpmn.parse import BpmnError, max_bytes
+from topology.bpmn.parse import BpmnError, encode_xml, max_bytes
 from topology.models import Edge, Node, Topology, TopologyVersion
 from topology.runtime.registry import registry
 
@@ -104,6 +104,7 @@ class ImportInputSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     bpmn_xml = serializers.CharField(required=False, trim_whitespace=False)
     file = serializers.FileField(required=False)
+    process_id = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
 def _error(exc: Exception) -> Response:
@@ -137,6 +138,7 @@ def _version_result(version: TopologyVersion) -> dict[str, Any]:
             "status": version.status,
             "enabled": version.enabled,
             "content_hash": version.content_hash,
+            "process_id": version.process_id,
         },
         "errors": version.errors,
         "unsupported": version.unsupported,
@@ -150,7 +152,9 @@ def _version(request: Request, pk: int, number: int) -> TopologyVersion:
 
 
 def _bpmn_response(version: TopologyVersion, *, attachment: bool) -> HttpResponse:
-    response = HttpResponse(version.bpmn_xml, content_type="application/xml; charset=utf-8")
+    # In the encoding the XML declares, so a Latin-1 file exports as the Latin-1 bytes it came in.
+    data, encoding = encode_xml(version.bpmn_xml)
+    response = HttpResponse(data, content_type=f"application/xml; charset={encoding}")
     response["X-Content-Type-Options"] = "nosniff"
     if attachment:
         filename = f"{slugify(version.topology.name) or 'topology'}-v{version.number}.bpmn"
@@ -385,7 +389,7 @@ class TopologyImportApi(TenantApiView):
         if upload is not None:
             if upload.size > max_bytes():
                 return _error(BpmnError(f"The BPMN file is larger than {max_bytes() // (1024 * 1024)} MB."))
-            xml: str = upload.read().decode("utf-8", errors="replace")
+            xml: str | bytes = upload.read()  # bytes: decoded as the file declares
             name = name or upload.name.rsplit(".", 1)[0]
         elif serializer.validated_data.get("bpmn_xml"):
             xml = serializer.validated_data["bpmn_xml"]
@@ -396,7 +400,11 @@ class TopologyImportApi(TenantApiView):
             )
         try:
             version = services.topology_import(
-                tenant=request_tenant(request), name=name, bpmn_xml=xml, actor=request.user
+                tenant=request_tenant(request),
+                name=name,
+                bpmn_xml=xml,
+                actor=request.user,
+                process_id=serializer.validated_data["process_id"],
             )
         except (services.TopologyError, BpmnError) as exc:
             return _error(exc)
