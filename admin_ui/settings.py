@@ -163,6 +163,7 @@ FLOWYARD_EXCHANGE = env_str("FLOWYARD_EXCHANGE", "flowyard")
 FLOWYARD_QUEUE_PREFIX = env_str("FLOWYARD_QUEUE_PREFIX", "flowyard")
 FLOWYARD_MAX_PAYLOAD_BYTES = env_int("FLOWYARD_MAX_PAYLOAD_BYTES", 1024 * 1024)
 FLOWYARD_MAX_BPMN_BYTES = env_int("FLOWYARD_MAX_BPMN_BYTES", 5 * 1024 * 1024)
+FLOWYARD_MAX_NODES = env_int("FLOWYARD_MAX_NODES", 2000)  # per topology; bigger imports are refused
 # Runtime engine: TTL delay tiers (ms, ascending), max event batch interval, Redis key prefix.
 FLOWYARD_DELAY_TIERS_MS = [int(v) for v in env_list("FLOWYARD_DELAY_TIERS_MS", "1000,5000,30000,300000,3600000")]
 FLOWYARD_EVENT_FLUSH_MS = env_int("FLOWYARD_EVENT_FLUSH_MS", 100)
