@@ -291,7 +291,8 @@ class Editor {
     const { xml: shown, laidOut } = await withLayout(xml && xml.trim() ? xml : BLANK_XML);
     const { warnings } = await this.modeler.importXML(shown);
     const diagram = diagramFor(this.modeler.getDefinitions(), this.config.processId);
-    if (diagram && diagram !== this.modeler.get("canvas").getRootElement().businessObject.di) {
+    // The first diagram is shown by default; switch only when another one shows the process that runs.
+    if (diagram && diagram.plane !== this.modeler.get("canvas").getRootElement().di) {
       await this.modeler.open(diagram);
     }
     const importWarnings = warnings.map((w) => ({ message: describeWarning(w), element_id: (w.element && w.element.id) || "" }));
