@@ -19,7 +19,6 @@ from rest_framework.views import APIView
 from admin_ui.authentication import TenantPermission, request_tenant
 from admin_ui.roles import Perm
 from topology import selectors, services
-from topology.bpmn.diff import version_diff
 from topology.bpmn.parse import BpmnError, max_bytes
 from topology.models import Edge, Node, Topology, TopologyVersion
 from topology.runtime.registry import registry
@@ -350,9 +349,7 @@ class VersionDiffApi(TenantApiView):
                 {"detail": "Give two version numbers as ?a= and ?b=.", "errors": {"a": ["Required."]}},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        diff = version_diff(
-            a=selectors.version_get(topology=topology, number=a), b=selectors.version_get(topology=topology, number=b)
-        )
+        diff = selectors.version_compare(topology=topology, a=a, b=b)
         return Response(diff)
 
 

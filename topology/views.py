@@ -15,7 +15,6 @@ from admin_ui.roles import Perm, role_has
 from admin_ui.tenancy import current_tenant, tenant_required
 from topology import selectors, services
 from topology.api import _bpmn_response
-from topology.bpmn.diff import version_diff
 from topology.bpmn.parse import BpmnError
 from topology.forms import CloneForm, DeleteForm, DiffForm, ImportForm, TopologyForm
 from topology.models import Topology, TopologyVersion
@@ -166,10 +165,7 @@ def topology_version_diff(request: HttpRequest, pk: int) -> HttpResponse:
     form = DiffForm(request.GET or None, numbers=numbers)
     diff = None
     if form.is_valid():
-        diff = version_diff(
-            a=selectors.version_get(topology=topology, number=form.cleaned_data["a"]),
-            b=selectors.version_get(topology=topology, number=form.cleaned_data["b"]),
-        )
+        diff = selectors.version_compare(topology=topology, a=form.cleaned_data["a"], b=form.cleaned_data["b"])
     return render(request, "topology/diff.html", _topology_context(request, topology, diff_form=form, diff=diff))
 
 
