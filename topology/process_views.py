@@ -18,7 +18,7 @@ from admin_ui.roles import Perm
 from admin_ui.tenancy import tenant_required
 from topology import process_selectors as selectors
 from topology.models import Node, Process
-from topology.selectors import get_topology_for_member, topology_list
+from topology.selectors import topology_get, topology_list
 from topology.starts import START_KINDS, StartError, enabled_version, process_start, process_terminate, webhook_start
 
 
@@ -104,7 +104,7 @@ def process_terminate_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @tenant_required(Perm.OPERATE)
 def topology_start_view(request: HttpRequest, pk: int) -> HttpResponse:
-    topology = get_topology_for_member(request, pk)
+    topology = topology_get(tenant=request.tenant, pk=pk)  # type: ignore[attr-defined]
     version = topology.versions.filter(enabled=True).first()
     start_nodes = list(version.nodes.filter(kind__in=START_KINDS).order_by("id")) if version else []
     payload = request.POST.get("payload", "{\n  \n}") if request.method == "POST" else "{\n  \n}"

@@ -6,11 +6,9 @@ from typing import Any
 
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
-from rest_framework.request import Request
 
-from admin_ui.authentication import request_tenant
 from admin_ui.models import ApplicationInstall, Tenant
-from topology.models import Process, Topology, TopologyVersion
+from topology.models import Edge, Node, Process, Topology, TopologyVersion
 
 
 def topology_list(*, tenant: Tenant, search: str = "") -> QuerySet[Topology]:
@@ -27,9 +25,15 @@ def topology_list(*, tenant: Tenant, search: str = "") -> QuerySet[Topology]:
         )
         .order_by("name")
     )
-    if search:
-        qs = qs.filter(Q(name__icontains=search) | Q(description__icontains=search))
-    return qs
+    return topology_search(qs, search)
+
+
+def topology_search(queryset: QuerySet[Topology], text: str) -> QuerySet[Topology]:
+    """Topologies whose name or description contains `text` (all of them for an empty text)."""
+    text = text.strip()
+    if not text:
+        return queryset
+    return queryset.filter(Q(name__icontains=text) | Q(description__icontains=text))
 
 
 def topology_get(*, tenant: Tenant | None, pk: int) -> Topology:
@@ -42,18 +46,20 @@ def topology_get(*, tenant: Tenant | None, pk: int) -> Topology:
     return topology
 
 
-def get_topology_for_member(request: Any, pk: int) -> Topology:
-    """The ownership check of every topology page and endpoint: another tenant's topology is a 404."""
-    tenant = request_tenant(request) if isinstance(request, Request) else getattr(request, "tenant", None)
-    return topology_get(tenant=tenant, pk=pk)
-
-
 def version_get(*, topology: Topology, number: int) -> TopologyVersion:
     """One version of an (already tenant-checked) topology, or 404."""
     version = TopologyVersion.objects.filter(topology=topology, number=number).select_related("topology").first()
     if version is None:
         raise Http404("No such version.")
     return version
+
+
+def version_nodes(*, version: TopologyVersion) -> QuerySet[Node]:
+    return Node.objects.filter(version=version).order_by("key")
+
+
+def version_edges(*, version: TopologyVersion) -> QuerySet[Edge]:
+    return Edge.objects.filter(version=version).select_related("source", "target").order_by("key")
 
 
 def version_list(*, topology: Topology) -> QuerySet[TopologyVersion]:
