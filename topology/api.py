@@ -21,8 +21,8 @@ from admin_ui.api_input import MAX_INT, StrictJSONParser
 from admin_ui.errors import ServiceError
 from admin_ui.roles import Perm
 from topology import selectors, services
-from topology.bpmn import BpmnError, max_bytes
-from topology.diff import version_diff
+from topology.bpmn.diff import version_diff
+from topology.bpmn.parse import BpmnError, max_bytes
 from topology.export import bpmn_response
 from topology.filters import TopologyFilter
 from topology.models import Edge, Node, Topology, TopologyVersion

@@ -15,10 +15,10 @@ from django.views.decorators.http import require_POST
 
 from admin_ui.errors import ServiceError
 from admin_ui.roles import Perm, role_has
-from admin_ui.tenancy import tenant_required
+from admin_ui.tenancy import current_tenant, tenant_required
 from topology import selectors, services
-from topology.bpmn import BpmnError
-from topology.diff import version_diff
+from topology.bpmn.diff import version_diff
+from topology.bpmn.parse import BpmnError
 from topology.export import bpmn_response
 from topology.filters import TopologyFilter
 from topology.forms import CloneForm, DeleteForm, DiffForm, ImportForm, TopologyForm
@@ -39,18 +39,14 @@ def _has_template(name: str) -> bool:
     return True
 
 
-def _topology(request: HttpRequest, pk: int) -> Topology:
-    """The ownership check of every topology page: another tenant's topology is a 404."""
-    return selectors.topology_get(tenant=getattr(request, "tenant", None), pk=pk)
-
-
 def _topology_context(request: HttpRequest, topology: Topology, **extra: Any) -> dict[str, Any]:
     return {"topology": topology, "nav": "topologies", "can_edit": _can_edit(request), **extra}
 
 
 @tenant_required()
 def topology_list(request: HttpRequest) -> HttpResponse:
-    filters = TopologyFilter(request.GET, queryset=selectors.topology_list(tenant=request.tenant))  # type: ignore[attr-defined]
+    tenant = request.tenant  # type: ignore[attr-defined]  # tenant_required guarantees one
+    filters = TopologyFilter(request.GET, queryset=selectors.topology_list(tenant=tenant))
     page = Paginator(filters.qs, 50).get_page(request.GET.get("page"))
     return render(
         request,
@@ -87,7 +83,7 @@ def topology_create(request: HttpRequest) -> HttpResponse:
 
 @tenant_required()
 def topology_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    topology = _topology(request, pk)
+    topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
     versions = list(selectors.version_list(topology=topology)[:10])
     latest = versions[0] if versions else None
     enabled = next((v for v in versions if v.enabled), None) or selectors.version_enabled(topology=topology)
@@ -109,7 +105,7 @@ def topology_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @tenant_required(Perm.EDIT)
 def topology_rename(request: HttpRequest, pk: int) -> HttpResponse:
-    topology = _topology(request, pk)
+    topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
     form = TopologyForm(request.POST or None, initial={"name": topology.name, "description": topology.description})
     if request.method == "POST" and form.is_valid():
         try:
@@ -131,7 +127,7 @@ def topology_rename(request: HttpRequest, pk: int) -> HttpResponse:
 
 @tenant_required(Perm.EDIT)
 def topology_clone(request: HttpRequest, pk: int) -> HttpResponse:
-    topology = _topology(request, pk)
+    topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
     form = CloneForm(request.POST or None, initial={"name": f"{topology.name} (copy)"[:100]})
     if request.method == "POST" and form.is_valid():
         try:
@@ -148,7 +144,7 @@ def topology_clone(request: HttpRequest, pk: int) -> HttpResponse:
 
 @tenant_required(Perm.EDIT)
 def topology_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    topology = _topology(request, pk)
+    topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
     form = DeleteForm(request.POST or None)
     in_progress = selectors.topology_in_progress_count(topology=topology)
     if request.method == "POST" and form.is_valid():
@@ -166,7 +162,7 @@ def topology_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @tenant_required()
 def topology_versions(request: HttpRequest, pk: int) -> HttpResponse:
-    topology = _topology(request, pk)
+    topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
     versions = list(selectors.version_list(topology=topology))
     numbers = [v.number for v in versions]
     initial = {"a": numbers[1], "b": numbers[0]} if len(numbers) > 1 else {}
@@ -178,7 +174,7 @@ def topology_versions(request: HttpRequest, pk: int) -> HttpResponse:
 
 @tenant_required()
 def topology_version_diff(request: HttpRequest, pk: int) -> HttpResponse:
-    topology = _topology(request, pk)
+    topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
     numbers = list(selectors.version_list(topology=topology).values_list("number", flat=True))
     form = DiffForm(request.GET or None, numbers=numbers)
     diff = None
@@ -221,7 +217,7 @@ def editor_config(request: HttpRequest, version: TopologyVersion) -> dict[str, A
 
 @tenant_required()
 def topology_editor(request: HttpRequest, pk: int, number: int) -> HttpResponse:
-    topology = _topology(request, pk)
+    topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
     version = selectors.version_get(topology=topology, number=number)
     return render(
         request,
@@ -237,12 +233,12 @@ def topology_editor(request: HttpRequest, pk: int, number: int) -> HttpResponse:
 
 @tenant_required()
 def topology_version_export(request: HttpRequest, pk: int, number: int) -> HttpResponse:
-    topology = _topology(request, pk)
+    topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
     return bpmn_response(selectors.version_get(topology=topology, number=number), attachment=True)
 
 
 def _version_action(request: HttpRequest, pk: int, number: int, action: str) -> HttpResponse:
-    topology = _topology(request, pk)
+    topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
     version = selectors.version_get(topology=topology, number=number)
     try:
         if action == "publish":
