@@ -26,9 +26,15 @@ def topology_list(*, tenant: Tenant, search: str = "") -> QuerySet[Topology]:
         )
         .order_by("name")
     )
-    if search:
-        qs = qs.filter(Q(name__icontains=search) | Q(description__icontains=search))
-    return qs
+    return topology_search(qs, search)
+
+
+def topology_search(queryset: QuerySet[Topology], text: str) -> QuerySet[Topology]:
+    """Topologies whose name or description contains `text` (all of them for an empty text)."""
+    text = text.strip()
+    if not text:
+        return queryset
+    return queryset.filter(Q(name__icontains=text) | Q(description__icontains=text))
 
 
 def topology_get(*, tenant: Tenant | None, pk: int) -> Topology:
@@ -47,6 +53,14 @@ def version_get(*, topology: Topology, number: int) -> TopologyVersion:
     if version is None:
         raise Http404("No such version.")
     return version
+
+
+def version_nodes(*, version: TopologyVersion) -> QuerySet[Node]:
+    return Node.objects.filter(version=version).order_by("key")
+
+
+def version_edges(*, version: TopologyVersion) -> QuerySet[Edge]:
+    return Edge.objects.filter(version=version).select_related("source", "target").order_by("key")
 
 
 def version_list(*, topology: Topology) -> QuerySet[TopologyVersion]:

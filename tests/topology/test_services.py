@@ -6,6 +6,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from admin_ui.errors import Refusal, ServiceError
 from admin_ui.models import AuditEntry
 from processes.models import Process
 from tests.topology.factories import (
@@ -40,7 +41,7 @@ def test_create_makes_a_first_draft_with_a_starter_diagram(tenant_a, alice):
 
 def test_names_are_unique_per_tenant_among_live_topologies(tenant_a, tenant_b, alice, bob):
     topology = make_topology(tenant_a, alice, "Orders")
-    with pytest.raises(services.TopologyError) as info:
+    with pytest.raises(ServiceError) as info:
         services.topology_create(tenant=tenant_a, name="Orders", actor=alice)
     assert "name" in info.value.errors
     make_topology(tenant_b, bob, "Orders")  # another tenant may use the name
@@ -99,7 +100,7 @@ def test_draft_with_errors_is_saved_but_cannot_be_published(tenant_a, alice):
     topology = make_topology(tenant_a, alice, xml=invalid_xml())
     version = first_version(topology)
     assert [e["field"] for e in version.errors] == ["expression"]
-    with pytest.raises(services.TopologyError) as info:
+    with pytest.raises(ServiceError) as info:
         services.topology_version_publish(version=version, actor=alice)
     assert info.value.errors[0]["element_id"] == "T"
     version.refresh_from_db()
@@ -145,7 +146,7 @@ def test_enable_needs_a_published_version_and_disables_the_previous(
 ):
     topology = make_topology(tenant_a, alice)
     v1 = first_version(topology)
-    with pytest.raises(services.TopologyError, match="Publish"):
+    with pytest.raises(ServiceError, match="Publish"):
         services.topology_version_enable(version=v1, actor=alice)
     v1 = services.topology_version_publish(version=v1, actor=alice)
     services.topology_version_enable(version=v1, actor=alice)
@@ -200,9 +201,9 @@ def test_delete_is_refused_while_processes_run_unless_forced(tenant_a, alice):
     version = services.topology_version_publish(version=first_version(topology), actor=alice)
     services.topology_version_enable(version=version, actor=alice)
     Process.objects.create(tenant=tenant_a, version=version, correlation_id="c-1", started_at=timezone.now())
-    with pytest.raises(services.TopologyError) as info:
+    with pytest.raises(ServiceError) as info:
         services.topology_delete(topology=topology, actor=alice)
-    assert info.value.status == 409
+    assert info.value.reason == Refusal.CONFLICT
     topology.refresh_from_db()
     assert topology.deleted_at is None
     services.topology_delete(topology=topology, actor=alice, force=True)
@@ -215,7 +216,7 @@ def test_delete_is_refused_while_processes_run_unless_forced(tenant_a, alice):
 def test_rename_and_clone(tenant_a, alice):
     topology = make_topology(tenant_a, alice, "Orders")
     make_topology(tenant_a, alice, "Invoices")
-    with pytest.raises(services.TopologyError):
+    with pytest.raises(ServiceError):
         services.topology_rename(topology=topology, name="Invoices", actor=alice)
     services.topology_rename(topology=topology, name="Orders EU", actor=alice, description="EU shop")
     topology.refresh_from_db()
