@@ -20,7 +20,7 @@ from admin_ui.api_errors import ErrorSerializer
 from admin_ui.api_input import MAX_INT, StrictJSONParser
 from admin_ui.errors import ServiceError
 from admin_ui.roles import Perm
-from topology import selectors, services
+from topology import kinds, selectors, services
 from topology.bpmn.parse import BpmnError, max_bytes
 from topology.export import bpmn_response
 from topology.filters import TopologyFilter
@@ -359,15 +359,25 @@ class TopologyImportApi(TopologyApi):
 
 
 class NodeRegistryApi(TopologyApi):
-    """Python nodes the engine can run, for the editor's python and batch nodes."""
+    """Node kinds (fields, retry defaults, editor look) and the Python nodes the engine can run: the editor's model."""
 
     @extend_schema(
         responses=inline_serializer(
-            "RegistryNode", {"name": serializers.CharField(), "description": serializers.CharField()}, many=True
+            "NodeRegistry",
+            {
+                "groups": serializers.ListField(child=serializers.DictField()),
+                "kinds": serializers.ListField(child=serializers.DictField()),
+                "retryOn": serializers.ListField(child=serializers.CharField()),
+                "python": inline_serializer(
+                    "RegistryNode",
+                    {"name": serializers.CharField(), "description": serializers.CharField()},
+                    many=True,
+                ),
+            },
         )
     )
     def get(self, request: Request) -> Response:
-        return Response(registry.describe())
+        return Response(kinds.registry_payload(registry.describe()))
 
 
 class InstallOptionsApi(TopologyApi):

@@ -20,6 +20,7 @@ from tests.topology.factories import (
     valid_xml,
 )
 from tests.topology.test_bpmn import BILLION_LAUGHS, EXTERNAL_DTD, EXTERNAL_ENTITY
+from topology import kinds
 from topology.bpmn.build import build_bpmn
 from topology.models import Node, Topology, TopologyVersion
 
@@ -222,7 +223,10 @@ def test_import_multipart_and_json_and_export(alice_client, tenant_a):
 
 def test_registry_and_install_options(alice_client, tenant_a, tenant_b):
     registry = alice_client.get(reverse("api_node_registry")).json()
-    assert "flowyard.noop" in {entry["name"] for entry in registry}
+    assert "flowyard.noop" in {entry["name"] for entry in registry["python"]}
+    assert [k["kind"] for k in registry["kinds"]] == list(kinds.KINDS)
+    python = next(k for k in registry["kinds"] if k["kind"] == "python")
+    assert python["retry"]["retry_on"] == ["all"] and python["inline"] is False
     mine = make_install(tenant_a, "Shop A")
     disabled = make_install(tenant_a, "Old")
     disabled.enabled = False
