@@ -71,6 +71,22 @@ class VersionOutputSerializer(serializers.ModelSerializer[TopologyVersion]):
         return reverse("topology_editor", args=[obj.topology_id, obj.number])
 
 
+class VersionListSerializer(VersionOutputSerializer):
+    """A version in a list: problem counts instead of the problem lists (which can be megabytes)."""
+
+    error_count = serializers.IntegerField(read_only=True)
+    unsupported_count = serializers.IntegerField(read_only=True)
+    node_count = serializers.IntegerField(read_only=True)
+
+    class Meta(VersionOutputSerializer.Meta):
+        fields = [
+            *(f for f in VersionOutputSerializer.Meta.fields if f not in ("errors", "unsupported")),
+            "node_count",
+            "error_count",
+            "unsupported_count",
+        ]
+
+
 class NodeOutputSerializer(serializers.ModelSerializer[Node]):
     class Meta:
         model = Node
@@ -226,10 +242,10 @@ class TopologyDetailApi(TenantApiView):
 class VersionListApi(TenantApiView):
     """All versions of a topology, newest first."""
 
-    @extend_schema(responses=VersionOutputSerializer(many=True))
+    @extend_schema(responses=VersionListSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
         topology = selectors.get_topology_for_member(request, pk)
-        return Response(VersionOutputSerializer(selectors.version_list(topology=topology), many=True).data)
+        return Response(VersionListSerializer(selectors.version_list(topology=topology), many=True).data)
 
 
 class VersionDetailApi(TenantApiView):
