@@ -52,7 +52,8 @@ run: seed
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy admin_ui topology limiter trash
+	$(VENV)/bin/mypy admin_ui topology processes limiter trash
+	$(VENV)/bin/lint-imports
 
 test-unit: install services
 	$(VENV)/bin/pytest tests --ignore=tests/e2e -q

@@ -14,11 +14,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from admin_ui.roles import Perm, role_has
-from admin_ui.tenancy import tenant_required
+from admin_ui.tenancy import current_tenant, tenant_required
 from topology import selectors, services
 from topology.api import _bpmn_response
-from topology.bpmn import BpmnError
-from topology.diff import version_diff
+from topology.bpmn.diff import version_diff
+from topology.bpmn.parse import BpmnError
 from topology.forms import CloneForm, DeleteForm, DiffForm, ImportForm, TopologyForm
 from topology.models import Topology, TopologyVersion
 from topology.webhooks import webhook_urls
@@ -81,7 +81,7 @@ def topology_create(request: HttpRequest) -> HttpResponse:
 
 @tenant_required()
 def topology_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    topology = selectors.get_topology_for_member(request, pk)
+    topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
     versions = list(selectors.version_list(topology=topology)[:10])
     latest = versions[0] if versions else None
     enabled = next((v for v in versions if v.enabled), None) or selectors.version_enabled(topology=topology)
@@ -104,7 +104,7 @@ def topology_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @tenant_required(Perm.EDIT)
 def topology_rename(request: HttpRequest, pk: int) -> HttpResponse:
-    topology = selectors.get_topology_for_member(request, pk)
+    topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
     form = TopologyForm(request.POST or None, initial={"name": topology.name, "description": topology.description})
     if request.method == "POST" and form.is_valid():
         try:
@@ -126,7 +126,7 @@ def topology_rename(request: HttpRequest, pk: int) -> HttpResponse:
 
 @tenant_required(Perm.EDIT)
 def topology_clone(request: HttpRequest, pk: int) -> HttpResponse:
-    topology = selectors.get_topology_for_member(request, pk)
+    topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
     form = CloneForm(request.POST or None, initial={"name": f"{topology.name} (copy)"[:100]})
     if request.method == "POST" and form.is_valid():
         try:
@@ -143,7 +143,7 @@ def topology_clone(request: HttpRequest, pk: int) -> HttpResponse:
 
 @tenant_required(Perm.EDIT)
 def topology_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    topology = selectors.get_topology_for_member(request, pk)
+    topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
     form = DeleteForm(request.POST or None)
     in_progress = selectors.topology_in_progress_count(topology=topology)
     if request.method == "POST" and form.is_valid():
@@ -161,7 +161,7 @@ def topology_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @tenant_required()
 def topology_versions(request: HttpRequest, pk: int) -> HttpResponse:
-    topology = selectors.get_topology_for_member(request, pk)
+    topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
     versions = list(selectors.version_list(topology=topology))
     numbers = [v.number for v in versions]
     initial = {"a": numbers[1], "b": numbers[0]} if len(numbers) > 1 else {}
@@ -173,7 +173,7 @@ def topology_versions(request: HttpRequest, pk: int) -> HttpResponse:
 
 @tenant_required()
 def topology_version_diff(request: HttpRequest, pk: int) -> HttpResponse:
-    topology = selectors.get_topology_for_member(request, pk)
+    topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
     numbers = list(selectors.version_list(topology=topology).values_list("number", flat=True))
     form = DiffForm(request.GET or None, numbers=numbers)
     diff = None
@@ -216,7 +216,7 @@ def editor_config(request: HttpRequest, version: TopologyVersion) -> dict[str, A
 
 @tenant_required()
 def topology_editor(request: HttpRequest, pk: int, number: int) -> HttpResponse:
-    topology = selectors.get_topology_for_member(request, pk)
+    topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
     version = selectors.version_get(topology=topology, number=number)
     return render(
         request,
@@ -232,12 +232,12 @@ def topology_editor(request: HttpRequest, pk: int, number: int) -> HttpResponse:
 
 @tenant_required()
 def topology_version_export(request: HttpRequest, pk: int, number: int) -> HttpResponse:
-    topology = selectors.get_topology_for_member(request, pk)
+    topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
     return _bpmn_response(selectors.version_get(topology=topology, number=number), attachment=True)
 
 
 def _version_action(request: HttpRequest, pk: int, number: int, action: str) -> HttpResponse:
-    topology = selectors.get_topology_for_member(request, pk)
+    topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
     version = selectors.version_get(topology=topology, number=number)
     try:
         if action == "publish":
