@@ -20,8 +20,7 @@ from admin_ui.api_errors import ErrorSerializer
 from admin_ui.api_input import MAX_INT, StrictJSONParser
 from admin_ui.errors import ServiceError
 from admin_ui.roles import Perm
-from topology import selectors, services
-from topology.bpmn.diff import version_diff
+from topology import kinds, selectors, services
 from topology.bpmn.parse import BpmnError, max_bytes
 from topology.export import bpmn_response
 from topology.filters import TopologyFilter
@@ -73,6 +72,22 @@ class VersionOutputSerializer(serializers.ModelSerializer[TopologyVersion]):
 
     def get_editor_url(self, obj: TopologyVersion) -> str:
         return reverse("topology_editor", args=[obj.topology_id, obj.number])
+
+
+class VersionListSerializer(VersionOutputSerializer):
+    """A version in a list: problem counts instead of the problem lists (which can be megabytes)."""
+
+    error_count = serializers.IntegerField(read_only=True)
+    unsupported_count = serializers.IntegerField(read_only=True)
+    node_count = serializers.IntegerField(read_only=True)
+
+    class Meta(VersionOutputSerializer.Meta):
+        fields = [
+            *(f for f in VersionOutputSerializer.Meta.fields if f not in ("errors", "unsupported")),
+            "node_count",
+            "error_count",
+            "unsupported_count",
+        ]
 
 
 class NodeOutputSerializer(serializers.ModelSerializer[Node]):
@@ -214,10 +229,10 @@ class TopologyDetailApi(TopologyApi):
 class VersionListApi(TopologyApi):
     """All versions of a topology, newest first."""
 
-    @extend_schema(responses=VersionOutputSerializer(many=True))
+    @extend_schema(responses=VersionListSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
         versions = selectors.version_list(topology=self.topology(pk))
-        return Response(VersionOutputSerializer(versions, many=True).data)
+        return Response(VersionListSerializer(versions, many=True).data)
 
 
 class VersionDetailApi(TopologyApi):
@@ -316,10 +331,7 @@ class VersionDiffApi(TopologyApi):
     def get(self, request: Request, pk: int) -> Response:
         topology = self.topology(pk)
         query = self.query(DiffQuerySerializer)
-        diff = version_diff(
-            a=selectors.version_get(topology=topology, number=query["a"]),
-            b=selectors.version_get(topology=topology, number=query["b"]),
-        )
+        diff = selectors.version_compare(topology=topology, a=query["a"], b=query["b"])
         return Response(diff)
 
 
@@ -363,15 +375,25 @@ class TopologyImportApi(TopologyApi):
 
 
 class NodeRegistryApi(TopologyApi):
-    """Python nodes the engine can run, for the editor's python and batch nodes."""
+    """Node kinds (fields, retry defaults, editor look) and the Python nodes the engine can run: the editor's model."""
 
     @extend_schema(
         responses=inline_serializer(
-            "RegistryNode", {"name": serializers.CharField(), "description": serializers.CharField()}, many=True
+            "NodeRegistry",
+            {
+                "groups": serializers.ListField(child=serializers.DictField()),
+                "kinds": serializers.ListField(child=serializers.DictField()),
+                "retryOn": serializers.ListField(child=serializers.CharField()),
+                "python": inline_serializer(
+                    "RegistryNode",
+                    {"name": serializers.CharField(), "description": serializers.CharField()},
+                    many=True,
+                ),
+            },
         )
     )
     def get(self, request: Request) -> Response:
-        return Response(registry.describe())
+        return Response(kinds.registry_payload(registry.describe()))
 
 
 class InstallOptionsApi(TopologyApi):

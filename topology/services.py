@@ -20,6 +20,7 @@ from topology.bpmn.validate import validate
 from topology.cron import cron_sync
 from topology.models import Edge, Node, Topology, TopologyVersion
 from topology.runtime import control
+from topology.runtime.registry import registry
 from topology.webhooks import webhook_ensure
 
 
@@ -123,6 +124,13 @@ def _next_number(topology: Topology) -> int:
     return (TopologyVersion.objects.filter(topology=topology).aggregate(n=Max("number"))["n"] or 0) + 1
 
 
+def bpmn_validate(*, parsed: ParsedBpmn, tenant: Tenant) -> list[dict[str, str]]:
+    """The pure validation, given what exists for this tenant now: its installs and the registered Python nodes."""
+    wanted = {n.install_id for n in parsed.nodes if n.install_id is not None}
+    installs = ApplicationInstall.objects.filter(tenant=tenant, pk__in=wanted).values_list("pk", flat=True)
+    return validate(parsed, installs=set(installs), python_nodes=set(registry.names()))
+
+
 def _create_version(*, topology: Topology, bpmn_xml: str, actor: Any) -> TopologyVersion:
     parsed = parse_bpmn(bpmn_xml)
     version = TopologyVersion.objects.create(
@@ -130,7 +138,7 @@ def _create_version(*, topology: Topology, bpmn_xml: str, actor: Any) -> Topolog
         number=_next_number(topology),
         bpmn_xml=bpmn_xml,
         content_hash=parsed.content_hash,
-        errors=validate(parsed, tenant=topology.tenant),
+        errors=bpmn_validate(parsed=parsed, tenant=topology.tenant),
         unsupported=parsed.unsupported,
         created_by=_user(actor),
     )
@@ -226,7 +234,7 @@ def topology_version_save(*, version: TopologyVersion, bpmn_xml: str, actor: Any
     if parsed.content_hash == version.content_hash:
         return version
     topology = version.topology
-    errors = validate(parsed, tenant=topology.tenant)
+    errors = bpmn_validate(parsed=parsed, tenant=topology.tenant)
     with transaction.atomic():
         # Lock the topology: version numbers and the draft/published switch must not race with publish.
         Topology.objects.select_for_update().get(pk=topology.pk)
@@ -265,7 +273,7 @@ def topology_version_publish(*, version: TopologyVersion, actor: Any) -> Topolog
     topology = version.topology
     # Re-validate: installs or registered nodes may have changed since the draft was saved.
     parsed = parse_bpmn(version.bpmn_xml)
-    errors = validate(parsed, tenant=topology.tenant)
+    errors = bpmn_validate(parsed=parsed, tenant=topology.tenant)
     if errors != version.errors:
         TopologyVersion.objects.filter(pk=version.pk).update(errors=errors)
         version.errors = errors

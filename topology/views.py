@@ -8,8 +8,6 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import select_template
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -17,7 +15,6 @@ from admin_ui.errors import ServiceError
 from admin_ui.roles import Perm, role_has
 from admin_ui.tenancy import current_tenant, tenant_required
 from topology import selectors, services
-from topology.bpmn.diff import version_diff
 from topology.bpmn.parse import BpmnError
 from topology.export import bpmn_response
 from topology.filters import TopologyFilter
@@ -29,14 +26,6 @@ from topology.webhooks import webhook_urls
 def _can_edit(request: HttpRequest) -> bool:
     membership = getattr(request, "membership", None)
     return membership is not None and role_has(membership.role, Perm.EDIT)
-
-
-def _has_template(name: str) -> bool:
-    try:
-        select_template([name])
-    except TemplateDoesNotExist:
-        return False
-    return True
 
 
 def _topology_context(request: HttpRequest, topology: Topology, **extra: Any) -> dict[str, Any]:
@@ -95,10 +84,10 @@ def topology_detail(request: HttpRequest, pk: int) -> HttpResponse:
             topology,
             versions=versions,
             latest=latest,
+            latest_errors=selectors.version_errors(version=latest) if latest else [],
             enabled_version=enabled,
             in_progress=selectors.topology_in_progress_count(topology=topology),
             webhooks=webhook_urls(topology=topology),
-            has_runtime_actions=_has_template("topology/_runtime_actions.html"),
         ),
     )
 
@@ -179,10 +168,7 @@ def topology_version_diff(request: HttpRequest, pk: int) -> HttpResponse:
     form = DiffForm(request.GET or None, numbers=numbers)
     diff = None
     if form.is_valid():
-        diff = version_diff(
-            a=selectors.version_get(topology=topology, number=form.cleaned_data["a"]),
-            b=selectors.version_get(topology=topology, number=form.cleaned_data["b"]),
-        )
+        diff = selectors.version_compare(topology=topology, a=form.cleaned_data["a"], b=form.cleaned_data["b"])
     return render(request, "topology/diff.html", _topology_context(request, topology, diff_form=form, diff=diff))
 
 

@@ -8,7 +8,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from admin_ui.models import ApiToken, Role
+from admin_ui.models import ApiToken, Membership, Role
+from tests.factories import make_member
 from tests.topology.factories import (
     SAMPLES,
     chain,
@@ -20,6 +21,7 @@ from tests.topology.factories import (
     valid_xml,
 )
 from tests.topology.test_bpmn import BILLION_LAUGHS, EXTERNAL_DTD, EXTERNAL_ENTITY
+from topology import kinds
 from topology.bpmn.build import build_bpmn
 from topology.models import Node, Topology, TopologyVersion
 
@@ -33,7 +35,16 @@ def put_xml(client: Client, topology: Topology, number: int, xml: str):
 
 def token_client(tenant, scopes: list[str]) -> Client:
     key = f"fy_test_{'-'.join(scopes)}_{tenant.pk}"
-    ApiToken.objects.create(tenant=tenant, name="t", prefix=key[:12], hashed_key=ApiToken.hash_key(key), scopes=scopes)
+    owner = Membership.objects.filter(tenant=tenant, role=Role.OWNER).first()
+    creator = owner.user if owner else make_member(tenant, Role.OWNER)
+    ApiToken.objects.create(
+        tenant=tenant,
+        name="t",
+        prefix=key[:12],
+        hashed_key=ApiToken.hash_key(key),
+        scopes=scopes,
+        created_by=creator,
+    )
     return Client(HTTP_AUTHORIZATION=f"Bearer {key}")
 
 
@@ -222,7 +233,10 @@ def test_import_multipart_and_json_and_export(alice_client, tenant_a):
 
 def test_registry_and_install_options(alice_client, tenant_a, tenant_b):
     registry = alice_client.get(reverse("api_node_registry")).json()
-    assert "flowyard.noop" in {entry["name"] for entry in registry}
+    assert "flowyard.noop" in {entry["name"] for entry in registry["python"]}
+    assert [k["kind"] for k in registry["kinds"]] == list(kinds.KINDS)
+    python = next(k for k in registry["kinds"] if k["kind"] == "python")
+    assert python["retry"]["retry_on"] == ["all"] and python["inline"] is False
     mine = make_install(tenant_a, "Shop A")
     disabled = make_install(tenant_a, "Old")
     disabled.enabled = False

@@ -20,11 +20,11 @@ from tests.topology.factories import (
 )
 from topology import services
 from topology.bpmn.build import build_bpmn
-from topology.bpmn.diff import version_diff
 from topology.bpmn.parse import RETRY_DEFAULTS, BpmnError, content_hash
 from topology.models import Edge, Node, Topology, TopologyVersion
 from topology.runtime import control
 from topology.seed import EXAMPLE_NAME, seed_example_topology
+from topology.selectors import version_compare
 
 pytestmark = pytest.mark.django_db
 
@@ -247,13 +247,13 @@ def test_diff_lists_added_removed_and_changed_nodes(tenant_a, alice):
     topology = make_topology(tenant_a, alice, xml=build_bpmn(a_nodes, chain(a_nodes)))
     v1 = services.topology_version_publish(version=first_version(topology), actor=alice)
     v2 = services.topology_version_save(version=v1, bpmn_xml=build_bpmn(b_nodes, chain(b_nodes)), actor=alice)
-    diff = version_diff(a=v1, b=v2)
+    diff = version_compare(topology=v1.topology, a=v1.number, b=v2.number)
     assert diff["added"] == [{"key": "New", "name": "New", "kind": "python"}]
     assert diff["removed"] == [{"key": "Old", "name": "Old", "kind": "python"}]
     changed = {c["key"]: {f["field"]: (f["before"], f["after"]) for f in c["fields"]} for c in diff["changed"]}
     assert changed["T"] == {"name": ("Map", "Map v2"), "config.expression": ("a", "b"), "edges": (["Old"], ["New"])}
     assert set(changed) == {"T"}  # untouched nodes are not listed
-    assert version_diff(a=v1, b=v1)["same"] is True
+    assert version_compare(topology=v1.topology, a=v1.number, b=v1.number)["same"] is True
 
 
 def test_seed_is_idempotent_and_enables_the_example(tenant_a, alice):
