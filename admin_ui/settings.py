@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "django_filters",
     "django_celery_beat",
     "channels",
     "admin_ui",
@@ -170,6 +171,9 @@ FLOWYARD_EVENT_FLUSH_MS = env_int("FLOWYARD_EVENT_FLUSH_MS", 100)
 FLOWYARD_REDIS_PREFIX = env_str("FLOWYARD_REDIS_PREFIX", "flowyard")
 # Extra modules with @node classes the engine imports at start (comma-separated dotted paths).
 FLOWYARD_NODE_MODULES = env_list("FLOWYARD_NODE_MODULES", "")
+# Egress policy of the engine's outgoing calls: CIDRs and host names (".example.com" for sub-domains) that may be
+# called although they are loopback, private, link-local or metadata addresses. Empty: public addresses only.
+FLOWYARD_EGRESS_ALLOW = env_list("FLOWYARD_EGRESS_ALLOW", "")
 DATA_UPLOAD_MAX_MEMORY_SIZE = FLOWYARD_MAX_BPMN_BYTES * 2
 
 # Email: console by default.
@@ -188,8 +192,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_SCHEMA_CLASS": "admin_ui.api_schema.ApiSchema",
+    "DEFAULT_PAGINATION_CLASS": "admin_ui.api_input.Pagination",
+    "DEFAULT_PARSER_CLASSES": [
+        "admin_ui.api_input.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "admin_ui.api_errors.exception_handler",
 }

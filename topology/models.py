@@ -97,10 +97,6 @@ class Node(models.Model):
     def __str__(self) -> str:
         return self.name or self.key
 
-    @property
-    def is_start(self) -> bool:
-        return self.kind.startswith("start.")
-
 
 class Edge(models.Model):
     """A sequence flow between two nodes, with an optional JMESPath condition."""

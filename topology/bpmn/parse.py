@@ -20,6 +20,7 @@ from croniter import croniter
 from defusedxml import DefusedXmlException
 from django.conf import settings
 
+from admin_ui.errors import ServiceError
 from topology import kinds
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -76,14 +77,14 @@ _DECLARED_ENCODING = re.compile(rb"""^<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z]
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
 
-class BpmnError(ValueError):
+class BpmnError(ServiceError, ValueError):
     """The XML cannot be accepted at all (too big, malformed, DTD, not BPMN); nothing is stored."""
 
     def __init__(self, message: str, *, line: int | None = None, column: int | None = None) -> None:
-        super().__init__(message)
         self.message = message
         self.line = line
         self.column = column
+        super().__init__(message, errors=[self.as_dict()])
 
     def as_dict(self) -> dict[str, Any]:
         return {"message": self.message, "line": self.line, "column": self.column}

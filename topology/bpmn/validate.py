@@ -18,6 +18,7 @@ from jmespath.exceptions import JMESPathError
 
 from topology import kinds
 from topology.bpmn.parse import ParsedBpmn, ParsedEdge, ParsedNode
+from topology.runtime import origin
 
 
 def _error(element_id: str, message: str, field: str = "") -> dict[str, str]:
@@ -91,6 +92,18 @@ def _field_rules(node: ParsedNode, kind: kinds.Kind, python_nodes: Collection[st
     interval, max_delay = node.config.get("retryInterval"), node.config.get("retryMaxDelay")
     if isinstance(interval, int | float) and isinstance(max_delay, int | float) and max_delay < interval:
         errors.append(_error(node.key, f"{label}: the retry max delay is below the interval.", "retryMaxDelay"))
+    return errors
+
+
+def _install_origin(node: ParsedNode, label: str) -> list[dict[str, str]]:
+    """A node using an install calls only the install's origin: no URL of its own, a relative path."""
+    errors: list[dict[str, str]] = []
+    if _present(node, "url"):
+        message = f"{label}: a node that uses an install calls the install's base URL; remove the URL."
+        errors.append(_error(node.key, message, "url"))
+    problem = origin.path_problem(str(node.config.get("path") or ""))
+    if problem:
+        errors.append(_error(node.key, f"{label}: the path {problem}.", "path"))
     return errors
 
 
@@ -182,6 +195,8 @@ def validate(parsed: ParsedBpmn, *, installs: Collection[int], python_nodes: Col
         errors.extend(_shape_rules(node, incoming[node.key], outgoing[node.key]))
         if node.install_id is not None and node.install_id not in installs:
             errors.append(_error(node.key, f"{label}: the application install does not exist.", "install"))
+        if node.install_id is not None:
+            errors.extend(_install_origin(node, label))
         if kind is not None:
             errors.extend(_field_rules(node, kind, python_nodes))
         else:
