@@ -241,3 +241,29 @@ def test_read_only_roles_see_but_cannot_change(member_client, tenant_a, alice, r
     assert client.post(reverse("topology_version_publish", args=[topology.pk, 1])).status_code == 403
     topology.refresh_from_db()
     assert topology.deleted_at is None and topology.name == "Orders"
+
+
+def test_import_report_lists_the_processes_and_the_one_that_runs(alice_client, tenant_a):
+    with (FIXTURES / "multiple-diagrams.bpmn").open("rb") as fh:
+        page = alice_client.post(reverse("topology_import"), {"file": fh}).content.decode()
+    assert 'data-testid="import-processes"' in page
+    assert '<tr data-process="Big">' in page and page.index('data-process="Big"') < page.index('badge-ok">runs')
+    version = TopologyVersion.objects.get(topology__tenant=tenant_a)
+    assert version.process_id == "Big"
+    with (FIXTURES / "multiple-diagrams.bpmn").open("rb") as fh:
+        picked = alice_client.post(reverse("topology_import"), {"file": fh, "process_id": "Small"})
+    assert TopologyVersion.objects.get(topology__tenant=tenant_a, topology__name__endswith="(2)").process_id == "Small"
+    assert 'data-process="Small"' in picked.content.decode()
+    with (FIXTURES / "multiple-diagrams.bpmn").open("rb") as fh:
+        wrong = alice_client.post(reverse("topology_import"), {"file": fh, "process_id": "Nope"})
+    assert "no process with id" in wrong.context["form"].errors["process_id"][0]
+    assert TopologyVersion.objects.filter(topology__tenant=tenant_a).count() == 2
+
+
+def test_import_page_refuses_undecodable_bytes_with_line_and_column(alice_client, tenant_a, tmp_path):
+    bad = tmp_path / "bad.bpmn"
+    bad.write_bytes(valid_xml().replace('name="Echo"', 'name="caf\xe9"').encode("latin-1"))
+    with bad.open("rb") as fh:
+        response = alice_client.post(reverse("topology_import"), {"file": fh})
+    assert "at line" in response.context["form"].errors["file"][0]
+    assert not TopologyVersion.objects.filter(topology__tenant=tenant_a).exists()
