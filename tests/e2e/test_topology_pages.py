@@ -64,3 +64,12 @@ def test_topology_pages_end_to_end(page, live_server, login, screenshot):
     expect(page.get_by_test_id("unsupported-table")).to_contain_text("bpmn:BoundaryEvent")
     expect(page.get_by_test_id("unsupported-table")).to_contain_text("watchdog")
     screenshot(page, "topology-import-report")
+
+    # A file with several processes: the report says which one runs; another can be picked by id.
+    page.get_by_label("BPMN file").set_input_files(str(FIXTURES / "multiple-diagrams.bpmn"))
+    page.get_by_label("Process to run").fill("Small")
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_test_id("import-process")).to_have_text("Small")
+    expect(page.locator('[data-testid="import-processes"] tr[data-process="Small"]')).to_contain_text("runs")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "topology-import-processes-390")
