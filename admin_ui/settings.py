@@ -156,6 +156,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
+# Static schedules; django-celery-beat's scheduler copies them into its table at start.
+CELERY_BEAT_SCHEDULE = {
+    "trash-retention": {"task": "trash.tasks.trash_retention", "schedule": 24 * 3600.0},
+}
 
 # Runtime
 FLOWYARD_EXCHANGE = env_str("FLOWYARD_EXCHANGE", "flowyard")
@@ -168,6 +172,8 @@ FLOWYARD_EVENT_FLUSH_MS = env_int("FLOWYARD_EVENT_FLUSH_MS", 100)
 FLOWYARD_REDIS_PREFIX = env_str("FLOWYARD_REDIS_PREFIX", "flowyard")
 # Extra modules with @node classes the engine imports at start (comma-separated dotted paths).
 FLOWYARD_NODE_MODULES = env_list("FLOWYARD_NODE_MODULES", "")
+# Resent and rejected trash messages are purged this many days after their last change (0 keeps them).
+FLOWYARD_TRASH_RETENTION_DAYS = env_int("FLOWYARD_TRASH_RETENTION_DAYS", 30)
 DATA_UPLOAD_MAX_MEMORY_SIZE = FLOWYARD_MAX_BPMN_BYTES * 2
 
 # Email: console by default.
