@@ -99,7 +99,10 @@ def trash_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _detail(request, message)
 
 
-def _posted_headers(request: HttpRequest) -> dict[str, str]:
+def _posted_headers(request: HttpRequest) -> dict[str, str] | None:
+    """The headers table as posted; None when the form had no table (headers stay as they are)."""
+    if "header_name" not in request.POST:
+        return None
     names = request.POST.getlist("header_name")
     values = request.POST.getlist("header_value")
     return {n.strip(): v for n, v in zip(names, values, strict=False) if n.strip()}
@@ -176,7 +179,7 @@ def trash_try(request: HttpRequest, pk: int) -> HttpResponse:
         result = services.trash_message_try(
             message=message,
             body=request.POST.get("body"),
-            headers=_posted_headers(request) or None,
+            headers=_posted_headers(request),
             confirm=request.POST.get("confirm") == "1",
         )
     except services.TrashError as exc:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from admin_ui.models import AuditEntry, Application, ApplicationInstall
+from admin_ui.models import Application, ApplicationInstall, AuditEntry
 from tests.topology.runtime.harness import wait_process
 from tests.topology.runtime_factories import make_runtime_version, version_enable
 from topology.models import Edge, Node, Process, TopologyVersion
