@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Value, When
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from pika.exceptions import AMQPError
 
@@ -34,8 +34,21 @@ PROTECTED_HEADERS = frozenset(
 # Node kinds "try" runs in the web process: pure computations with no side effect outside the result.
 TRY_LOCAL_KINDS = frozenset({"python", "transform", "router", "fanout", "splitter", "end", "batch"})
 TRY_REMOTE_KINDS = frozenset({"connector", "worker"})
-BULK_CHUNK = 500
+BULK_CHUNK = 1000
 REPORT_LIMIT = 200
+# What a bulk chunk reads of each row; the version and node come from per-job caches, not per row.
+BULK_FIELDS = (
+    "id",
+    "tenant_id",
+    "version_id",
+    "node_id",
+    "node_key",
+    "correlation_id",
+    "headers",
+    "body",
+    "status",
+    "revision",
+)
 
 
 class TrashError(Exception):
@@ -373,12 +386,19 @@ class _Targets:
     def __init__(self) -> None:
         self._targets: dict[tuple[int, str], ResendTarget] = {}
         self._specs: dict[int, Any] = {}
+        self._nodes: dict[int | None, Node | None] = {None: None}
 
     def target(self, row: TrashMessage) -> ResendTarget:
         key = (row.version_id, row.node_key)
         if key not in self._targets:
             self._targets[key] = trash_resend_target(message=row)
         return self._targets[key]
+
+    def node(self, row: TrashMessage) -> Node | None:
+        """The failed node (for its input schema), fetched once per node rather than once per row."""
+        if row.node_id is not None and row.node_id not in self._nodes:
+            self._nodes[row.node_id] = Node.objects.filter(pk=row.node_id).first()
+        return self._nodes[row.node_id]
 
     def node_spec(self, version: TopologyVersion, node_key: str) -> Any:
         from topology.runtime.spec import build_version
@@ -417,7 +437,6 @@ def _resend(items: list[_Prepared], *, actor: Any, targets: _Targets, job: Trash
     if not items:
         return
     now = timezone.now()
-    user, label = _actor_user(actor), _actor_label(actor)
     outgoing = [_outgoing(item, targets) for item in items]
     for item in items:
         item.row.status = TrashMessage.Status.RESENT
@@ -425,20 +444,22 @@ def _resend(items: list[_Prepared], *, actor: Any, targets: _Targets, job: Trash
         item.row.headers = item.headers
         item.row.revision += 1
         item.row.updated_at = now
-    TrashMessage.objects.bulk_update([i.row for i in items], ["status", "body", "headers", "revision", "updated_at"])
-    TrashEdit.objects.bulk_create(
-        TrashEdit(
-            message=item.row,
-            actor=user,
-            actor_label=label,
-            action=TrashEdit.Action.RESEND,
-            note=item.note
-            or f"to {item.target.node_key} of v{item.target.version.number}"  # type: ignore[union-attr]
-            + (f" ({item.target.warning})" if item.target.warning else ""),
-            diff=item.diff,
-            bulk_job=job,
-        )
-        for item in items
+    _write_rows([i.row for i in items], now=now)
+    _write_history(
+        [
+            (
+                item.row,
+                item.note
+                or f"to {item.target.node_key} of v{item.target.version.number}"  # type: ignore[union-attr]
+                + (f" ({item.target.warning})" if item.target.warning else ""),
+                item.diff,
+            )
+            for item in items
+        ],
+        action=TrashEdit.Action.RESEND,
+        actor=actor,
+        job=job,
+        now=now,
     )
     _reopen_processes(Counter(item.row.correlation_id for item in items), tenant_id=items[0].row.tenant_id)
     try:
@@ -456,18 +477,84 @@ def _resend(items: list[_Prepared], *, actor: Any, targets: _Targets, job: Trash
         raise TrashError(f"The message broker is unavailable; nothing was resent ({exc}).", status=503) from exc
 
 
+def _table(model: Any) -> str:
+    return str(connection.ops.quote_name(model._meta.db_table))
+
+
+def _json_param(model: Any, field: str, value: Any) -> Any:
+    return model._meta.get_field(field).get_db_prep_save(value, connection)
+
+
+# Bulk jobs write thousands of rows: prepared statements through executemany cost a fraction of Django's
+# bulk_update (a CASE per field and row) and of one ORM update per process, which dominated a job's time.
+def _write_rows(rows: list[TrashMessage], *, now: dt.datetime) -> None:
+    """Store the new status, body, headers and revision of rows already checked under the job's lock."""
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {_table(TrashMessage)} SET status = %s, body = %s, headers = %s, revision = %s, "
+            "updated_at = %s WHERE id = %s",
+            [
+                (
+                    row.status,
+                    row.body,
+                    _json_param(TrashMessage, "headers", row.headers),
+                    row.revision,
+                    connection.ops.adapt_datetimefield_value(now),
+                    row.pk,
+                )
+                for row in rows
+            ],
+        )
+
+
+def _write_history(
+    entries: list[tuple[TrashMessage, str, list[dict[str, Any]]]],
+    *,
+    action: str,
+    actor: Any,
+    job: TrashBulkJob | None,
+    now: dt.datetime,
+) -> None:
+    """One history entry (note, diff) per row, inserted with one prepared statement."""
+    user, label = _actor_user(actor), _actor_label(actor)
+    empty = _json_param(TrashEdit, "before", {})
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {_table(TrashEdit)} (message_id, actor_id, actor_label, action, note, before, after, diff, "
+            "bulk_job_id, at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                (
+                    row.pk,
+                    user.pk if user is not None else None,
+                    label,
+                    action,
+                    note,
+                    empty,
+                    empty,
+                    _json_param(TrashEdit, "diff", diff),
+                    job.pk if job is not None else None,
+                    connection.ops.adapt_datetimefield_value(now),
+                )
+                for row, note, diff in entries
+            ],
+        )
+
+
 def _reopen_processes(counts: Counter[str], *, tenant_id: int) -> None:
     """Each resent message is one more message of its process, and one fewer in the trash.
 
     Committed in the same transaction as the publish, before the engine's report of the new run can be recorded,
     so the process cannot look finished (done == total) between the two.
     """
-    for correlation_id, count in counts.items():
-        Process.objects.filter(tenant_id=tenant_id, correlation_id=correlation_id).update(
-            total=F("total") + count,
-            trashed=Case(When(trashed__gte=count, then=F("trashed") - count), default=Value(0)),
-            status=Process.Status.IN_PROGRESS,
-            finished_at=None,
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {_table(Process)} SET total = total + %s, "
+            "trashed = CASE WHEN trashed >= %s THEN trashed - %s ELSE 0 END, status = %s, finished_at = NULL "
+            "WHERE tenant_id = %s AND correlation_id = %s",
+            [
+                (count, count, count, Process.Status.IN_PROGRESS, tenant_id, correlation_id)
+                for correlation_id, count in counts.items()
+            ],
         )
 
 
@@ -757,8 +844,8 @@ def _bulk_chunk(
     with transaction.atomic():
         rows = list(
             TrashMessage.objects.select_for_update()
-            .select_related("version__topology", "node")
             .filter(tenant_id=job.tenant_id, pk__in=ids)
+            .only(*BULK_FIELDS)
             .order_by("pk")
         )
         found = {row.pk for row in rows}
@@ -787,7 +874,7 @@ def _bulk_chunk(
             elif row.correlation_id in terminated:
                 problem = "its process was terminated"
             elif job.action == TrashBulkJob.Action.PATCH_RESEND:
-                problem, body, diff = _patched(row, job.params["patch"])
+                problem, body, diff = _patched(row, job.params["patch"], node=targets.node(row))
             if problem:
                 counts["failed"] += 1
                 report["failed"].append({"id": row.pk, "reason": problem})
@@ -813,7 +900,9 @@ def _terminated(rows: list[TrashMessage]) -> set[str]:
     )
 
 
-def _patched(row: TrashMessage, ops: list[dict[str, Any]]) -> tuple[str, str, list[dict[str, Any]]]:
+def _patched(
+    row: TrashMessage, ops: list[dict[str, Any]], *, node: Node | None
+) -> tuple[str, str, list[dict[str, Any]]]:
     try:
         data = json.loads(row.body)
     except ValueError:
@@ -828,7 +917,7 @@ def _patched(row: TrashMessage, ops: list[dict[str, Any]]) -> tuple[str, str, li
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         return f"patch does not apply: {exc}", row.body, []
     body = json.dumps(data, ensure_ascii=False)
-    errors = trash_body_errors(node=row.node, body=body)
+    errors = trash_body_errors(node=node, body=body)
     if errors:
         return f"patched body violates the node's schema at {errors[0]['path']}: {errors[0]['message']}", row.body, []
     return "", body, json_diff({"body": before}, {"body": data})
@@ -839,20 +928,9 @@ def _bulk_reject(rows: list[TrashMessage], *, job: TrashBulkJob, actor: Any) -> 
     for row in rows:
         row.status = TrashMessage.Status.REJECTED
         row.revision += 1
-        row.updated_at = now
-    TrashMessage.objects.bulk_update(rows, ["status", "revision", "updated_at"])
-    user, label = _actor_user(actor), _actor_label(actor)
-    TrashEdit.objects.bulk_create(
-        TrashEdit(
-            message=row,
-            actor=user,
-            actor_label=label,
-            action=TrashEdit.Action.REJECT,
-            note=job.params.get("reason", ""),
-            bulk_job=job,
-        )
-        for row in rows
-    )
+    _write_rows(rows, now=now)
+    note = str(job.params.get("reason", ""))
+    _write_history([(row, note, []) for row in rows], action=TrashEdit.Action.REJECT, actor=actor, job=job, now=now)
 
 
 # --- retention ------------------------------------------------------------------------------------------------------
