@@ -20,7 +20,7 @@ def _trash_rows(bench: fy.Bench, count: int) -> tuple[list[int], list[int]]:
     """Open trash rows at the no-op node, each with its failed process, as the recorder would leave them."""
     from django.utils import timezone
 
-    from topology.models import Process
+    from processes.models import Process
     from topology.runtime import headers as h
     from trash.models import TrashMessage
     from trash.services import trash_signature

@@ -11,7 +11,8 @@ from django.http import Http404
 from django.utils import timezone
 
 from admin_ui.models import Tenant
-from topology.models import Node, Process, ProcessEvent, Topology
+from processes.models import Process, ProcessEvent
+from topology.models import Node, Topology
 from trash.models import TrashBulkJob, TrashEdit, TrashMessage
 
 FILTER_KEYS = ("status", "topology", "version", "node", "q", "corr", "range", "signature", "sort")

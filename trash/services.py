@@ -17,8 +17,10 @@ from django.db.models import F
 from django.utils import timezone
 from pika.exceptions import AMQPError
 
+from admin_ui.errors import Refusal, ServiceError
 from admin_ui.models import Tenant
-from topology.models import Node, Process, TopologyVersion
+from processes.models import Process
+from topology.models import Node, TopologyVersion
 from topology.runtime import headers as h
 from trash import jsonpath
 from trash.models import TrashBulkJob, TrashEdit, TrashMessage
@@ -51,14 +53,16 @@ BULK_FIELDS = (
 )
 
 
-class TrashError(Exception):
-    """An action on the trash was refused; nothing was changed. `status` is the HTTP status to answer with."""
+_REFUSALS = {400: Refusal.INVALID, 404: Refusal.NOT_FOUND, 409: Refusal.CONFLICT, 503: Refusal.UNAVAILABLE}
+
+
+class TrashError(ServiceError):
+    """An action on the trash was refused; nothing was changed. `status` is the HTTP status pages answer with."""
 
     def __init__(self, detail: str, *, status: int = 400, errors: dict[str, Any] | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
+        super().__init__(detail, errors=errors or {}, reason=_REFUSALS.get(status, Refusal.INVALID))
         self.status = status
-        self.errors = errors or {}
+        self.errors: dict[str, Any] = errors or {}
 
 
 def trash_signature(*, reason: str, node_key: str) -> str:

@@ -18,14 +18,15 @@ from django.test import Client
 from playwright.sync_api import expect
 
 from admin_ui.models import Role
+from processes.models import Process
+from processes.services import process_start
 from tests.e2e.conftest import ROOT, _free_port, _wait_for
 from tests.factories import make_member, make_tenant
 from tests.topology.runtime.harness import RuntimeEnv, wait_process
 from topology import services as topology_services
-from topology.bpmn_builder import build_bpmn
-from topology.models import Process, TopologyVersion
+from topology.bpmn.build import build_bpmn
+from topology.models import TopologyVersion
 from topology.runtime.spec import build_version
-from topology.starts import process_start
 from trash.models import TrashBulkJob, TrashMessage
 
 SCHEMA = '{"type": "object", "required": ["email"], "properties": {"email": {"type": "string", "pattern": "@"}}}'
@@ -38,7 +39,7 @@ def order_bpmn() -> str:
     return build_bpmn(
         [
             {"id": "Start_orders", "kind": "start.manual", "name": "New order"},
-            {"id": "Gateway_email", "kind": "router", "name": "Has email?"},
+            {"id": "Gateway_email", "kind": "router", "name": "Has email?", "inputSchema": SCHEMA},
             {"id": "Python_sync", "kind": "python", "name": "Sync order", "registry": "flowyard.noop"},
             {"id": "End_done", "kind": "end", "name": "Done"},
         ],
@@ -123,9 +124,7 @@ def _walk(browser, screenshot, runtime, url, worker) -> None:
     version = TopologyVersion.objects.get(topology=topology)
     version = topology_services.topology_version_publish(version=version, actor=user)
     version = topology_services.topology_version_enable(version=version, actor=user)
-    gateway = version.nodes.get(key="Gateway_email")
-    gateway.config = {**gateway.config, "inputSchema": SCHEMA}
-    gateway.save()
+    assert version.nodes.get(key="Gateway_email").config["inputSchema"] == SCHEMA
     runtime.start_engine()
     runtime.wait_consumers([q for node in build_version(version).nodes.values() for q in node.queues()])
     started = [process_start(version=version, body={"id": n}) for n in range(GROUP + 1)]

@@ -8,7 +8,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from topology.models import Process, TopologyVersion
+from processes.models import Process
+from topology.models import TopologyVersion
 from topology.runtime import headers as h
 from trash.models import TrashBulkJob, TrashMessage
 from trash.services import trash_signature

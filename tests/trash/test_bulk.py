@@ -8,10 +8,10 @@ import time
 
 import pytest
 
+from processes.models import Process
 from tests.topology.runtime.harness import wait_process
 from tests.topology.runtime_factories import make_runtime_version
 from tests.trash.helpers import trashed_rows, wait_count, wait_job
-from topology.models import Process
 from topology.runtime.spec import build_version
 from trash import services
 from trash.models import TrashBulkJob, TrashEdit, TrashMessage

@@ -8,11 +8,12 @@ import json
 import pytest
 
 from admin_ui.models import Application, ApplicationInstall, AuditEntry
+from processes.models import Process
+from processes.services import process_start
 from tests.topology.runtime.harness import wait_process
 from tests.topology.runtime_factories import make_runtime_version, version_enable
-from topology.models import Edge, Node, Process, TopologyVersion
+from topology.models import Edge, Node, TopologyVersion
 from topology.runtime.spec import build_version
-from topology.starts import process_start
 from trash import services
 from trash.models import TrashEdit, TrashMessage
 
