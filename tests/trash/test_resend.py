@@ -159,3 +159,25 @@ def test_resend_is_refused_when_the_node_is_gone_from_the_enabled_version(tenant
     message.refresh_from_db()
     assert message.status == TrashMessage.Status.OPEN
     assert not message.edits.exists()
+
+
+def test_a_refusing_workers_result_message_is_the_reason(tenant_a, runtime, stub):
+    long_body = "x" * 2000
+    stub.routes["/custom-node/check/process"] = lambda call: (
+        400,
+        {"body": long_body, "headers": {"result-code": "1006", "result-message": "customer 7 is blocked"}},
+    )
+    version = ready(
+        runtime,
+        make_runtime_version(
+            tenant_a,
+            {
+                "start": "start.manual",
+                "check": ("worker", {"url": stub.url, "action": "/custom-node/check/process"}),
+                "end": "end",
+            },
+            ["start>check", "check>end"],
+        ),
+    )
+    message = trashed(process_start(version=version, body={"customer": 7}))
+    assert message.reason == "worker HTTP 400: customer 7 is blocked"
