@@ -158,6 +158,17 @@ def call_connector(*, config: dict[str, Any], credentials: dict[str, Any] | None
     return Result(body=response.content, headers={"http-status": str(response.status_code)})
 
 
+def _worker_message(response: Any) -> str:
+    """What a refusing worker said: the `result-message` of its envelope (the SDKs answer 4xx that way), else the
+    start of the raw response."""
+    try:
+        headers = response.json().get("headers") or {}
+        message = str(headers.get(RESULT_MESSAGE) or "").strip()
+    except (ValueError, AttributeError):
+        message = ""
+    return message or response.text[:500]
+
+
 def call_worker(*, config: dict[str, Any], headers: dict[str, str], body: bytes) -> Result:
     """POST the Orchesty envelope {body, headers} to a remote worker and read the same shape back."""
     url = _join(str(config.get("url") or ""), str(config.get("action") or config.get("path") or ""))
@@ -172,7 +183,7 @@ def call_worker(*, config: dict[str, Any], headers: dict[str, str], body: bytes)
         )
     if response.status_code >= 400:
         raise TrashError(
-            f"worker HTTP {response.status_code}: {response.text[:500]}",
+            f"worker HTTP {response.status_code}: {_worker_message(response)}",
             kind=str(response.status_code),
             response=response.text,
         )
