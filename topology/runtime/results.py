@@ -25,3 +25,4 @@ RETRY_SCHEDULED = 2001
 TRASHED = 2006
 TERMINATED = 2009
 DELAY_HOP = 2010
+STATE_RETRY = 2011  # join state unreachable: the message comes back later
