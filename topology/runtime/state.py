@@ -136,5 +136,5 @@ def terminated_restore() -> frozenset[str]:
         pipe.zadd(names.terminated_key(), dict.fromkeys(ids, now))
     pipe.set(_loaded_key(), "1")
     pipe.execute()
-    log.info("terminated set restored from the database: %d processes", len(ids))
+    log.debug("terminated set restored from the database: %d processes", len(ids))
     return ids
