@@ -159,7 +159,7 @@ class RedisServer:
 
 
 def lock_sqlite(path: str, seconds: float) -> threading.Thread:
-    """Hold SQLite's write lock for `seconds` in a thread: every writer waits (or fails) as if the database were down."""
+    """Hold SQLite's write lock for `seconds` in a thread: writers wait (or fail) as if the database were down."""
     ready = threading.Event()
 
     def hold() -> None:
