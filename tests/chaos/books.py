@@ -17,11 +17,12 @@ from typing import Any
 
 from django.db.models import Sum
 
+from processes.models import Process, ProcessEvent
+from processes.services import process_start_many
 from tests.topology.runtime.harness import RuntimeEnv
 from tests.topology.runtime_factories import make_runtime_version
-from topology.models import Process, ProcessEvent, TopologyVersion
+from topology.models import TopologyVersion
 from topology.runtime.spec import build_version
-from topology.starts import process_start_many
 
 FULL = os.environ.get("FLOWYARD_CHAOS", "") == "full"
 # CI's short form keeps counts small (2 shared cores); `make chaos` pushes more.

@@ -56,7 +56,7 @@ def join_arrive(*, key: str, source: str, body: Any, expected: int, message_id: 
     when redelivered) gets `True`, so the merge is published once and repeats carry the same message id.
     Raises StateUnavailable when the database cannot be reached.
     """
-    from topology.models import JoinState
+    from processes.models import JoinState
 
     try:
         with transaction.atomic():
@@ -119,7 +119,7 @@ def terminated_all() -> frozenset[str]:
 
 def terminated_restore() -> frozenset[str]:
     """Copy the recently terminated processes from the database (the record) into Redis; returns their ids."""
-    from topology.models import Process
+    from processes.models import Process
 
     since = timezone.now() - dt.timedelta(seconds=TERMINATED_TTL_SECONDS)
     try:
