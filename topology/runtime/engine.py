@@ -37,7 +37,7 @@ from pika.exceptions import AMQPError
 from topology.runtime import broker, names, state
 from topology.runtime import headers as h
 from topology.runtime.backoff import Backoff
-from topology.runtime.executor import Outcome, redelay, timed_execute
+from topology.runtime.executor import Outcome, poisoned, redelay, timed_execute
 from topology.runtime.results import TERMINATED
 from topology.runtime.spec import START_KINDS, NodeSpec, RuntimeSpec, load_runtime
 
@@ -76,6 +76,14 @@ class Job:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def delivery_count(props: Any) -> int:
+    """How often the broker delivered this message before (quorum queues count returns in `x-delivery-count`)."""
+    try:
+        return int((props.headers or {}).get("x-delivery-count") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
 class Engine:
     """One engine process's consumer; run as many side by side as needed."""
 
@@ -98,6 +106,7 @@ class Engine:
         self.pool_size = 8
         self.pool = ThreadPoolExecutor(max_workers=self.pool_size, thread_name_prefix="node")
         self.flush_seconds = max(1, int(settings.FLOWYARD_EVENT_FLUSH_MS)) / 1000
+        self.delivery_limit = max(1, int(settings.FLOWYARD_DELIVERY_LIMIT))
         self._stopping = threading.Event()
         self._reload = threading.Event()
         self._gen = 0
@@ -341,6 +350,12 @@ class Engine:
             job.outcome = Outcome(code=TERMINATED, message="process terminated")
             self._finish(job)
             return
+        job.extra["deliveries"] = delivery_count(props)
+        if job.redelivered and job.extra["deliveries"] >= self.delivery_limit:
+            # Poison: the message went out this often and was never acked (it kills engines): trash, don't run.
+            job.outcome = poisoned(node, headers, body, mid, job.extra["deliveries"])
+            self._finish(job)
+            return
         hop = redelay(self.runtime, node, headers, body, mid)
         if hop is not None:
             job.outcome = hop
@@ -360,8 +375,12 @@ class Engine:
         self.pool.submit(self._work, job, self.runtime)
 
     def _work(self, job: Job, runtime: RuntimeSpec) -> None:
-        outcome, started, duration = timed_execute(runtime, job.node, job.headers, job.body, job.message_id)
-        job.outcome, job.started, job.duration_ms = outcome, started, duration
+        if job.redelivered and self._poisoned(job):
+            job.outcome = poisoned(job.node, job.headers, job.body, job.message_id, self.delivery_limit)
+            job.started, job.duration_ms = time.time(), 0.0
+        else:
+            outcome, started, duration = timed_execute(runtime, job.node, job.headers, job.body, job.message_id)
+            job.outcome, job.started, job.duration_ms = outcome, started, duration
         conn = self._conn
         if conn is None:
             return
@@ -377,6 +396,19 @@ class Engine:
             with self._wake_lock:
                 self._wake_scheduled = False
             log.debug("dropping result of %s: connection closed", job.message_id)
+
+    def _poisoned(self, job: Job) -> bool:
+        """Pool thread, redeliveries only: has this message id killed engines `delivery_limit` times?
+
+        The broker counts per copy; when a crash also loses the upstream input's ack, the upstream runs again and
+        publishes a fresh copy (same message id, count 0). A Redis counter per message id spans the copies.
+        """
+        count = int(job.extra.get("deliveries", 0))
+        try:
+            count = max(count, state.redeliveries_incr(job.message_id))
+        except Exception as exc:  # Redis down: the broker's count still bounds the crashes
+            log.warning("cannot count redeliveries of %s: %s", job.message_id, exc)
+        return count >= self.delivery_limit
 
     def _drain_results(self) -> None:
         # Clear the flag before draining: a result queued after this point schedules a new drain.

@@ -13,12 +13,13 @@ from typing import Any
 
 import jmespath
 
-from topology.runtime import delays, names, state
+from topology.runtime import breaker, delays, names, state
 from topology.runtime import headers as h
 from topology.runtime.backoff import backoff_seconds
 from topology.runtime.errors import NodeError, RetryableError, TrashError
 from topology.runtime.http import call_connector, call_worker
 from topology.runtime.results import (
+    CIRCUIT_OPEN,
     DELAY_HOP,
     RETRY_SCHEDULED,
     STATE_RETRY,
@@ -445,6 +446,12 @@ def execute(runtime: RuntimeSpec, node: NodeSpec, headers: dict[str, str], body:
         return _apply(run, result, outcome)
     except state.StateUnavailable as exc:
         return _state_retry(run, exc)
+    except breaker.CircuitOpen as exc:
+        # The remote is known to be down: wait for the next probe without spending a retry attempt.
+        outcome = Outcome(code=CIRCUIT_OPEN, message=str(exc))
+        delay_ms = max(int(exc.retry_after * 1000), 1)
+        _delay_self(run, outcome, {}, delay_ms, "circuit")
+        return outcome
     except RetryableError as exc:
         attempt = int(headers.get(h.RETRY_ATTEMPT) or 0)
         if attempt < node.retry.attempts and node.retry.retries(exc.kind):
@@ -464,6 +471,16 @@ def execute(runtime: RuntimeSpec, node: NodeSpec, headers: dict[str, str], body:
     except Exception as exc:
         log.exception("node %s failed unexpectedly", node.key)
         return _trash(run, Outcome(), f"engine error: {type(exc).__name__}: {exc}")
+
+
+def poisoned(node: NodeSpec, headers: dict[str, str], body: bytes, mid: str, deliveries: int) -> Outcome:
+    """The trash outcome of a message that was delivered `deliveries` times and never acknowledged."""
+    run = Run(RuntimeSpec(), node, headers, body, mid)
+    reason = (
+        f"delivered {deliveries + 1} times without being acknowledged: running it stops the engine "
+        f"(crash, out of memory, kill), so it is not run again (FLOWYARD_DELIVERY_LIMIT)"
+    )
+    return _trash(run, Outcome(), reason)
 
 
 def timed_execute(

@@ -89,6 +89,16 @@ def _join_cleanup(model: Any) -> None:
     model.objects.filter(created_at__lt=timezone.now() - dt.timedelta(seconds=JOIN_TTL_SECONDS)).delete()
 
 
+def redeliveries_incr(message_id: str) -> int:
+    """Count one more redelivery of a message id (all copies together); forgotten after a day."""
+    key = names.redis_key("redeliveries", message_id)
+    pipe = client().pipeline()
+    pipe.incr(key)
+    pipe.expire(key, JOIN_TTL_SECONDS)
+    count, _ = pipe.execute()
+    return int(count)
+
+
 # ------------------------------------------------------------------------------------------------ terminated
 
 

@@ -81,11 +81,15 @@ class RuntimeEnv:
         )
         return env
 
-    def start_engine(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def start_engine(
+        self, *args: str, env: dict[str, str] | None = None, supervised: bool = False
+    ) -> subprocess.Popen[bytes]:
+        """An engine subprocess; `supervised` runs it under admin_ui.supervise, which restarts it when it dies."""
         log = Path(f"/tmp/{self.prefix}-engine{len(self.engines)}.log")
         handle = log.open("wb")
+        supervisor = [sys.executable, "-m", "admin_ui.supervise"] if supervised else []
         proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "engine", *args],
+            [*supervisor, sys.executable, str(ROOT / "manage.py"), "engine", *args],
             cwd=ROOT,
             env={**self.env(), **(env or {})},
             stdout=handle,
