@@ -103,14 +103,19 @@ class Scenario:
     def __init__(self, runtime: RuntimeEnv, tenant: Any, fault: str, *, linear: int = LINEAR, parallel: int = PARALLEL):
         self.runtime = runtime
         self.fault = fault
-        self.counts = {"linear": linear, "parallel": parallel}
-        self.versions = {
+        self.counts: dict[str, int] = {"linear": linear, "parallel": parallel}
+        self.versions: dict[str, TopologyVersion | None] = {
             "linear": linear_version(tenant) if linear else None,
             "parallel": parallel_version(tenant) if parallel else None,
         }
         self.heal_time: float | None = None
         self.finished_at_heal = 0
         self.recovery: float | None = None
+
+    def add(self, name: str, version: TopologyVersion, count: int) -> None:
+        """Another topology to push `count` processes through (e.g. one calling a remote stub)."""
+        self.versions[name] = version
+        self.counts[name] = count
 
     @property
     def total(self) -> int:
