@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from topology.runtime.errors import RetryableError
+
 log = logging.getLogger(__name__)
 
 
@@ -131,8 +133,8 @@ class Call:
 def guard(url: str) -> Iterator[Call]:
     """Wrap one HTTP call: refuses it while the host's circuit is open, then books its outcome.
 
-    A response below 500 (4xx included: the remote is up and answering) is a success; a 5xx, or any exception
-    raised inside (timeouts and connection errors arrive as RetryableError), is a failure.
+    A response below 500 (4xx included: the remote is up and answering) is a success; a 5xx, a timeout or a
+    connection error (raised inside as RetryableError) is a failure.
     """
     if int(settings.FLOWYARD_BREAKER_FAILURES) <= 0:
         yield Call()
@@ -142,8 +144,12 @@ def guard(url: str) -> Iterator[Call]:
     call = Call()
     try:
         yield call
-    except BaseException:
+    except RetryableError:
         breaker.failure(probe=probe)
+        raise
+    except BaseException:
+        # Refused before it left (egress policy) or failed on our side: says nothing about the remote.
+        breaker.release(probe=probe)
         raise
     if call.status is None:
         breaker.release(probe=probe)
