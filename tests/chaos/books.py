@@ -127,7 +127,7 @@ class Scenario:
     def finished(self) -> int:
         return int(self.processes().exclude(status=Process.Status.IN_PROGRESS).count())
 
-    def wait_ready(self, engines: int = 1, timeout: float = 60) -> None:
+    def wait_ready(self, engines: int = 1, timeout: float = 120) -> None:
         for version in self.versions.values():
             if version is not None:
                 for node in build_version(version).nodes.values():

@@ -35,21 +35,24 @@ def test_broker_restart_engines_reconnect(tenant_a, rabbit):
     assert all(alive)
 
 
-def test_sigterm_stops_a_disconnected_engine_within_grace(tenant_a, rabbit):
+def test_sigterm_stops_a_disconnected_engine_and_recorder_within_grace(tenant_a, rabbit):
     with RuntimeEnv("chaos-sigterm", amqp_url=rabbit.url) as runtime:
-        engine = runtime.start_engine()
+        engine = runtime.start_engine("--no-recorder")
+        recorder = runtime.start_engine("--recorder-only")
         scenario = Scenario(runtime, tenant_a, "unused", linear=1, parallel=0)
         scenario.wait_ready()
         rabbit.stop_app()
         try:
-            time.sleep(2)  # the engine is now in its reconnect loop
+            time.sleep(2)  # both are now in their reconnect loops
             started = time.monotonic()
-            engine.send_signal(signal.SIGTERM)
-            try:
-                engine.wait(timeout=GRACE_SECONDS + 5)
-            except subprocess.TimeoutExpired:
-                engine.kill()
-                raise AssertionError(f"engine ignored SIGTERM while disconnected\n{runtime.log_tail()}") from None
+            for proc in (engine, recorder):
+                proc.send_signal(signal.SIGTERM)
+            for proc in (engine, recorder):
+                try:
+                    proc.wait(timeout=GRACE_SECONDS + 5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    raise AssertionError(f"SIGTERM ignored while disconnected\n{runtime.log_tail()}") from None
             took = time.monotonic() - started
         finally:
             rabbit.start_app()

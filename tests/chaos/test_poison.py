@@ -36,7 +36,7 @@ def test_poison_message_goes_to_trash_after_bounded_redeliveries(tenant_a):
             ["start>crash", "crash>end"],
         )
         for node in build_version(version).nodes.values():
-            runtime.wait_consumers(node.queues(), timeout=60)
+            runtime.wait_consumers(node.queues(), timeout=120)
         started = time.monotonic()
         poison = process_start_many(version=version, bodies=[{"poison": True}])[0]
         others = process_start_many(version=version, bodies=[{"n": i} for i in range(INNOCENT)])

@@ -80,7 +80,7 @@ def test_terminated_set_survives_redis_loss_and_engine_restart(tenant_a, own_red
             ["start>pause", "pause>end"],
         )
         for node in build_version(version).nodes.values():
-            runtime.wait_consumers(node.queues())
+            runtime.wait_consumers(node.queues(), timeout=120)
         processes = process_start_many(version=version, bodies=[{"n": i} for i in range(6)])
         victims, others = processes[:3], processes[3:]
         time.sleep(1)  # the first runs are done: the messages wait in the delay tier
