@@ -61,18 +61,20 @@ def test_kill_9_web_during_webhook_intake(tenant_a):
         def client() -> None:
             session = requests.Session()
             for n in counter:
-                try:
-                    response = session.post(f"http://127.0.0.1:{port}{path}", json={"n": n}, timeout=30)
-                except requests.RequestException:
+                for _ in range(300):  # like a webhook sender: retry until answered
+                    try:
+                        response = session.post(f"http://127.0.0.1:{port}{path}", json={"n": n}, timeout=30)
+                    except requests.RequestException:
+                        with lock:
+                            refused[0] += 1  # never answered: nothing was promised
+                        time.sleep(0.2)
+                        continue
                     with lock:
-                        refused[0] += 1  # never answered: nothing was promised
-                    time.sleep(0.2)
-                    continue
-                with lock:
-                    if response.status_code == 202:
-                        accepted.append(response.json()["correlation_id"])
-                    else:
-                        refused[0] += 1
+                        if response.status_code == 202:
+                            accepted.append(response.json()["correlation_id"])
+                        else:
+                            refused[0] += 1
+                    break
 
         threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
         for thread in threads:
@@ -104,7 +106,7 @@ def test_kill_9_web_during_webhook_intake(tenant_a):
             correlation_id__in=accepted
         )
         row: Any = Row(
-            fault=f"kill -9 web during webhook intake ({refused[0]} unanswered, {orphans.count()} orphan rows)",
+            fault=f"kill -9 web in webhook intake ({refused[0]} retried, {orphans.count()} orphan rows)",
             processes=len(accepted),
             lost=len(accepted) - len(reached),
             stuck=processes.filter(status=Process.Status.IN_PROGRESS).count(),
