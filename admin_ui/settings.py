@@ -166,6 +166,12 @@ FLOWYARD_MAX_BPMN_BYTES = env_int("FLOWYARD_MAX_BPMN_BYTES", 5 * 1024 * 1024)
 FLOWYARD_DELAY_TIERS_MS = [int(v) for v in env_list("FLOWYARD_DELAY_TIERS_MS", "1000,5000,30000,300000,3600000")]
 FLOWYARD_EVENT_FLUSH_MS = env_int("FLOWYARD_EVENT_FLUSH_MS", 100)
 FLOWYARD_REDIS_PREFIX = env_str("FLOWYARD_REDIS_PREFIX", "flowyard")
+# Live monitoring: the recorder's "changed" notices to websocket groups (off: pages only update on reload),
+# how often at most each group hears one, and RabbitMQ's management API for in-flight counts (optional; queue
+# depths fall back to passive declares without it).
+FLOWYARD_LIVE_NOTICES = env_bool("FLOWYARD_LIVE_NOTICES", True)
+FLOWYARD_LIVE_INTERVAL_MS = env_int("FLOWYARD_LIVE_INTERVAL_MS", 250)
+RABBITMQ_MANAGEMENT_URL = env_str("RABBITMQ_MANAGEMENT_URL", "")
 # Extra modules with @node classes the engine imports at start (comma-separated dotted paths).
 FLOWYARD_NODE_MODULES = env_list("FLOWYARD_NODE_MODULES", "")
 DATA_UPLOAD_MAX_MEMORY_SIZE = FLOWYARD_MAX_BPMN_BYTES * 2

@@ -5,6 +5,7 @@ import { copyFileSync, mkdirSync, existsSync } from "node:fs";
 const entryPoints = { app: "src/app.js" };
 if (existsSync("src/editor.js")) entryPoints.editor = "src/editor.js";
 if (existsSync("src/monitor.js")) entryPoints.monitor = "src/monitor.js";
+if (existsSync("src/dashboard.js")) entryPoints.dashboard = "src/dashboard.js";
 
 mkdirSync("dist", { recursive: true });
 await build({

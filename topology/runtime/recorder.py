@@ -116,6 +116,12 @@ def record_batches(payloads: list[dict[str, Any]]) -> None:
         _apply_process_deltas(deltas)
         _write_stats(stats)
         _write_trash(trash)
+    # --- live monitoring hook (processes/events.py): after the commit, mark the batch's topologies as changed;
+    # the sender coalesces and sends from its own thread, so this costs a set insert.
+    from processes import events as live
+
+    live.versions_changed(version_ids={p.version_id for p in processes.values()})
+    # --- end of live monitoring hook
 
 
 def _insert_events(events: list[tuple[Any, ...]]) -> None:
@@ -230,6 +236,18 @@ class Recorder:
         self._stopping.set()
 
     def run(self) -> None:
+        # --- live monitoring hook: queue depths are sampled by one recorder process per tick (Redis lease).
+        from processes.depths import DepthSampler
+
+        sampler = DepthSampler()
+        sampler.start()
+        # --- end of live monitoring hook
+        try:
+            self._run()
+        finally:
+            sampler.stop()
+
+    def _run(self) -> None:
         while not self._stopping.is_set():
             try:
                 self._consume()
