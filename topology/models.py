@@ -166,6 +166,20 @@ class Process(models.Model):
         ordering = ["-started_at", "-id"]
         indexes = [models.Index(fields=["tenant", "status", "started_at"])]
 
+    @property
+    def duration_label(self) -> str:
+        """How long the run took, in the largest unit that reads well ("87 ms", "4.2 s", "3 min")."""
+        if self.finished_at is None:
+            return ""
+        ms = max(0.0, (self.finished_at - self.started_at).total_seconds() * 1000)
+        if ms < 1000:
+            return f"{ms:.0f} ms"
+        if ms < 60_000:
+            return f"{ms / 1000:.1f} s"
+        if ms < 3_600_000:
+            return f"{ms / 60_000:.0f} min"
+        return f"{ms / 3_600_000:.1f} h"
+
 
 class ProcessEvent(models.Model):
     """One node run of a process, for its timeline."""

@@ -209,6 +209,9 @@ def process_terminate(*, process: Process, actor: Any = None) -> Process:
     state.terminated_add(process.correlation_id)
     control.broadcast({"type": "terminate", "correlation_id": process.correlation_id})
     process.refresh_from_db()
+    from processes import events as live
+
+    live.topology_changed(tenant_id=process.tenant_id, topology_id=process.version.topology_id)
     _audit(
         tenant=process.tenant,
         actor=actor,
@@ -226,3 +229,17 @@ def _audit(**kwargs: Any) -> None:
     except ImportError:  # the accounts work adds it; until then there is nothing to write to
         return
     audit_log(**kwargs)
+
+
+def processes_terminate(*, processes: list[Process], actor: Any = None) -> int:
+    """Terminate every still running process of a selection (bulk action); finished ones are left alone."""
+    count = 0
+    for process in processes:
+        if process.status != Process.Status.IN_PROGRESS:
+            continue
+        try:
+            process_terminate(process=process, actor=actor)
+        except StartError:
+            continue  # it finished meanwhile
+        count += 1
+    return count

@@ -72,6 +72,20 @@ export class LiveSocket {
   }
 }
 
+// htmx regions re-read on `fy:refresh`: at most one every REFRESH_MS, and always once after the last notice of a
+// burst (htmx's own throttle drops the trailing event, which would leave the page one change behind).
+const REFRESH_MS = 700;
+let lastRefresh = 0;
+let refreshTimer = null;
+function refreshSoon() {
+  if (refreshTimer) return;
+  refreshTimer = window.setTimeout(() => {
+    refreshTimer = null;
+    lastRefresh = Date.now();
+    document.body.dispatchEvent(new CustomEvent("fy:refresh"));
+  }, Math.max(0, lastRefresh + REFRESH_MS - Date.now()));
+}
+
 const STATE_TEXT = { connecting: "Connecting…", live: "Live", offline: "Offline, reconnecting…", refused: "Not live" };
 
 // Every element carrying data-live-socket="/ws/..." opens one socket and shows its state.
@@ -90,6 +104,7 @@ export function startLiveSockets(root = document) {
       onNotice: (notice) => {
         if (notice.type !== "changed") return;
         document.body.dispatchEvent(new CustomEvent("fy:changed", { detail: notice }));
+        refreshSoon();
       },
     });
   }
