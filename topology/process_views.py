@@ -151,6 +151,9 @@ def _detail_context(request: HttpRequest, process: Process) -> dict[str, Any]:
         event.word = selectors.result_word(event.result_code)  # type: ignore[attr-defined]
         event.tone = selectors.result_tone(event.result_code)  # type: ignore[attr-defined]
         event.is_wait = event.result_code in selectors.WAIT_CODES  # type: ignore[attr-defined]
+    trash = selectors.process_trash(process=process)
+    for message in trash:
+        message.node_name = names.get(message.node_key, message.node_key)
     summary = selectors.process_node_summary(process=process)
     for row in summary:
         row["name"] = names.get(row["node_key"], row["node_key"])
@@ -159,7 +162,7 @@ def _detail_context(request: HttpRequest, process: Process) -> dict[str, Any]:
         "process": process,
         "events": events,
         "summary": summary,
-        "trash": selectors.process_trash(process=process),
+        "trash": trash,
         "progress": round(100 * process.done / process.total) if process.total else 0,
         "can_operate": role_has(membership.role, Perm.OPERATE),
         "socket": f"/ws/live/topologies/{process.version.topology_id}/",

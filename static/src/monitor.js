@@ -83,9 +83,26 @@ async function makeViewer(root) {
   await viewer.importXML(xml);
   const canvas = viewer.get("canvas");
   canvas.zoom("fit-viewport", "auto");
+  // Rotating a phone or resizing the window: keep the whole diagram in view.
+  let width = container.clientWidth;
+  new ResizeObserver(() => {
+    if (container.clientWidth === width) return;
+    width = container.clientWidth;
+    canvas.resized();
+    canvas.zoom("fit-viewport", "auto");
+  }).observe(container);
   root.querySelector("[data-fit]")?.addEventListener("click", () => canvas.zoom("fit-viewport", "auto"));
   return viewer;
 }
+
+// Under the node, centred; events carry their name below the circle, so their overlay sits lower.
+function overlayPosition(shape) {
+  const isEvent = /Event$/.test(shape.type);
+  return { bottom: isEvent ? -24 : -6, left: shape.width / 2 };
+}
+
+// Overlays shrink with the diagram on small screens (down to half size) so neighbours do not overlap.
+const OVERLAY_SCALE = { min: 0.5, max: 1 };
 
 function nodeShapes(viewer) {
   return viewer
@@ -96,15 +113,16 @@ function nodeShapes(viewer) {
 // ---- topology monitor ---------------------------------------------------------------------------------------
 
 function monitorOverlay(key, s) {
+  // Plain characters only: servers and kiosks often lack an emoji font.
   const rows = [
-    ["Queue depth", "depth", s.depth === null ? "–" : fmt(s.depth), "q"],
-    ["In flight", "in-flight", s.in_flight === null ? "–" : fmt(s.in_flight), "▶"],
-    ["Waiting (delays, limiter)", "waiting", fmt(s.waiting), "⏸"],
+    ["Queue depth (ready messages)", "depth", s.depth === null ? "–" : fmt(s.depth), "q"],
+    ["In flight (delivered, not yet acked)", "in-flight", s.in_flight === null ? "–" : fmt(s.in_flight), "▶"],
+    ["Waiting in delays (retry, repeat, limiter) in the last minute", "waiting", fmt(s.waiting), "wait"],
   ];
   const rates = [
     ["Processed per minute", "processed", `${fmt(s.processed_min)}/min`, "✓"],
     ["Failed per minute", "failed", `${fmt(s.failed_min)}/min`, "✗"],
-    ["Trashed, last hour", "trashed", fmt(s.trashed_hour), "🗑"],
+    ["Trashed in the last hour", "trashed", fmt(s.trashed_hour), "trash"],
   ];
   const cell = ([title, cls, value, icon]) =>
     `<span class="fy-ov-${cls}" title="${esc(title)}">${icon} ${esc(value)}</span>`;
@@ -128,7 +146,11 @@ async function bootMonitor(root) {
       const shape = viewer.get("elementRegistry").get(key);
       if (!shape) continue;
       if (ids.has(key)) overlays.remove(ids.get(key));
-      ids.set(key, overlays.add(key, "fy-monitor", { position: { bottom: -6, left: -10 }, html: monitorOverlay(key, stats) }));
+      ids.set(key, overlays.add(key, "fy-monitor", {
+          position: overlayPosition(shape),
+          scale: OVERLAY_SCALE,
+          html: monitorOverlay(key, stats),
+        }));
       for (const state of STATES) canvas.removeMarker(key, `fy-state-${state}`);
       canvas.addMarker(key, `fy-state-${stats.state}`);
     }
@@ -175,9 +197,10 @@ async function bootPath(root) {
   const refresh = async () => {
     const data = await getJSON(root.dataset.pathUrl);
     for (const [key, n] of Object.entries(data.nodes)) {
-      if (!registry.get(key)) continue;
+      const shape = registry.get(key);
+      if (!shape) continue;
       if (ids.has(key)) overlays.remove(ids.get(key));
-      ids.set(key, overlays.add(key, "fy-path", { position: { bottom: -6, left: -10 }, html: pathOverlay(key, n) }));
+      ids.set(key, overlays.add(key, "fy-path", { position: overlayPosition(shape), scale: OVERLAY_SCALE, html: pathOverlay(key, n) }));
       canvas.removeMarker(key, "fy-visited");
       canvas.removeMarker(key, "fy-visited-failed");
       canvas.addMarker(key, n.failed ? "fy-visited-failed" : "fy-visited");
