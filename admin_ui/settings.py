@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "channels",
     "admin_ui",
     "topology",
+    "processes",
     "limiter",
     "trash",
 ]
@@ -207,7 +208,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # Several models have a `status` field with different choices; name each enum explicitly.
     "ENUM_NAME_OVERRIDES": {
-        "ProcessStatusEnum": "topology.models.Process.Status",
+        "ProcessStatusEnum": "processes.models.Process.Status",
         "VersionStatusEnum": "topology.models.TopologyVersion.Status",
         "InvitationStatusEnum": "admin_ui.models.Invitation.Status",
         "TrashStatusEnum": "trash.models.TrashMessage.Status",

@@ -19,8 +19,8 @@ from rest_framework.views import APIView
 from admin_ui.authentication import TenantPermission, request_tenant
 from admin_ui.roles import Perm
 from topology import selectors, services
-from topology.bpmn import BpmnError, max_bytes
-from topology.diff import version_diff
+from topology.bpmn.diff import version_diff
+from topology.bpmn.parse import BpmnError, max_bytes
 from topology.models import Edge, Node, Topology, TopologyVersion
 from topology.runtime.registry import registry
 
@@ -145,7 +145,7 @@ def _version_result(version: TopologyVersion) -> dict[str, Any]:
 
 
 def _version(request: Request, pk: int, number: int) -> TopologyVersion:
-    topology = selectors.get_topology_for_member(request, pk)
+    topology = selectors.topology_get(tenant=request_tenant(request), pk=pk)
     return selectors.version_get(topology=topology, number=number)
 
 
@@ -194,11 +194,11 @@ class TopologyDetailApi(TenantApiView):
 
     @extend_schema(responses=TopologyOutputSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        return Response(TopologyOutputSerializer(selectors.get_topology_for_member(request, pk)).data)
+        return Response(TopologyOutputSerializer(selectors.topology_get(tenant=request_tenant(request), pk=pk)).data)
 
     @extend_schema(request=TopologyPatchSerializer, responses=TopologyOutputSerializer)
     def patch(self, request: Request, pk: int) -> Response:
-        topology = selectors.get_topology_for_member(request, pk)
+        topology = selectors.topology_get(tenant=request_tenant(request), pk=pk)
         serializer = TopologyPatchSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
@@ -214,7 +214,7 @@ class TopologyDetailApi(TenantApiView):
 
     @extend_schema(parameters=[OpenApiParameter("force", bool, required=False)], responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
-        topology = selectors.get_topology_for_member(request, pk)
+        topology = selectors.topology_get(tenant=request_tenant(request), pk=pk)
         force = request.query_params.get("force", "").lower() in ("1", "true", "yes")
         try:
             services.topology_delete(topology=topology, actor=request.user, force=force)
@@ -228,7 +228,7 @@ class VersionListApi(TenantApiView):
 
     @extend_schema(responses=VersionOutputSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
-        topology = selectors.get_topology_for_member(request, pk)
+        topology = selectors.topology_get(tenant=request_tenant(request), pk=pk)
         return Response(VersionOutputSerializer(selectors.version_list(topology=topology), many=True).data)
 
 
@@ -342,7 +342,7 @@ class VersionDiffApi(TenantApiView):
         responses=OpenApiTypes.OBJECT,
     )
     def get(self, request: Request, pk: int) -> Response:
-        topology = selectors.get_topology_for_member(request, pk)
+        topology = selectors.topology_get(tenant=request_tenant(request), pk=pk)
         try:
             a, b = int(request.query_params["a"]), int(request.query_params["b"])
         except (KeyError, ValueError):

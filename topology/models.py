@@ -1,4 +1,4 @@
-"""Topologies, their versions and nodes, and the processes that run through them."""
+"""Topologies, their versions, nodes, edges and webhooks: the definition side of an integration."""
 
 from __future__ import annotations
 
@@ -110,10 +110,6 @@ class Node(models.Model):
     def __str__(self) -> str:
         return self.name or self.key
 
-    @property
-    def is_start(self) -> bool:
-        return self.kind.startswith("start.")
-
 
 class Edge(models.Model):
     """A sequence flow between two nodes, with an optional JMESPath condition."""
@@ -139,76 +135,3 @@ class Webhook(models.Model):
     prefix = models.CharField(max_length=12)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
-
-
-class Process(models.Model):
-    """One run of a topology version, from its start message to its last branch."""
-
-    class Status(models.TextChoices):
-        IN_PROGRESS = "in_progress", "In progress"
-        SUCCESS = "success", "Success"
-        FAILED = "failed", "Failed"
-        TERMINATED = "terminated", "Terminated"
-
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="processes")
-    version = models.ForeignKey(TopologyVersion, on_delete=models.CASCADE, related_name="processes")
-    correlation_id = models.CharField(max_length=64, unique=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.IN_PROGRESS, db_index=True)
-    started_at = models.DateTimeField(db_index=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    total = models.PositiveIntegerField(default=0)
-    done = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
-    trashed = models.PositiveIntegerField(default=0)
-    duplicates = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        ordering = ["-started_at", "-id"]
-        indexes = [models.Index(fields=["tenant", "status", "started_at"])]
-
-    @property
-    def duration_label(self) -> str:
-        """How long the run took, in the largest unit that reads well ("87 ms", "4.2 s", "3 min")."""
-        if self.finished_at is None:
-            return ""
-        ms = max(0.0, (self.finished_at - self.started_at).total_seconds() * 1000)
-        if ms < 1000:
-            return f"{ms:.0f} ms"
-        if ms < 60_000:
-            return f"{ms / 1000:.1f} s"
-        if ms < 3_600_000:
-            return f"{ms / 60_000:.0f} min"
-        return f"{ms / 3_600_000:.1f} h"
-
-
-class ProcessEvent(models.Model):
-    """One node run of a process, for its timeline."""
-
-    process = models.ForeignKey(Process, on_delete=models.CASCADE, related_name="events")
-    node_key = models.CharField(max_length=100)
-    message_id = models.CharField(max_length=64)
-    result_code = models.IntegerField(default=0)
-    result_message = models.TextField(blank=True)
-    started_at = models.DateTimeField()
-    duration_ms = models.FloatField(default=0)
-    emitted = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        ordering = ["started_at", "id"]
-        # The recorder looks runs up by message id to recognise redelivered duplicates.
-        indexes = [models.Index(fields=["process", "message_id"], name="processevent_message")]
-
-
-class NodeStat(models.Model):
-    """Per-node counters for one minute, written in bulk by the recorder."""
-
-    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="stats")
-    minute = models.DateTimeField()
-    processed = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
-    trashed = models.PositiveIntegerField(default=0)
-    duration_ms_sum = models.FloatField(default=0)
-    duration_ms_max = models.FloatField(default=0)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["node", "minute"], name="unique_node_minute")]

@@ -6,11 +6,9 @@ from typing import Any
 
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
-from rest_framework.request import Request
 
-from admin_ui.authentication import request_tenant
 from admin_ui.models import ApplicationInstall, Tenant
-from topology.models import Process, Topology, TopologyVersion
+from topology.models import Topology, TopologyVersion
 
 
 def topology_list(*, tenant: Tenant, search: str = "") -> QuerySet[Topology]:
@@ -42,12 +40,6 @@ def topology_get(*, tenant: Tenant | None, pk: int) -> Topology:
     return topology
 
 
-def get_topology_for_member(request: Any, pk: int) -> Topology:
-    """The ownership check of every topology page and endpoint: another tenant's topology is a 404."""
-    tenant = request_tenant(request) if isinstance(request, Request) else getattr(request, "tenant", None)
-    return topology_get(tenant=tenant, pk=pk)
-
-
 def version_get(*, topology: Topology, number: int) -> TopologyVersion:
     """One version of an (already tenant-checked) topology, or 404."""
     version = TopologyVersion.objects.filter(topology=topology, number=number).select_related("topology").first()
@@ -74,9 +66,8 @@ def version_enabled(*, topology: Topology) -> TopologyVersion | None:
 
 
 def topology_in_progress_count(*, topology: Topology) -> int:
-    return Process.objects.filter(
-        tenant_id=topology.tenant_id, version__topology=topology, status=Process.Status.IN_PROGRESS
-    ).count()
+    # Processes sit above topology in the layering: count them through the reverse relation, no import.
+    return TopologyVersion.objects.filter(topology=topology, processes__status="in_progress").count()
 
 
 def install_options(*, tenant: Tenant) -> list[dict[str, Any]]:

@@ -12,11 +12,13 @@ from django.utils import timezone
 from admin_ui.models import ApplicationInstall, Tenant
 from admin_ui.services import audit_log
 from topology import selectors
-from topology.bpmn import ParsedBpmn, parse_bpmn
-from topology.bpmn_builder import build_bpmn
+from topology.bpmn.build import build_bpmn
+from topology.bpmn.parse import ParsedBpmn, parse_bpmn
+from topology.bpmn.validate import validate
+from topology.cron import cron_sync
 from topology.models import Edge, Node, Topology, TopologyVersion
 from topology.runtime import control
-from topology.validation import validate
+from topology.webhooks import webhook_ensure
 
 
 class TopologyError(Exception):
@@ -206,7 +208,7 @@ def topology_delete(*, topology: Topology, actor: Any, force: bool = False) -> T
         if enabled is not None:
             enabled.enabled = False
             enabled.save(update_fields=["enabled", "updated_at"])
-            transaction.on_commit(lambda: control.on_version_disabled(enabled))
+            transaction.on_commit(lambda: version_after_disable(enabled))
         locked.deleted_at = timezone.now()
         locked.save(update_fields=["deleted_at", "updated_at"])
         _audit(
@@ -293,7 +295,7 @@ def topology_version_publish(*, version: TopologyVersion, actor: Any) -> Topolog
             before={"status": "draft"},
             after=_version_state(current),
         )
-        transaction.on_commit(lambda: control.on_version_published(current))
+        transaction.on_commit(lambda: webhook_ensure(version=current))
     return current
 
 
@@ -323,7 +325,7 @@ def topology_version_enable(*, version: TopologyVersion, actor: Any) -> Topology
             before={"enabled_version": previous.number if previous else None},
             after={"enabled_version": current.number},
         )
-        transaction.on_commit(lambda: control.on_version_enabled(current, previous))
+        transaction.on_commit(lambda: version_after_enable(current))
     return current
 
 
@@ -345,7 +347,7 @@ def topology_version_disable(*, version: TopologyVersion, actor: Any) -> Topolog
             before={"enabled": True},
             after={"enabled": False},
         )
-        transaction.on_commit(lambda: control.on_version_disabled(current))
+        transaction.on_commit(lambda: version_after_disable(current))
     return current
 
 
@@ -368,3 +370,17 @@ def topology_import(*, tenant: Tenant, name: str, bpmn_xml: str, actor: Any) -> 
             after={"errors": len(version.errors), "unsupported": len(version.unsupported)},
         )
     return version
+
+
+def version_after_enable(version: TopologyVersion) -> None:
+    """Runtime side of enabling (after commit): webhooks, queues, engines, cron rows."""
+    # After commit: engines reading the database must already see the version as enabled.
+    webhook_ensure(version=version)
+    control.version_started(version)
+    cron_sync(topology=version.topology)
+
+
+def version_after_disable(version: TopologyVersion) -> None:
+    """Runtime side of disabling (after commit): cron rows removed, engines told."""
+    cron_sync(topology=version.topology)
+    control.version_stopped(version)

@@ -8,17 +8,15 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import select_template
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from admin_ui.roles import Perm, role_has
-from admin_ui.tenancy import tenant_required
+from admin_ui.tenancy import current_tenant, tenant_required
 from topology import selectors, services
 from topology.api import _bpmn_response
-from topology.bpmn import BpmnError
-from topology.diff import version_diff
+from topology.bpmn.diff import version_diff
+from topology.bpmn.parse import BpmnError
 from topology.forms import CloneForm, DeleteForm, DiffForm, ImportForm, TopologyForm
 from topology.models import Topology, TopologyVersion
 from topology.webhooks import webhook_urls
@@ -27,14 +25,6 @@ from topology.webhooks import webhook_urls
 def _can_edit(request: HttpRequest) -> bool:
     membership = getattr(request, "membership", None)
     return membership is not None and role_has(membership.role, Perm.EDIT)
-
-
-def _has_template(name: str) -> bool:
-    try:
-        select_template([name])
-    except TemplateDoesNotExist:
-        return False
-    return True
 
 
 def _topology_context(request: HttpRequest, topology: Topology, **extra: Any) -> dict[str, Any]:
@@ -81,7 +71,7 @@ def topology_create(request: HttpRequest) -> HttpResponse:
 
 @tenant_required()
 def topology_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    topology = selectors.get_topology_for_member(request, pk)
+    topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
     versions = list(selectors.version_list(topology=topology)[:10])
     latest = versions[0] if versions else None
     enabled = next((v for v in versions if v.enabled), None) or selectors.version_enabled(topology=topology)
@@ -96,14 +86,13 @@ def topology_detail(request: HttpRequest, pk: int) -> HttpResponse:
             enabled_version=enabled,
             in_progress=selectors.topology_in_progress_count(topology=topology),
             webhooks=webhook_urls(topology=topology),
-            has_runtime_actions=_has_template("topology/_runtime_actions.html"),
         ),
     )
 
 
 @tenant_required(Perm.EDIT)
 def topology_rename(request: HttpRequest, pk: int) -> HttpResponse:
-    topology = selectors.get_topology_for_member(request, pk)
+    topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
     form = TopologyForm(request.POST or None, initial={"name": topology.name, "description": topology.description})
     if request.method == "POST" and form.is_valid():
         try:
@@ -125,7 +114,7 @@ def topology_rename(request: HttpRequest, pk: int) -> HttpResponse:
 
 @tenant_required(Perm.EDIT)
 def topology_clone(request: HttpRequest, pk: int) -> HttpResponse:
-    topology = selectors.get_topology_for_member(request, pk)
+    topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
     form = CloneForm(request.POST or None, initial={"name": f"{topology.name} (copy)"[:100]})
     if request.method == "POST" and form.is_valid():
         try:
@@ -142,7 +131,7 @@ def topology_clone(request: HttpRequest, pk: int) -> HttpResponse:
 
 @tenant_required(Perm.EDIT)
 def topology_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    topology = selectors.get_topology_for_member(request, pk)
+    topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
     form = DeleteForm(request.POST or None)
     in_progress = selectors.topology_in_progress_count(topology=topology)
     if request.method == "POST" and form.is_valid():
@@ -160,7 +149,7 @@ def topology_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @tenant_required()
 def topology_versions(request: HttpRequest, pk: int) -> HttpResponse:
-    topology = selectors.get_topology_for_member(request, pk)
+    topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
     versions = list(selectors.version_list(topology=topology))
     numbers = [v.number for v in versions]
     initial = {"a": numbers[1], "b": numbers[0]} if len(numbers) > 1 else {}
@@ -172,7 +161,7 @@ def topology_versions(request: HttpRequest, pk: int) -> HttpResponse:
 
 @tenant_required()
 def topology_version_diff(request: HttpRequest, pk: int) -> HttpResponse:
-    topology = selectors.get_topology_for_member(request, pk)
+    topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
     numbers = list(selectors.version_list(topology=topology).values_list("number", flat=True))
     form = DiffForm(request.GET or None, numbers=numbers)
     diff = None
@@ -215,7 +204,7 @@ def editor_config(request: HttpRequest, version: TopologyVersion) -> dict[str, A
 
 @tenant_required()
 def topology_editor(request: HttpRequest, pk: int, number: int) -> HttpResponse:
-    topology = selectors.get_topology_for_member(request, pk)
+    topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
     version = selectors.version_get(topology=topology, number=number)
     return render(
         request,
@@ -231,12 +220,12 @@ def topology_editor(request: HttpRequest, pk: int, number: int) -> HttpResponse:
 
 @tenant_required()
 def topology_version_export(request: HttpRequest, pk: int, number: int) -> HttpResponse:
-    topology = selectors.get_topology_for_member(request, pk)
+    topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
     return _bpmn_response(selectors.version_get(topology=topology, number=number), attachment=True)
 
 
 def _version_action(request: HttpRequest, pk: int, number: int, action: str) -> HttpResponse:
-    topology = selectors.get_topology_for_member(request, pk)
+    topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
     version = selectors.version_get(topology=topology, number=number)
     try:
         if action == "publish":

@@ -10,14 +10,15 @@ import json
 import pytest
 
 from admin_ui.models import Role
+from processes.models import Process
+from processes.services import process_start_many
 from tests.e2e.conftest import _free_port, start_daphne, stop_daphne
 from tests.factories import make_member, make_tenant
 from tests.topology.runtime.harness import RuntimeEnv
 from topology import services
-from topology.bpmn_builder import build_bpmn
-from topology.models import Process, TopologyVersion
+from topology.bpmn.build import build_bpmn
+from topology.models import TopologyVersion
 from topology.runtime.spec import build_version
-from topology.starts import process_start_many
 
 COUNT = 50
 WIDE = {"width": 1440, "height": 1000}

@@ -7,8 +7,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from processes.models import NodeStat, Process, ProcessEvent
 from tests.topology.runtime_factories import make_runtime_version
-from topology.models import NodeStat, Process, ProcessEvent, TopologyVersion
+from topology.models import TopologyVersion
 
 COVERED_URL_NAMES = {
     "dashboard",

@@ -20,7 +20,7 @@ from tests.topology.factories import (
     valid_xml,
 )
 from tests.topology.test_bpmn import BILLION_LAUGHS, EXTERNAL_DTD, EXTERNAL_ENTITY
-from topology.bpmn_builder import build_bpmn
+from topology.bpmn.build import build_bpmn
 from topology.models import Node, Topology, TopologyVersion
 
 pytestmark = pytest.mark.django_db

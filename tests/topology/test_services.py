@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from admin_ui.models import AuditEntry
+from processes.models import Process
 from tests.topology.factories import (
     chain,
     first_version,
@@ -17,10 +18,10 @@ from tests.topology.factories import (
     valid_xml,
 )
 from topology import services
-from topology.bpmn import RETRY_DEFAULTS, BpmnError, content_hash
-from topology.bpmn_builder import build_bpmn
-from topology.diff import version_diff
-from topology.models import Edge, Node, Process, Topology, TopologyVersion
+from topology.bpmn.build import build_bpmn
+from topology.bpmn.diff import version_diff
+from topology.bpmn.parse import RETRY_DEFAULTS, BpmnError, content_hash
+from topology.models import Edge, Node, Topology, TopologyVersion
 from topology.runtime import control
 from topology.seed import EXAMPLE_NAME, seed_example_topology
 
@@ -163,11 +164,11 @@ def test_enable_needs_a_published_version_and_disables_the_previous(
     assert callbacks == []
 
 
-def test_hooks_receive_the_versions(tenant_a, alice, monkeypatch, django_capture_on_commit_callbacks):
+def test_runtime_hooks_run_after_commit(tenant_a, alice, monkeypatch, django_capture_on_commit_callbacks):
+    # The broker side (queues, engine broadcasts) is exercised by the runtime tests; here: what runs when.
     calls: list[tuple] = []
-    monkeypatch.setattr(control, "on_version_published", lambda v: calls.append(("published", v.number)))
-    monkeypatch.setattr(control, "on_version_enabled", lambda v, p: calls.append(("enabled", v.number, p and p.number)))
-    monkeypatch.setattr(control, "on_version_disabled", lambda v: calls.append(("disabled", v.number)))
+    monkeypatch.setattr(control, "version_started", lambda v: calls.append(("started", v.number)))
+    monkeypatch.setattr(control, "version_stopped", lambda v: calls.append(("stopped", v.number)))
     topology = make_topology(tenant_a, alice)
     with django_capture_on_commit_callbacks(execute=True):
         v1 = services.topology_version_publish(version=first_version(topology), actor=alice)
@@ -180,7 +181,7 @@ def test_hooks_receive_the_versions(tenant_a, alice, monkeypatch, django_capture
         services.topology_version_enable(version=v2, actor=alice)
     with django_capture_on_commit_callbacks(execute=True):
         services.topology_version_disable(version=v2, actor=alice)
-    assert calls == [("published", 1), ("enabled", 1, None), ("published", 2), ("enabled", 2, 1), ("disabled", 2)]
+    assert calls == [("started", 1), ("started", 2), ("stopped", 2)]
 
 
 def test_database_allows_one_enabled_version(tenant_a, alice):

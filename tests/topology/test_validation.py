@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from tests.topology.factories import chain, linear_nodes, make_install
-from topology.bpmn import ParsedBpmn, ParsedEdge, ParsedNode, parse_bpmn
-from topology.bpmn_builder import build_bpmn
-from topology.validation import validate
+from topology.bpmn.build import build_bpmn
+from topology.bpmn.parse import ParsedBpmn, ParsedEdge, ParsedNode, parse_bpmn
+from topology.bpmn.validate import validate
 
 pytestmark = pytest.mark.django_db
 

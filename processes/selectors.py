@@ -9,11 +9,9 @@ from typing import Any
 from django.db.models import Avg, Count, Max, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
-from rest_framework.request import Request
 
-from admin_ui.authentication import request_tenant
 from admin_ui.models import Tenant
-from topology.models import Process, ProcessEvent
+from processes.models import Process, ProcessEvent
 
 RANGES = {
     "1h": dt.timedelta(hours=1),
@@ -57,12 +55,6 @@ def process_get(*, tenant: Tenant | None, pk: int) -> Process:
     if process is None:
         raise Http404("No such process.")
     return process
-
-
-def get_process_for_member(request: Any, pk: int) -> Process:
-    """The ownership check of every process page and endpoint: another tenant's process is a 404."""
-    tenant = request_tenant(request) if isinstance(request, Request) else getattr(request, "tenant", None)
-    return process_get(tenant=tenant, pk=pk)
 
 
 def process_timeline(*, process: Process, limit: int = 500) -> list[ProcessEvent]:
@@ -146,7 +138,8 @@ def topology_monitor(*, topology: Any, version: Any, now: dt.datetime | None = N
     """Per node of the enabled version: queue depth and in flight (sampled), processed / failed per minute, the
     last hour's totals, trashed, waiting, and a state (idle, busy, backlog, failing) for the overlay colours."""
     from processes.depths import read_depths
-    from topology.models import Node, NodeStat
+    from processes.models import NodeStat
+    from topology.models import Node
 
     now = now or timezone.now()
     current = _minute(now)
@@ -260,7 +253,7 @@ DASHBOARD_RANGES = {
 def dashboard(*, tenant: Tenant, span: str = "1h", now: dt.datetime | None = None) -> dict[str, Any]:
     """Throughput and errors per topology over the last hour (per minute) or day (per hour), top failing nodes,
     trash size and processes in progress."""
-    from topology.models import NodeStat
+    from processes.models import NodeStat
     from trash.models import TrashMessage
     from trash.selectors import trash_message_list
 

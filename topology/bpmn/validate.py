@@ -14,7 +14,7 @@ from croniter import croniter
 from jmespath.exceptions import JMESPathError
 
 from admin_ui.models import ApplicationInstall, Tenant
-from topology.bpmn import KIND_ELEMENTS, KINDS, RETRY_ON_VALUES, START_KINDS, ParsedBpmn, ParsedNode
+from topology.bpmn.parse import KIND_ELEMENTS, KINDS, RETRY_ON_VALUES, START_KINDS, ParsedBpmn, ParsedNode
 from topology.runtime.registry import registry
 
 

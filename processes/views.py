@@ -17,11 +17,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from admin_ui.roles import Perm, role_has
-from admin_ui.tenancy import tenant_required
-from topology import process_selectors as selectors
-from topology.models import Node, Process
-from topology.selectors import get_topology_for_member, topology_list
-from topology.starts import (
+from admin_ui.tenancy import current_tenant, tenant_required
+from processes import selectors
+from processes.models import Process
+from processes.services import (
     START_KINDS,
     StartError,
     enabled_version,
@@ -30,6 +29,8 @@ from topology.starts import (
     processes_terminate,
     webhook_start,
 )
+from topology.models import Node
+from topology.selectors import topology_get, topology_list
 
 
 def _when(value: str) -> dt.datetime | None:
@@ -73,7 +74,7 @@ def process_list(request: HttpRequest) -> HttpResponse:
     }
     if getattr(request, "htmx", False):
         return render(request, "processes/htmx/process_rows.html", context)
-    return render(request, "topology/process_list.html", context)
+    return render(request, "processes/list.html", context)
 
 
 def _selected(request: HttpRequest) -> list[Process]:
@@ -173,23 +174,23 @@ def _detail_context(request: HttpRequest, process: Process) -> dict[str, Any]:
 @tenant_required(Perm.VIEW)
 def process_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """A process's figures, diagram path and timeline; htmx re-reads the live part when notified."""
-    process = selectors.get_process_for_member(request, pk)
+    process = selectors.process_get(tenant=current_tenant(request), pk=pk)
     context = _detail_context(request, process)
     if getattr(request, "htmx", False):
         return render(request, "processes/htmx/process_live.html", context)
-    return render(request, "topology/process_detail.html", context)
+    return render(request, "processes/detail.html", context)
 
 
 @tenant_required(Perm.VIEW)
 def process_path_json(request: HttpRequest, pk: int) -> JsonResponse:
     """The nodes a process visited, with runs, waits, failures and time: the diagram overlay's data."""
-    process = selectors.get_process_for_member(request, pk)
+    process = selectors.process_get(tenant=current_tenant(request), pk=pk)
     return JsonResponse(selectors.process_path(process=process))
 
 
 @tenant_required(Perm.OPERATE)
 def process_terminate_view(request: HttpRequest, pk: int) -> HttpResponse:
-    process = selectors.get_process_for_member(request, pk)
+    process = selectors.process_get(tenant=current_tenant(request), pk=pk)
     if request.method == "POST":
         try:
             process_terminate(process=process, actor=request.user)
@@ -198,12 +199,12 @@ def process_terminate_view(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, "Process terminated; its remaining messages are dropped.")
         return redirect("process_detail", pk=process.pk)
-    return render(request, "topology/process_terminate.html", {"nav": "processes", "process": process})
+    return render(request, "processes/terminate.html", {"nav": "processes", "process": process})
 
 
 @tenant_required(Perm.OPERATE)
 def topology_start_view(request: HttpRequest, pk: int) -> HttpResponse:
-    topology = get_topology_for_member(request, pk)
+    topology = topology_get(tenant=current_tenant(request), pk=pk)
     version = topology.versions.filter(enabled=True).first()
     start_nodes = list(version.nodes.filter(kind__in=START_KINDS).order_by("id")) if version else []
     payload = request.POST.get("payload", "{\n  \n}") if request.method == "POST" else "{\n  \n}"
@@ -227,7 +228,7 @@ def topology_start_view(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("process_detail", pk=process.pk)
     return render(
         request,
-        "topology/process_start.html",
+        "processes/start.html",
         {
             "nav": "topologies",
             "topology": topology,
@@ -263,7 +264,7 @@ def _enabled_version_of(topology: Any) -> Any:
 @tenant_required(Perm.VIEW)
 def topology_monitor(request: HttpRequest, pk: int) -> HttpResponse:
     """The enabled version's diagram with a live overlay per node."""
-    topology = get_topology_for_member(request, pk)
+    topology = topology_get(tenant=current_tenant(request), pk=pk)
     version = _enabled_version_of(topology)
     return render(
         request,
@@ -280,7 +281,7 @@ def topology_monitor(request: HttpRequest, pk: int) -> HttpResponse:
 @tenant_required(Perm.VIEW)
 def topology_monitor_stats(request: HttpRequest, pk: int) -> JsonResponse:
     """Per-node figures of the enabled version (JSON, re-read by the monitor on every notice)."""
-    topology = get_topology_for_member(request, pk)
+    topology = topology_get(tenant=current_tenant(request), pk=pk)
     version = _enabled_version_of(topology)
     if version is None:
         return JsonResponse({"nodes": {}, "depths_at": None, "detail": "No version is enabled."})
@@ -291,7 +292,7 @@ def topology_monitor_stats(request: HttpRequest, pk: int) -> JsonResponse:
 def topology_monitor_node(request: HttpRequest, pk: int, key: str) -> HttpResponse:
     """One node's recent runs and trash (an htmx fragment for the monitor's side panel)."""
     tenant: Any = request.tenant  # type: ignore[attr-defined]
-    topology = get_topology_for_member(request, pk)
+    topology = topology_get(tenant=current_tenant(request), pk=pk)
     version = _enabled_version_of(topology)
     node = version.nodes.filter(key=key).first() if version is not None else None
     if node is None:
