@@ -7,8 +7,9 @@ import "./monitor.css";
 
 import NavigatedViewer from "bpmn-js/lib/NavigatedViewer";
 
-import flowyardModdle from "./editor/flowyard-moddle.json";
 import { RenderModule } from "./editor/index";
+import { moddleDescriptor } from "./editor/kinds";
+import { withLayout } from "./editor/load";
 
 const STATES = ["idle", "busy", "backlog", "failing"];
 const STATE_TEXT = { idle: "Idle", busy: "Busy", backlog: "Backing up", failing: "Failing" };
@@ -69,18 +70,23 @@ function onChanges(fn) {
   return run();
 }
 
+async function fetchText(url) {
+  const response = await fetch(url, { credentials: "same-origin" });
+  if (!response.ok) throw new Error(`Loading the diagram failed: ${response.status}`);
+  return response.text();
+}
+
+// The editor's renderer and moddle extension, configured from the same node registry, in a read-only viewer.
 async function makeViewer(root) {
   const container = root.querySelector("[data-canvas]");
+  const [registry, xml] = await Promise.all([getJSON(root.dataset.registryUrl), fetchText(root.dataset.xmlUrl)]);
   const viewer = new NavigatedViewer({
     container,
-    moddleExtensions: { flowyard: flowyardModdle },
+    moddleExtensions: { flowyard: moddleDescriptor(registry) },
     additionalModules: [RenderModule],
+    flowyard: { registry, readOnly: true },
   });
-  const xml = await fetch(root.dataset.xmlUrl, { credentials: "same-origin" }).then((r) => {
-    if (!r.ok) throw new Error(`Loading the diagram failed: ${r.status}`);
-    return r.text();
-  });
-  await viewer.importXML(xml);
+  await viewer.importXML((await withLayout(xml)).xml);
   const canvas = viewer.get("canvas");
   canvas.zoom("fit-viewport", "auto");
   // Rotating a phone or resizing the window: keep the whole diagram in view.
