@@ -79,3 +79,17 @@ class NodeStat(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["node", "minute"], name="unique_node_minute")]
+
+
+class ProcessPayload(models.Model):
+    """A run's input and outputs, kept only for nodes with `keepPayload` on (payloads can hold personal data)."""
+
+    process = models.ForeignKey(Process, on_delete=models.CASCADE, related_name="payloads")
+    node_key = models.CharField(max_length=100)
+    message_id = models.CharField(max_length=64)
+    body_in = models.TextField(blank=True)
+    bodies_out = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["process", "message_id"], name="processpayload_message")]

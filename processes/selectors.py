@@ -296,3 +296,20 @@ def dashboard(*, tenant: Tenant, span: str = "1h", now: dt.datetime | None = Non
         },
         "top_failing": top_failing,
     }
+
+
+def process_payload_ids(*, process: Process) -> set[str]:
+    """Message ids of the process's runs whose payloads were kept (nodes with `keepPayload`)."""
+    from processes.models import ProcessPayload
+
+    return set(ProcessPayload.objects.filter(process=process).values_list("message_id", flat=True))
+
+
+def process_payload_get(*, process: Process, message_id: str) -> Any:
+    """One kept payload of an (already tenant-checked) process, or 404."""
+    from processes.models import ProcessPayload
+
+    payload = ProcessPayload.objects.filter(process=process, message_id=message_id).first()
+    if payload is None:
+        raise Http404("No payload was kept for this run.")
+    return payload

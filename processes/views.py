@@ -147,11 +147,13 @@ def _detail_context(request: HttpRequest, process: Process) -> dict[str, Any]:
     membership: Any = request.membership  # type: ignore[attr-defined]
     names = selectors.node_names(version_id=process.version_id)
     events = selectors.process_timeline(process=process)
+    kept = selectors.process_payload_ids(process=process)
     for event in events:
         event.node_name = names.get(event.node_key, event.node_key)  # type: ignore[attr-defined]
         event.word = selectors.result_word(event.result_code)  # type: ignore[attr-defined]
         event.tone = selectors.result_tone(event.result_code)  # type: ignore[attr-defined]
         event.is_wait = event.result_code in selectors.WAIT_CODES  # type: ignore[attr-defined]
+        event.has_payload = event.message_id in kept  # type: ignore[attr-defined]
     trash = selectors.process_trash(process=process)
     for message in trash:
         message.node_name = names.get(message.node_key, message.node_key)
@@ -179,6 +181,14 @@ def process_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if getattr(request, "htmx", False):
         return render(request, "processes/htmx/process_live.html", context)
     return render(request, "processes/detail.html", context)
+
+
+@tenant_required(Perm.VIEW)
+def process_payload(request: HttpRequest, pk: int, message_id: str) -> HttpResponse:
+    """The kept input and outputs of one run (an htmx fragment, loaded on demand)."""
+    process = selectors.process_get(tenant=current_tenant(request), pk=pk)
+    payload = selectors.process_payload_get(process=process, message_id=message_id)
+    return render(request, "processes/htmx/payload.html", {"payload": payload})
 
 
 @tenant_required(Perm.VIEW)

@@ -185,6 +185,13 @@ DELIVERY = Section(
             help="Keep order per key with N shards instead of one global order.",
         ),
         Field("shards", "Shards", "integer", min=1, max=64),
+        Field(
+            "keepPayload",
+            "Keep payloads (shown on the process page)",
+            "checkbox",
+            default=False,
+            help="Off by default: payloads can hold personal data. Each run's input and outputs are stored.",
+        ),
     ),
 )
 _POLICY = RetryPolicy()

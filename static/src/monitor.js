@@ -88,16 +88,21 @@ async function makeViewer(root) {
   });
   await viewer.importXML((await withLayout(xml)).xml);
   const canvas = viewer.get("canvas");
-  canvas.zoom("fit-viewport", "auto");
+  // Fit, then leave a margin: badges and overlays stick out of the shapes' bounds.
+  const fit = () => {
+    canvas.zoom("fit-viewport", "auto");
+    canvas.zoom(Math.min(1, canvas.zoom() * 0.9), "auto");
+  };
+  fit();
   // Rotating a phone or resizing the window: keep the whole diagram in view.
   let width = container.clientWidth;
   new ResizeObserver(() => {
     if (container.clientWidth === width) return;
     width = container.clientWidth;
     canvas.resized();
-    canvas.zoom("fit-viewport", "auto");
+    fit();
   }).observe(container);
-  root.querySelector("[data-fit]")?.addEventListener("click", () => canvas.zoom("fit-viewport", "auto"));
+  root.querySelector("[data-fit]")?.addEventListener("click", fit);
   return viewer;
 }
 

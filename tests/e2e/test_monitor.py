@@ -28,7 +28,7 @@ PHONE = {"width": 390, "height": 844}
 def _topology(tenant, user):
     nodes = [
         {"id": "Start", "kind": "start.manual", "name": "Order received"},
-        {"id": "Check", "kind": "python", "name": "Check order", "registry": "flowyard.noop"},
+        {"id": "Check", "kind": "python", "name": "Check order", "registry": "flowyard.noop", "keepPayload": "true"},
         {"id": "Answer", "kind": "python", "name": "Call shop API", "registry": "test.answer"},
         {"id": "End", "kind": "end", "name": "Done"},
     ]
@@ -120,6 +120,10 @@ def test_monitor_and_process_list_update_live_and_survive_a_server_restart(brows
             assert detail.locator("[data-testid=timeline-row][data-code='1006']").count() == 1
             assert detail.locator("[data-testid=process-progress].is-failed").count() == 1
             assert detail.get_by_text("Call shop API").count() >= 1
+            # Only "Check order" keeps payloads: one button, and the input appears on demand.
+            assert detail.locator("[data-testid=show-payload]").count() == 1
+            detail.locator("[data-testid=show-payload]").click()
+            assert "shop said no" in detail.locator("[data-testid=payload]").inner_text()
             dashboard = context.new_page()
             dashboard.goto("/dashboard/")
             dashboard.wait_for_selector("[data-testid=chart-throughput][data-ready=true]")

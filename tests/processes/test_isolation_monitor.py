@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from processes.models import NodeStat, Process, ProcessEvent
+from processes.models import NodeStat, Process, ProcessEvent, ProcessPayload
 from tests.topology.runtime_factories import make_runtime_version
 from topology.models import TopologyVersion
 
@@ -16,6 +16,7 @@ COVERED_URL_NAMES = {
     "process_export",
     "process_bulk_terminate",
     "process_path",
+    "process_payload",
     "topology_monitor",
     "topology_monitor_stats",
     "topology_monitor_node",
@@ -32,6 +33,7 @@ def make_run(tenant, name):
         tenant=tenant, version=version, correlation_id=f"corr-{name}", started_at=timezone.now(), total=2, done=1
     )
     ProcessEvent.objects.create(process=process, node_key="work", message_id=f"m-{name}", started_at=timezone.now())
+    ProcessPayload.objects.create(process=process, node_key="work", message_id=f"m-{name}", body_in=f"secret-{name}")
     node = version.nodes.get(key="work")
     NodeStat.objects.create(node=node, minute=timezone.now().replace(second=0, microsecond=0), processed=7, failed=2)
     return version.topology, process
@@ -84,3 +86,11 @@ def test_dashboard_counts_only_own_tenant(alice_client, runs):
     assert response.context["data"]["totals"]["processed"] == 7
     assert response.context["data"]["totals"]["in_progress"] == 1
     assert b"alpha" in response.content and b"bravo" not in response.content
+
+
+def test_payload_of_another_tenant_is_404(alice_client, runs):
+    (_, mine), (_, theirs) = runs
+    assert alice_client.get(reverse("process_payload", args=[theirs.pk, "m-bravo"])).status_code == 404
+    assert alice_client.get(reverse("process_payload", args=[mine.pk, "m-bravo"])).status_code == 404
+    own = alice_client.get(reverse("process_payload", args=[mine.pk, "m-alpha"]))
+    assert own.status_code == 200 and b"secret-alpha" in own.content
