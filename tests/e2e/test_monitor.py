@@ -53,6 +53,7 @@ def _login(context, user, url):
 
 def _shot(page, screenshot, name, viewport):
     page.set_viewport_size(viewport)
+    page.evaluate("window.scrollTo(0, 0)")  # a sticky top bar would otherwise land mid-page
     page.wait_for_timeout(300)
     screenshot(page, f"{name}-{viewport['width']}")
 
