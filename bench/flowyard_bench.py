@@ -82,6 +82,10 @@ def _run(name: str, *, notices: bool) -> BenchResult:
                     "engine_cpu_cores": round((cpu1 - cpu0) / wall, 2),
                     "recorder_cpu_cores": round((rec1 - rec0) / wall, 2) if recorder else None,
                     "machine_cpu_busy": round((busy1[0] - busy0[0]) / max(1.0, busy1[1] - busy0[1]), 2),
+                    # CPU per process does not depend on how much of a shared machine the run got: the fair way
+                    # to compare notices on and off when machine_cpu_busy is near 1.
+                    "engine_cpu_ms_per_process": round(1000 * (cpu1 - cpu0) / count, 3),
+                    "recorder_cpu_ms_per_process": round(1000 * (rec1 - rec0) / count, 3) if recorder else None,
                 }
             )
             if finished.done < count:

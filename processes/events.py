@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -104,7 +105,7 @@ class Notifier:
             finally:
                 close_old_connections()
             # The coalescing window: marks arriving meanwhile wait for the next round.
-            threading.Event().wait(interval)
+            time.sleep(interval)
 
     async def _send(self, pending: dict[tuple[int, int], set[str]]) -> None:
         from channels.layers import get_channel_layer

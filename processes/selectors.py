@@ -313,3 +313,13 @@ def process_payload_get(*, process: Process, message_id: str) -> Any:
     if payload is None:
         raise Http404("No payload was kept for this run.")
     return payload
+
+
+def limiter_saturation(*, tenant: Tenant) -> dict[str, Any]:
+    """The limiter's live usage per key for the dashboard; None while the limiter app cannot report it (its
+    `limit_usage` selector lands with the limiter work), with the configured limits instead."""
+    from limiter import selectors as limiter_selectors
+
+    usage = getattr(limiter_selectors, "limit_usage", None)
+    limits = list(limiter_selectors.limit_list(tenant=tenant)[:20])
+    return {"limits": limits, "limiter_usage": usage(tenant=tenant) if usage else None}

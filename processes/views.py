@@ -327,19 +327,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "nav": "dashboard",
         "data": data,
         "spans": list(selectors.DASHBOARD_RANGES),
-        **limiter_saturation(tenant),
+        **selectors.limiter_saturation(tenant=tenant),
     }
     if getattr(request, "htmx", False):
         return render(request, "processes/htmx/dashboard_body.html", context)
     return render(request, "processes/dashboard.html", context)
-
-
-def limiter_saturation(tenant: Any) -> dict[str, Any]:
-    """The limiter's usage per key when the limiter app can report it; otherwise only its configured limits."""
-    try:
-        from limiter import selectors as limiter_selectors
-    except ImportError:  # pragma: no cover - the limiter app is always installed
-        return {"limits": [], "limiter_usage": None}
-    usage = getattr(limiter_selectors, "limit_usage", None)
-    limits = list(limiter_selectors.limit_list(tenant=tenant)[:20])
-    return {"limits": limits, "limiter_usage": usage(tenant=tenant) if usage else None}
