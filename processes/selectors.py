@@ -161,9 +161,12 @@ def topology_monitor(*, topology: Any, version: Any, now: dt.datetime | None = N
         if row["minute"] >= previous:
             f["recent"] += row["processed"]
             f["recent_failed"] += row["failed"]
+    # Only running processes can have a message waiting; going through them uses the (process, ...) index
+    # instead of scanning every timeline row of the version.
+    running = Process.objects.filter(version=version, status=Process.Status.IN_PROGRESS).values("pk")
     waiting = dict(
         ProcessEvent.objects.filter(
-            process__version=version, result_code__in=WAIT_CODES, started_at__gte=now - dt.timedelta(minutes=1)
+            process__in=running, result_code__in=WAIT_CODES, started_at__gte=now - dt.timedelta(minutes=1)
         )
         .values("node_key")
         .annotate(n=Count("id"))

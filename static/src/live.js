@@ -4,7 +4,7 @@
 // re-reads everything once.
 
 const MIN_DELAY = 500;
-const MAX_DELAY = 10000;
+const MAX_DELAY = 5000;
 
 export class LiveSocket {
   constructor(path, { onNotice, onState } = {}) {
