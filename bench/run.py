@@ -1,6 +1,7 @@
 """Run Flowyard's benchmarks and print one table: `python bench/run.py [NAME ...] [--save-baseline]`.
 
-Names: pika, celery, flowyard, flowyard-notices-off, connector, rss, editor (default: all, in that order). Results go to
+Names: pika, celery, flowyard, flowyard-notices-off, connector, rss, editor, pages, trash (default: all, in that
+order). Results go to
 bench/results/latest.json; `--save-baseline` also rewrites bench/baseline.json with this run's figures."""
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ BENCHMARKS: dict[str, Callable[[], BenchResult]] = {
     "connector": _bench("connector_bench"),
     "rss": _bench("rss_bench"),
     "editor": _bench("editor_bench"),
+    "pages": _bench("page_bench"),
+    "trash": _bench("trash_bench"),
 }
 
 

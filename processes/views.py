@@ -1,9 +1,9 @@
-"""Process pages: list, detail with timeline, terminate, manual start, and the public webhook endpoint."""
+"""Process pages: the live list (search, bulk terminate, export), the live detail with its path and payloads,
+terminate, manual start, the topology monitor and the tenant dashboard."""
 
 from __future__ import annotations
 
 import csv
-import datetime as dt
 from typing import Any
 
 from django.contrib import messages
@@ -11,55 +11,26 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.dateparse import parse_datetime
-from django.utils.timezone import get_current_timezone, is_naive, make_aware
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from admin_ui.errors import ServiceError
 from admin_ui.roles import Perm, role_has
 from admin_ui.tenancy import current_tenant, tenant_required
 from processes import selectors
+from processes.filters import ProcessFilter
 from processes.models import Process
-from processes.services import (
-    START_KINDS,
-    StartError,
-    enabled_version,
-    process_start,
-    process_terminate,
-    processes_terminate,
-    webhook_start,
-)
+from processes.services import enabled_version, process_start, process_terminate, processes_terminate
 from topology.models import Node
-from topology.selectors import topology_get, topology_list
-
-
-def _when(value: str) -> dt.datetime | None:
-    parsed = parse_datetime(value) if value else None
-    if parsed is not None and is_naive(parsed):
-        parsed = make_aware(parsed, get_current_timezone())
-    return parsed
-
-
-def _list_filters(request: HttpRequest) -> dict[str, str]:
-    return {k: request.GET.get(k, "") for k in ("topology", "status", "range", "since", "until", "q")}
+from topology.selectors import topology_get, topology_list, version_enabled
 
 
 @tenant_required(Perm.VIEW)
 def process_list(request: HttpRequest) -> HttpResponse:
-    """The live process list: htmx re-reads the table (same filters) whenever the socket says something changed."""
+    """The live process list: htmx re-reads the rows (same filters) whenever the socket says something changed."""
     tenant: Any = request.tenant  # type: ignore[attr-defined]
-    f = _list_filters(request)
-    since = selectors.range_start(f["range"]) or _when(f["since"])
-    until = _when(f["until"])
-    qs = selectors.process_list(
-        tenant=tenant,
-        topology_id=int(f["topology"]) if f["topology"].isdigit() else None,
-        status=f["status"],
-        since=since,
-        until=until,
-    )
-    qs = selectors.process_search(qs, f["q"])
-    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    filters = ProcessFilter(request.GET, queryset=selectors.process_list(tenant=tenant))
+    page = Paginator(filters.qs, 50).get_page(request.GET.get("page"))
+    keys = ("q", "topology", "status", "range", "since", "until")
     membership: Any = request.membership  # type: ignore[attr-defined]
     context = {
         "nav": "processes",
@@ -68,8 +39,9 @@ def process_list(request: HttpRequest) -> HttpResponse:
         "topologies": topology_list(tenant=tenant),
         "statuses": Process.Status.choices,
         "ranges": list(selectors.RANGES),
-        "f": f,
-        "filtered": any(f.values()),
+        "f": {key: request.GET.get(key, "") for key in keys},
+        "filter_errors": filters.errors if not filters.is_valid() else {},
+        "filtered": any(request.GET.get(key) for key in keys),
         "can_operate": role_has(membership.role, Perm.OPERATE),
     }
     if getattr(request, "htmx", False):
@@ -204,7 +176,7 @@ def process_terminate_view(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         try:
             process_terminate(process=process, actor=request.user)
-        except StartError as exc:
+        except ServiceError as exc:
             messages.error(request, exc.detail)
         else:
             messages.success(request, "Process terminated; its remaining messages are dropped.")
@@ -215,8 +187,7 @@ def process_terminate_view(request: HttpRequest, pk: int) -> HttpResponse:
 @tenant_required(Perm.OPERATE)
 def topology_start_view(request: HttpRequest, pk: int) -> HttpResponse:
     topology = topology_get(tenant=current_tenant(request), pk=pk)
-    version = topology.versions.filter(enabled=True).first()
-    start_nodes = list(version.nodes.filter(kind__in=START_KINDS).order_by("id")) if version else []
+    version = version_enabled(topology=topology)
     payload = request.POST.get("payload", "{\n  \n}") if request.method == "POST" else "{\n  \n}"
     node_key = request.POST.get("node", "")
     error = ""
@@ -229,10 +200,8 @@ def topology_start_view(request: HttpRequest, pk: int) -> HttpResponse:
                 node_key=node_key or None,
                 kinds=(Node.Kind.START_MANUAL,),
             )
-        except StartError as exc:
+        except ServiceError as exc:
             error = exc.detail
-            if exc.errors:
-                error += " " + "; ".join(str(e) for errs in exc.errors.values() for e in errs)
         else:
             messages.success(request, f"Process {process.correlation_id} started.")
             return redirect("process_detail", pk=process.pk)
@@ -243,7 +212,7 @@ def topology_start_view(request: HttpRequest, pk: int) -> HttpResponse:
             "nav": "topologies",
             "topology": topology,
             "version": version,
-            "start_nodes": start_nodes,
+            "start_nodes": selectors.start_nodes(version=version),
             "payload": payload,
             "node_key": node_key,
             "error": error,
@@ -252,23 +221,11 @@ def topology_start_view(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@csrf_exempt
-@require_POST
-def webhook_start_view(request: HttpRequest, token: str) -> HttpResponse:
-    """Public endpoint: the token is the credential; answers 202 with the correlation id."""
-    headers = {"webhook-content-type": request.content_type or ""}
-    try:
-        process = webhook_start(token=token, body=request.body, headers=headers)
-    except StartError as exc:
-        return JsonResponse({"detail": exc.detail, "errors": exc.errors or {}}, status=exc.status)
-    return JsonResponse({"correlation_id": process.correlation_id, "status": process.status}, status=202)
-
-
 # ---- Topology monitor and tenant dashboard ------------------------------------------------------------------
 
 
 def _enabled_version_of(topology: Any) -> Any:
-    return topology.versions.filter(enabled=True).first()
+    return version_enabled(topology=topology)
 
 
 @tenant_required(Perm.VIEW)

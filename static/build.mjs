@@ -5,6 +5,7 @@ import { copyFileSync, mkdirSync } from "node:fs";
 const entryPoints = {
   app: "src/app.js",
   editor: "src/editor.js",
+  trash: "src/trash.js",
   monitor: "src/monitor.js",
   dashboard: "src/dashboard.js",
 };

@@ -60,7 +60,7 @@ def test_sampler_reads_depths_once_per_tick_and_notifies_changes(tenant_a, setti
             assert at is not None
             assert found["work"] == {"ready": 3, "in_flight": None}
             assert found["start"]["ready"] == 0
-            notice = _receive(layer, channel, 5)
+            notice = _receive(layer, channel, 15)
             assert notice is not None and notice["topology"] == version.topology_id and "depths" in notice["what"]
             # The same depths a second later: no notice.
             sampler.sample_once()

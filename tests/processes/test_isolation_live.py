@@ -88,9 +88,9 @@ def test_member_hears_own_topology_only(alice, bob, topologies):
         # What the recorder's hook does after a commit: mark a version's topology, then the sender flushes.
         events.notifier.versions_changed(version_ids={version_id})
         await _flush()
-        notice = await on_mine.receive_json_from(timeout=5)
+        notice = await on_mine.receive_json_from(timeout=15)
         assert notice["type"] == "changed" and notice["topology"] == mine.pk and "processes" in notice["what"]
-        wide = await tenant_wide.receive_json_from(timeout=5)
+        wide = await tenant_wide.receive_json_from(timeout=15)
         assert wide["topologies"] == [mine.pk]
         assert await on_mine2.receive_nothing(timeout=0.3)
         assert await other_tenant.receive_nothing(timeout=0.1)
@@ -119,7 +119,7 @@ def test_notices_coalesce(alice, topologies):
                 events.notifier.versions_changed(version_ids={version_id})
 
         await sync_to_async(burst, thread_sensitive=False)()
-        first = await comm.receive_json_from(timeout=5)
+        first = await comm.receive_json_from(timeout=15)
         assert first["topology"] == mine.pk
         # 200 marks inside one coalescing window make one or two notices, not 200.
         extra = 0
