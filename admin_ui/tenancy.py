@@ -6,7 +6,6 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -19,45 +18,21 @@ SESSION_KEY = "tenant_id"
 
 
 class TenantMiddleware:
-    """Sets request.tenant and request.membership from the session's chosen tenant (or the first one).
+    """Sets request.tenant and request.membership from the session's chosen tenant (or the first one)."""
 
-    Sync and async: under the ASGI server an async view (the webhook intake) then runs on the event loop
-    without a thread per request; only a signed-in user's membership lookup goes to a thread.
-    """
-
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        if iscoroutinefunction(get_response):
-            markcoroutinefunction(self)
 
-    def __call__(self, request: HttpRequest) -> Any:
-        if iscoroutinefunction(self):
-            return self._acall(request)
-        _set_tenant(request, getattr(request, "user", None))
-        return self.get_response(request)
-
-    async def _acall(self, request: HttpRequest) -> HttpResponse:
-        auser = getattr(request, "auser", None)
-        user = await auser() if auser is not None else None
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.tenant = None  # type: ignore[attr-defined]
+        request.membership = None  # type: ignore[attr-defined]
+        user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
-            await sync_to_async(_set_tenant)(request, user)
-        else:
-            _set_tenant(request, None)
-        response: HttpResponse = await self.get_response(request)
-        return response
-
-
-def _set_tenant(request: HttpRequest, user: Any) -> None:
-    request.tenant = None  # type: ignore[attr-defined]
-    request.membership = None  # type: ignore[attr-defined]
-    if user is not None and user.is_authenticated:
-        membership = current_membership(user, request.session.get(SESSION_KEY))
-        if membership is not None:
-            request.tenant = membership.tenant  # type: ignore[attr-defined]
-            request.membership = membership  # type: ignore[attr-defined]
+            membership = current_membership(user, request.session.get(SESSION_KEY))
+            if membership is not None:
+                request.tenant = membership.tenant  # type: ignore[attr-defined]
+                request.membership = membership  # type: ignore[attr-defined]
+        return self.get_response(request)
 
 
 def current_membership(user: Any, tenant_id: int | None) -> Membership | None:

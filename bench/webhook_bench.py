@@ -231,3 +231,11 @@ def run(mode: str = "webhook") -> BenchResult:
     finally:
         fy.disable_and_clean(bench)
     return result
+
+
+def run_webhook() -> BenchResult:
+    return run("webhook")
+
+
+def run_rest() -> BenchResult:
+    return run("rest")

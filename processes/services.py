@@ -9,15 +9,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from asgiref.sync import sync_to_async
+import redis
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from pika.exceptions import AMQPError
 
+from admin_ui.errors import Refusal, ServiceError
+from admin_ui.json_input import json_object_loads
 from admin_ui.models import Tenant
 from admin_ui.services import audit_log
 from processes.models import Process
+from processes.selectors import START_KINDS, start_nodes
 from topology.models import Node, Topology, TopologyVersion
 from topology.runtime import control, state
 from topology.runtime.spec import VersionSpec, cached_version_spec
@@ -27,59 +30,52 @@ from topology.webhooks import hash_token, webhook_for_token, webhook_revocations
 
 log = logging.getLogger(__name__)
 
-START_KINDS = [Node.Kind.START_MANUAL, Node.Kind.START_WEBHOOK, Node.Kind.START_CRON, Node.Kind.START_EVENT]
 
-
-class StartError(Exception):
-    """A start was refused; `status` is the HTTP status to answer with, nothing was published."""
-
-    def __init__(self, detail: str, *, status: int = 400, errors: Any = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.status = status
-        self.errors = errors
+def _refuse_large(size: int) -> None:
+    if size > settings.FLOWYARD_MAX_PAYLOAD_BYTES:
+        message = f"Payload is larger than {settings.FLOWYARD_MAX_PAYLOAD_BYTES} bytes."
+        raise ServiceError(message, errors={"body": [message]}, reason=Refusal.TOO_LARGE)
 
 
 def payload_bytes(body: Any) -> bytes:
-    """Validate and encode a start payload: JSON only, at most FLOWYARD_MAX_PAYLOAD_BYTES."""
+    """Validate and encode a start payload: a JSON object (empty means {}), at most FLOWYARD_MAX_PAYLOAD_BYTES.
+
+    The REST API, the webhook, the start page, cron and event starts all pass here, so they refuse alike.
+    """
     if isinstance(body, bytes | bytearray | str):
-        raw = bytes(body, "utf-8") if isinstance(body, str) else bytes(body)
-        if len(raw) > settings.FLOWYARD_MAX_PAYLOAD_BYTES:
-            raise StartError(f"Payload is larger than {settings.FLOWYARD_MAX_PAYLOAD_BYTES} bytes.", status=413)
-        if raw.strip():
-            try:
-                json.loads(raw)
-            except ValueError as exc:
-                raise StartError("Payload is not valid JSON.", errors={"body": [str(exc)]}) from exc
-        else:
-            raw = b"{}"
-        return raw
+        # Length first: nothing parses a body that is too large anyway.
+        _refuse_large(len(body.encode("utf-8", "surrogatepass")) if isinstance(body, str) else len(body))
+        if not body.strip():
+            return b"{}"
+        json_object_loads(body if isinstance(body, str) else bytes(body))
+        # A str passed the check, so it holds no lone surrogate and encodes.
+        return body.encode() if isinstance(body, str) else bytes(body)
     raw = json.dumps(body).encode()
-    if len(raw) > settings.FLOWYARD_MAX_PAYLOAD_BYTES:
-        raise StartError(f"Payload is larger than {settings.FLOWYARD_MAX_PAYLOAD_BYTES} bytes.", status=413)
+    _refuse_large(len(raw))
+    json_object_loads(raw)  # the same rules as a body that arrives as text (object, no NUL, depth)
     return raw
 
 
 def enabled_version(*, topology: Topology) -> TopologyVersion:
     version = topology.versions.filter(enabled=True).select_related("topology").first()
     if version is None:
-        raise StartError(f"Topology {topology.name!r} has no enabled version.", status=409)
+        raise ServiceError(f"Topology {topology.name!r} has no enabled version.", reason=Refusal.CONFLICT)
     return version
 
 
 def start_node(*, version: TopologyVersion, node_key: str | None = None, kinds: Iterable[str] = ()) -> Node:
     """The node a start enters at: the named one, else the first start node of the preferred kinds."""
-    nodes = list(version.nodes.filter(kind__in=START_KINDS).order_by("id"))
+    nodes = start_nodes(version=version)
     if node_key is not None:
         for node in nodes:
             if node.key == node_key:
                 return node
-        raise StartError(f"Node {node_key!r} is not a start node of this version.", status=404)
+        raise ServiceError(f"Node {node_key!r} is not a start node of this version.", reason=Refusal.NOT_FOUND)
     for kind in [*kinds, *START_KINDS]:
         for node in nodes:
             if node.kind == kind:
                 return node
-    raise StartError("This version has no start node.", status=409)
+    raise ServiceError("This version has no start node.", reason=Refusal.CONFLICT)
 
 
 @dataclass(frozen=True)
@@ -136,7 +132,7 @@ def process_start_many(
         return processes
     try:
         _publish(plans)
-    except StartError:
+    except ServiceError:
         Process.objects.filter(pk__in=[p.pk for p in processes]).delete()
         raise
     return processes
@@ -167,7 +163,9 @@ def _plan(
     kinds: Iterable[str],
 ) -> list[StartPlan]:
     if not version.enabled:
-        raise StartError(f"Version {version.number} of {version.topology.name!r} is not enabled.", status=409)
+        raise ServiceError(
+            f"Version {version.number} of {version.topology.name!r} is not enabled.", reason=Refusal.CONFLICT
+        )
     payloads = [payload_bytes(body) for body in bodies]
     node = start_node(version=version, node_key=node_key, kinds=kinds)
     spec = cached_version_spec(version)
@@ -179,12 +177,14 @@ def _plan(
 
 
 def _publish(plans: list[StartPlan]) -> None:
-    """Publish the plans' events, then (once confirmed) their messages; StartError 503 when the broker fails."""
+    """Publish the plans' events, then (once confirmed) their messages; refused as unavailable if the broker fails."""
     try:
         start_publisher.publish(publish_rounds(plans))
     except (AMQPError, OSError) as exc:
         log.error("start of %d processes failed: %s", len(plans), exc)
-        raise StartError("The message broker is unavailable; nothing was started.", status=503) from exc
+        raise ServiceError(
+            "The message broker is unavailable; nothing was started.", reason=Refusal.UNAVAILABLE
+        ) from exc
 
 
 def topology_start(
@@ -199,7 +199,7 @@ def topology_start(
     """Start the enabled version of the tenant's topology called `name` (the REST start)."""
     topology = Topology.objects.filter(tenant=tenant, name=name, deleted_at__isnull=True).first()
     if topology is None:
-        raise StartError(f"Unknown topology {name!r}.", status=404)
+        raise ServiceError(f"Unknown topology {name!r}.", reason=Refusal.NOT_FOUND)
     version = enabled_version(topology=topology)
     return process_accept(version=version, body=body, headers=headers, actor=actor, node_key=node_key)
 
@@ -237,38 +237,41 @@ def _webhook_target(token: str) -> WebhookTarget | None:
     return target
 
 
-async def webhook_accept(*, token: str, body: bytes, headers: Mapping[str, str] | None = None) -> Accepted:
-    """The webhook intake: no database write, answers once RabbitMQ confirmed the first messages.
+def webhook_start(*, token: str, body: Any, headers: Mapping[str, str] | None = None) -> Accepted:
+    """The webhook intake: no database write, returns once RabbitMQ confirmed the first messages.
 
-    Concurrent requests share the worker's start publisher, so their confirms pipeline; the token lookup is
+    Concurrent requests share the process's start publisher, so their confirms pipeline; the token lookup is
     cached, and the recorder writes the Process row from the start's events.
     """
-    target = await sync_to_async(_webhook_target)(token)
+    target = _webhook_target(token)
     if target is None:
-        raise StartError("Unknown or revoked webhook.", status=404)
+        raise ServiceError("Unknown or revoked webhook.", reason=Refusal.NOT_FOUND)
     plan = plan_start(
         version=target.spec, node=target.spec.nodes[target.node_key], body=payload_bytes(body), extra_headers=headers
     )
-    try:
-        await start_publisher.apublish(publish_rounds([plan]))
-    except (AMQPError, OSError) as exc:
-        log.error("webhook start failed: %s", exc)
-        raise StartError("The message broker is unavailable; nothing was started.", status=503) from exc
+    _publish([plan])
     return Accepted(correlation_id=plan.correlation_id)
 
 
 def process_terminate(*, process: Process, actor: Any = None) -> Process:
     """Mark a running process terminated; engines drop its remaining messages."""
     if process.status != Process.Status.IN_PROGRESS:
-        raise StartError(f"The process is already {process.get_status_display().lower()}.", status=409)
+        raise ServiceError(f"The process is already {process.get_status_display().lower()}.", reason=Refusal.CONFLICT)
     updated = Process.objects.filter(pk=process.pk, status=Process.Status.IN_PROGRESS).update(
         status=Process.Status.TERMINATED, finished_at=timezone.now()
     )
     if not updated:
-        raise StartError("The process has just finished.", status=409)
-    state.terminated_add(process.correlation_id)
+        raise ServiceError("The process has just finished.", reason=Refusal.CONFLICT)
+    try:
+        state.terminated_add(process.correlation_id)
+    except redis.RedisError as exc:
+        # The row is the record: engines merge terminated rows from the database, the broadcast reaches them now.
+        log.warning("terminated set not updated in Redis: %s", exc)
     control.broadcast({"type": "terminate", "correlation_id": process.correlation_id})
     process.refresh_from_db()
+    from processes import events as live
+
+    live.topology_changed(tenant_id=process.tenant_id, topology_id=process.version.topology_id)
     audit_log(
         tenant=process.tenant,
         actor=actor,
@@ -278,3 +281,17 @@ def process_terminate(*, process: Process, actor: Any = None) -> Process:
         after={"status": process.status},
     )
     return process
+
+
+def processes_terminate(*, processes: list[Process], actor: Any = None) -> int:
+    """Terminate every still running process of a selection (bulk action); finished ones are left alone."""
+    count = 0
+    for process in processes:
+        if process.status != Process.Status.IN_PROGRESS:
+            continue
+        try:
+            process_terminate(process=process, actor=actor)
+        except ServiceError:
+            continue  # it finished meanwhile
+        count += 1
+    return count

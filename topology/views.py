@@ -11,12 +11,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from admin_ui.errors import ServiceError
 from admin_ui.roles import Perm, role_has
 from admin_ui.tenancy import current_tenant, tenant_required
 from topology import selectors, services
-from topology.api import _bpmn_response
-from topology.bpmn.diff import version_diff
-from topology.bpmn.parse import BpmnError
+from topology.bpmn.parse import BpmnError, parse_bpmn
+from topology.export import bpmn_response
+from topology.filters import TopologyFilter
 from topology.forms import CloneForm, DeleteForm, DiffForm, ImportForm, TopologyForm
 from topology.models import Topology, TopologyVersion
 from topology.webhooks import webhook_urls
@@ -33,17 +34,17 @@ def _topology_context(request: HttpRequest, topology: Topology, **extra: Any) ->
 
 @tenant_required()
 def topology_list(request: HttpRequest) -> HttpResponse:
-    search = request.GET.get("q", "").strip()
-    page = Paginator(selectors.topology_list(tenant=request.tenant, search=search), 50).get_page(  # type: ignore[attr-defined]
-        request.GET.get("page")
-    )
+    tenant = request.tenant  # type: ignore[attr-defined]  # tenant_required guarantees one
+    filters = TopologyFilter(request.GET, queryset=selectors.topology_list(tenant=tenant))
+    page = Paginator(filters.qs, 50).get_page(request.GET.get("page"))
     return render(
         request,
         "topology/list.html",
         {
             "page": page,
             "topologies": page.object_list,
-            "q": search,
+            "q": filters.form.cleaned_data.get("q", "") if filters.is_valid() else "",
+            "filters": filters,
             "nav": "topologies",
             "can_edit": _can_edit(request),
         },
@@ -61,7 +62,7 @@ def topology_create(request: HttpRequest) -> HttpResponse:
                 description=form.cleaned_data["description"],
                 actor=request.user,
             )
-        except services.TopologyError as exc:
+        except ServiceError as exc:
             form.add_error("name" if "name" in exc.errors else None, exc.detail)
         else:
             messages.success(request, f"Topology “{topology.name}” created.")
@@ -83,6 +84,7 @@ def topology_detail(request: HttpRequest, pk: int) -> HttpResponse:
             topology,
             versions=versions,
             latest=latest,
+            latest_errors=selectors.version_errors(version=latest) if latest else [],
             enabled_version=enabled,
             in_progress=selectors.topology_in_progress_count(topology=topology),
             webhooks=webhook_urls(topology=topology),
@@ -102,7 +104,7 @@ def topology_rename(request: HttpRequest, pk: int) -> HttpResponse:
                 description=form.cleaned_data["description"],
                 actor=request.user,
             )
-        except services.TopologyError as exc:
+        except ServiceError as exc:
             form.add_error("name" if "name" in exc.errors else None, exc.detail)
         else:
             messages.success(request, "Topology renamed.")
@@ -119,7 +121,7 @@ def topology_clone(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             clone = services.topology_clone(topology=topology, name=form.cleaned_data["name"], actor=request.user)
-        except (services.TopologyError, BpmnError) as exc:
+        except ServiceError as exc:
             form.add_error("name", getattr(exc, "detail", str(exc)))
         else:
             messages.success(request, f"Copied to “{clone.name}”.")
@@ -137,7 +139,7 @@ def topology_delete(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.topology_delete(topology=topology, actor=request.user, force=form.cleaned_data["force"])
-        except services.TopologyError as exc:
+        except ServiceError as exc:
             form.add_error("force", exc.detail)
         else:
             messages.success(request, f"Topology “{topology.name}” deleted.")
@@ -166,10 +168,7 @@ def topology_version_diff(request: HttpRequest, pk: int) -> HttpResponse:
     form = DiffForm(request.GET or None, numbers=numbers)
     diff = None
     if form.is_valid():
-        diff = version_diff(
-            a=selectors.version_get(topology=topology, number=form.cleaned_data["a"]),
-            b=selectors.version_get(topology=topology, number=form.cleaned_data["b"]),
-        )
+        diff = selectors.version_compare(topology=topology, a=form.cleaned_data["a"], b=form.cleaned_data["b"])
     return render(request, "topology/diff.html", _topology_context(request, topology, diff_form=form, diff=diff))
 
 
@@ -196,6 +195,7 @@ def editor_config(request: HttpRequest, version: TopologyVersion) -> dict[str, A
         "installsUrl": reverse("install_options"),
         "historyUrl": reverse("topology_versions", args=[topology.pk]),
         "detailUrl": reverse("topology_detail", args=[topology.pk]),
+        "processId": version.process_id,
         "errors": version.errors,
         "unsupported": version.unsupported,
         "webhookUrls": webhook_urls(topology=topology),
@@ -221,7 +221,7 @@ def topology_editor(request: HttpRequest, pk: int, number: int) -> HttpResponse:
 @tenant_required()
 def topology_version_export(request: HttpRequest, pk: int, number: int) -> HttpResponse:
     topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
-    return _bpmn_response(selectors.version_get(topology=topology, number=number), attachment=True)
+    return bpmn_response(selectors.version_get(topology=topology, number=number), attachment=True)
 
 
 def _version_action(request: HttpRequest, pk: int, number: int, action: str) -> HttpResponse:
@@ -239,7 +239,7 @@ def _version_action(request: HttpRequest, pk: int, number: int, action: str) -> 
             messages.success(request, f"Version {number} disabled.")
         else:
             raise Http404
-    except services.TopologyError as exc:
+    except ServiceError as exc:
         messages.error(request, exc.detail)
     target = request.POST.get("next", "")
     # Only our own pages: never bounce to an arbitrary URL taken from the form.
@@ -270,6 +270,7 @@ def topology_version_disable(request: HttpRequest, pk: int, number: int) -> Http
 def topology_import(request: HttpRequest) -> HttpResponse:
     form = ImportForm(request.POST or None, request.FILES or None)
     result: TopologyVersion | None = None
+    processes: list[dict[str, Any]] = []
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         name = form.cleaned_data["name"] or upload.name.rsplit(".", 1)[0]
@@ -277,13 +278,17 @@ def topology_import(request: HttpRequest) -> HttpResponse:
             result = services.topology_import(
                 tenant=request.tenant,  # type: ignore[attr-defined]
                 name=name,
-                bpmn_xml=upload.read().decode("utf-8", errors="replace"),
+                bpmn_xml=upload.read(),
                 actor=request.user,
+                process_id=form.cleaned_data["process_id"],
             )
         except BpmnError as exc:
             form.add_error("file", exc.message)
-        except services.TopologyError as exc:
-            form.add_error(None, exc.detail)
+        except ServiceError as exc:
+            picked_wrong = isinstance(exc.errors, dict) and "process_id" in exc.errors
+            form.add_error("process_id" if picked_wrong else None, exc.detail)
         else:
+            processes = parse_bpmn(result.bpmn_xml, process_id=result.process_id).processes
             messages.success(request, f"Imported “{result.topology.name}”.")
-    return render(request, "topology/import.html", {"form": form, "result": result, "nav": "topologies"})
+    context = {"form": form, "result": result, "processes": processes, "nav": "topologies"}
+    return render(request, "topology/import.html", context)

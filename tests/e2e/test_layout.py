@@ -14,7 +14,7 @@ def test_layout_shows_navigation_and_tenant(page, live_server, login, screenshot
     for label in ["Topologies", "Processes", "Trash", "Limits", "Applications", "Settings"]:
         assert nav.get_by_text(label, exact=True).is_visible()
     assert page.get_by_test_id("tenant-switcher").inner_text().startswith("Layout Co")
-    # Styles come from the esbuild bundle served by servestatic, not a CDN.
+    # Styles come from the esbuild bundle served by whitenoise, not a CDN.
     background = page.evaluate("getComputedStyle(document.querySelector('.topbar')).backgroundColor")
     assert background == "rgb(17, 24, 39)"
     screenshot(page, "layout-topologies")

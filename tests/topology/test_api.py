@@ -8,9 +8,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from admin_ui.models import ApiToken, Role
+from admin_ui.models import ApiToken, Membership, Role
+from tests.factories import make_member
 from tests.topology.factories import (
-    SAMPLES,
+    FIXTURES,
     chain,
     first_version,
     invalid_xml,
@@ -20,8 +21,10 @@ from tests.topology.factories import (
     valid_xml,
 )
 from tests.topology.test_bpmn import BILLION_LAUGHS, EXTERNAL_DTD, EXTERNAL_ENTITY
+from topology import kinds
 from topology.bpmn.build import build_bpmn
 from topology.models import Node, Topology, TopologyVersion
+from topology.runtime.retry import RetryPolicy
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +36,16 @@ def put_xml(client: Client, topology: Topology, number: int, xml: str):
 
 def token_client(tenant, scopes: list[str]) -> Client:
     key = f"fy_test_{'-'.join(scopes)}_{tenant.pk}"
-    ApiToken.objects.create(tenant=tenant, name="t", prefix=key[:12], hashed_key=ApiToken.hash_key(key), scopes=scopes)
+    owner = Membership.objects.filter(tenant=tenant, role=Role.OWNER).first()
+    creator = owner.user if owner else make_member(tenant, Role.OWNER)
+    ApiToken.objects.create(
+        tenant=tenant,
+        name="t",
+        prefix=key[:12],
+        hashed_key=ApiToken.hash_key(key),
+        scopes=scopes,
+        created_by=creator,
+    )
     return Client(HTTP_AUTHORIZATION=f"Bearer {key}")
 
 
@@ -48,7 +60,7 @@ def test_list_create_patch_delete(alice_client, tenant_a, alice):
 
     listing = alice_client.get(reverse("api_topology_list")).json()
     assert [t["name"] for t in listing] == ["Billing", "Orders"]
-    assert [t["name"] for t in alice_client.get(reverse("api_topology_list"), {"search": "ord"}).json()] == ["Orders"]
+    assert [t["name"] for t in alice_client.get(reverse("api_topology_list"), {"q": "ord"}).json()] == ["Orders"]
 
     duplicate = alice_client.post(reverse("api_topology_list"), {"name": "Orders"}, content_type="application/json")
     assert duplicate.status_code == 400 and "name" in duplicate.json()["errors"]
@@ -116,6 +128,7 @@ def test_xml_get_and_put_lifecycle(alice_client, tenant_a, alice):
         "status": "draft",
         "enabled": False,
         "content_hash": changed["version"]["content_hash"],
+        "process_id": "Process_1",
     }
     assert changed["editorUrl"] == reverse("topology_editor", args=[topology.pk, 2])
 
@@ -134,7 +147,7 @@ def test_enable_a_draft_is_refused(alice_client, tenant_a, alice):
 
 def test_save_reports_unsupported_and_errors(alice_client, tenant_a, alice):
     topology = make_topology(tenant_a, alice)
-    xml = (SAMPLES / "bpmnjs-boundary-events.bpmn").read_text()
+    xml = (FIXTURES / "boundary-events.bpmn").read_text()
     body = put_xml(alice_client, topology, 1, xml).json()
     assert {u["type"] for u in body["unsupported"]} == {
         "bpmn:BoundaryEvent",
@@ -199,18 +212,18 @@ def test_diff_api(alice_client, tenant_a, alice):
 
 
 def test_import_multipart_and_json_and_export(alice_client, tenant_a):
-    sample = SAMPLES / "bpmnjs-data-objects.bpmn"
+    sample = FIXTURES / "data-objects.bpmn"
     with sample.open("rb") as fh:
         response = alice_client.post(reverse("api_topology_import"), {"file": fh})
     assert response.status_code == 201, response.json()
     body = response.json()
-    assert body["topology"]["name"] == "bpmnjs-data-objects"
+    assert body["topology"]["name"] == "data-objects"
     assert {u["type"] for u in body["unsupported"]} == {"bpmn:DataObjectReference", "bpmn:DataStoreReference"}
     topology_id = body["topology"]["id"]
     export = alice_client.get(reverse("api_version_export", args=[topology_id, 1]))
     assert export.status_code == 200
     assert export.content == sample.read_bytes()  # stored unchanged
-    assert export["Content-Disposition"] == 'attachment; filename="bpmnjs-data-objects-v1.bpmn"'
+    assert export["Content-Disposition"] == 'attachment; filename="data-objects-v1.bpmn"'
 
     as_json = alice_client.post(
         reverse("api_topology_import"), {"name": "From JSON", "bpmn_xml": valid_xml()}, content_type="application/json"
@@ -222,7 +235,10 @@ def test_import_multipart_and_json_and_export(alice_client, tenant_a):
 
 def test_registry_and_install_options(alice_client, tenant_a, tenant_b):
     registry = alice_client.get(reverse("api_node_registry")).json()
-    assert "flowyard.noop" in {entry["name"] for entry in registry}
+    assert "flowyard.noop" in {entry["name"] for entry in registry["python"]}
+    assert [k["kind"] for k in registry["kinds"]] == list(kinds.KINDS)
+    python = next(k for k in registry["kinds"] if k["kind"] == "python")
+    assert python["retry"]["retry_on"] == ["all"] and python["inline"] is False
     mine = make_install(tenant_a, "Shop A")
     disabled = make_install(tenant_a, "Old")
     disabled.enabled = False
@@ -268,3 +284,92 @@ def test_openapi_schema_lists_the_endpoints(alice_client):
     paths = json.loads(schema.content)["paths"]
     assert "/api/topologies/{id}/versions/{number}/xml/" in paths
     assert "put" in paths["/api/topologies/{id}/versions/{number}/xml/"]
+
+
+def test_nodes_saved_by_the_editor_store_retry_defaults_that_retry_exceptions(alice_client, tenant_a, alice):
+    """Regression: the editor's save path stored retry_on without "error", so Python nodes never retried."""
+    topology = make_topology(tenant_a, alice)
+    nodes = linear_nodes(
+        {"id": "P", "kind": "python", "name": "P", "registry": "flowyard.noop"},
+        {"id": "T", "kind": "transform", "name": "T", "expression": "@"},
+    )
+    assert put_xml(alice_client, topology, 1, build_bpmn(nodes, chain(nodes))).status_code == 200
+    python = Node.objects.get(version__topology=topology, key="P")
+    assert RetryPolicy.from_config(python.retry).retries("error")
+    assert python.retry == kinds.RETRY_DEFAULTS
+    assert Node.objects.get(version__topology=topology, key="T").retry == {}  # transforms never retry
+
+
+def upload(client: Client, path, **extra):
+    with path.open("rb") as fh:
+        return client.post(reverse("api_topology_import"), {"file": fh, **extra})
+
+
+def test_import_decodes_latin1_and_exports_the_same_bytes(alice_client, tenant_a):
+    body = upload(alice_client, FIXTURES / "latin1.bpmn").json()
+    assert Node.objects.get(version__topology_id=body["topology"]["id"], key="Tache").name == "Tâche élémentaire"
+    export = alice_client.get(reverse("api_version_export", args=[body["topology"]["id"], 1]))
+    assert export.content == (FIXTURES / "latin1.bpmn").read_bytes()
+    assert export["Content-Type"] == "application/xml; charset=ISO-8859-1"
+
+
+def test_import_refuses_undecodable_bytes_and_duplicate_ids(alice_client, tenant_a, tmp_path):
+    bad = tmp_path / "bad.bpmn"
+    bad.write_bytes(valid_xml().replace('name="Echo"', 'name="caf\xe9"').encode("latin-1"))
+    response = upload(alice_client, bad)
+    assert response.status_code == 400 and response.json()["errors"][0]["line"] > 1
+    twice = tmp_path / "twice.bpmn"
+    twice.write_text(valid_xml().replace('id="Py"', 'id="Start"'))
+    response = upload(alice_client, twice)
+    assert response.status_code == 400
+    assert "Duplicate element id 'Start'" in response.json()["detail"]
+    assert response.json()["detail"].count("line ") == 2
+    assert not Topology.objects.filter(tenant=tenant_a).exists()
+
+
+def test_import_runs_the_biggest_process_or_the_one_picked(alice_client, tenant_a):
+    first = upload(alice_client, FIXTURES / "multiple-diagrams.bpmn").json()
+    assert first["version"]["process_id"] == "Big"
+    assert set(Node.objects.filter(version__topology_id=first["topology"]["id"]).values_list("key", flat=True)) == {
+        "Big_Start",
+        "Big_One",
+        "Big_Two",
+        "Big_End",
+    }
+    picked = upload(alice_client, FIXTURES / "multiple-diagrams.bpmn", process_id="Small").json()
+    assert picked["version"]["process_id"] == "Small"
+    version = TopologyVersion.objects.get(topology_id=picked["topology"]["id"])
+    # Saving again (as the editor does) keeps running the picked process.
+    put_xml(alice_client, version.topology, 1, version.bpmn_xml.replace("Small end", "Small finish"))
+    assert set(version.nodes.values_list("key", flat=True)) == {"Small_Start", "Small_End"}
+    wrong = upload(alice_client, FIXTURES / "multiple-diagrams.bpmn", process_id="Nope")
+    assert wrong.status_code == 400 and "Small, Big" in wrong.json()["detail"]
+
+
+def test_import_over_the_node_limit_is_refused(alice_client, tenant_a, settings):
+    settings.FLOWYARD_MAX_NODES = 2
+    response = alice_client.post(
+        reverse("api_topology_import"), {"name": "Big", "bpmn_xml": valid_xml()}, content_type="application/json"
+    )
+    assert response.status_code == 400 and "FLOWYARD_MAX_NODES" in response.json()["detail"]
+    assert not Topology.objects.filter(tenant=tenant_a).exists()
+
+
+def test_delete_force_must_be_a_boolean(alice_client, tenant_a, alice):
+    topology = make_topology(tenant_a, alice, "Billing")
+    detail = reverse("api_topology_detail", args=[topology.pk])
+    for value in ("null", "maybe"):
+        response = alice_client.delete(f"{detail}?force={value}")
+        assert response.status_code == 400 and "force" in response.json()["errors"], value
+    assert Topology.objects.filter(pk=topology.pk, deleted_at__isnull=True).exists()
+    assert alice_client.delete(f"{detail}?force=false").status_code == 204
+
+
+def test_list_filter_and_diff_query_are_validated(alice_client, tenant_a, alice):
+    topology = make_topology(tenant_a, alice, "Billing")
+    assert alice_client.get(reverse("api_topology_list"), {"q": "bad\x00"}).status_code == 400
+    diff = reverse("api_version_diff", args=[topology.pk])
+    for query in ({"a": "²", "b": "1"}, {"a": "1"}, {"a": "1", "b": "9" * 5000}):
+        response = alice_client.get(diff, query)
+        assert response.status_code == 400 and response.json()["errors"], query
+    assert alice_client.get(diff, {"a": "1", "b": "99999999999999999999"}).status_code == 400

@@ -113,6 +113,8 @@ class NodeRun:
     redelivered: bool = False
     trash: TrashRecord | None = None
     starts: list[ProcessStart] = field(default_factory=list)
+    # Input and output bodies, capped, of `keepPayload` nodes only (payloads can hold personal data).
+    payload: dict[str, Any] | None = None
 
     @property
     def emitted_total(self) -> int:
@@ -137,6 +139,7 @@ class NodeRun:
             "redelivered": self.redelivered,
             "trash": self.trash.to_wire() if self.trash is not None else None,
             "starts": [s.to_wire() for s in self.starts],
+            "payload": self.payload,
         }
 
     @classmethod
@@ -160,6 +163,7 @@ class NodeRun:
             redelivered=bool(data.get("redelivered")),
             trash=TrashRecord.from_wire(trash) if trash else None,
             starts=[ProcessStart.from_wire(s) for s in data.get("starts") or []],
+            payload=data.get("payload") or None,
         )
 
 

@@ -18,33 +18,40 @@ from typing import Any
 
 import jmespath
 
-from topology.runtime import delays, names, state
+from topology.kinds import INLINE_KINDS, PASSTHROUGH_KINDS, START_KINDS
+from topology.runtime import breaker, delays, names, state
 from topology.runtime import headers as h
+from topology.runtime.backoff import backoff_seconds
 from topology.runtime.errors import NodeError, RetryableError, TrashError
 from topology.runtime.events import NodeRun, ProcessStart, TrashRecord
 from topology.runtime.http import call_connector, call_worker
 from topology.runtime.results import (
+    CIRCUIT_OPEN,
     DELAY_HOP,
     RETRY_SCHEDULED,
+    STATE_RETRY,
     TRASHED,
     ResultCode,
 )
 from topology.runtime.sdk import Message, Result
-from topology.runtime.spec import START_KINDS, NodeSpec, RuntimeSpec
+from topology.runtime.spec import NodeSpec, RuntimeSpec
 
 log = logging.getLogger(__name__)
 
-JOIN_TTL_SECONDS = 24 * 3600
+# Retries while join state is unreachable: 1 s doubling up to 30 s, for as long as it takes.
+STATE_RETRY_BASE_SECONDS = 1.0
+STATE_RETRY_MAX_SECONDS = 30.0
 DEFAULT_MAX_HOPS = 10
 DEFAULT_REPEAT_MS = 1000
 WAIT_SCHEDULED = 2012
-# Built-in kinds: they only compute over the message (no I/O, no user code), so they run on the engine's
-# connection thread rather than in the pool...
-INLINE_KINDS = frozenset({*START_KINDS, "end", "fanout", "router", "transform", "wait"})
-# ...and, when a message goes to one of these, as part of the step of the node before them.
-FUSED_KINDS = frozenset({"end", "fanout", "router", "transform", "wait"})
+# Inline kinds (`topology.kinds`: no I/O, no user code) run on the engine's connection thread; a message to one
+# that is not a start runs in the step of the node that emitted it (starts are entered from outside).
+FUSED_KINDS = INLINE_KINDS - set(START_KINDS)
 # A loop made of built-in nodes only would never leave a step; past this many runs the rest is published.
 MAX_FUSED_RUNS = 64
+# keepPayload nodes: bytes of each payload and outputs per run kept for the process page.
+PAYLOAD_CAP = 64 * 1024
+PAYLOAD_OUTPUTS = 5
 
 
 @dataclass
@@ -204,7 +211,7 @@ def _call(run: Run) -> Result:
     node = run.node
     kind = node.kind
     message = Message(body=run.body, headers=h.strip_answers(run.headers), message_id=run.mid)
-    if kind in START_KINDS or kind in ("end", "user", "fanout", "router", "publish", "join", "wait"):
+    if kind in PASSTHROUGH_KINDS:
         # User tasks are pass-through for now: parking a message for a person is not built yet.
         return Result()
     if kind == "python" or (kind == "batch" and not node.config.get("url")):
@@ -290,22 +297,18 @@ def _emit_items(run: Run, items: list[Result], outcome: Outcome) -> None:
 
 
 def _join(run: Run, result: Result, outcome: Outcome) -> None:
-    """Collect one arrival per incoming branch in Redis; the arrival that completes the set emits the merge."""
+    """Record one arrival per incoming branch (database); the arrival that completes the set emits the merge."""
     expected = sorted(set(run.node.incoming))
     parent = run.headers.get(h.PARENT_ID, "") or run.headers.get(h.PROCESS_ID, "")
-    key = names.redis_key("join", run.node.version.id, run.node.key, run.correlation_id, parent)
+    key = h.derived_id("join", run.node.version.id, run.node.key, run.correlation_id, parent)
     source = run.headers.get(h.PREVIOUS_NODE_ID, "")
-    pipe = state.client().pipeline(transaction=True)
-    pipe.hsetnx(key, source, run.body)
-    pipe.hlen(key)
-    pipe.expire(key, JOIN_TTL_SECONDS)
-    _, count, _ = pipe.execute()
-    if count < len(expected):
-        outcome.message = f"join waiting ({count}/{len(expected)})"
+    arrivals, emit = state.join_arrive(
+        key=key, source=source, body=_json(run.body), expected=len(expected), message_id=run.mid
+    )
+    if not emit:
+        outcome.message = f"join waiting ({len(arrivals)}/{len(expected)})"
         return
-    arrivals: dict[bytes, bytes] = state.client().hgetall(key)  # type: ignore[assignment]
-    merged = {k.decode(): _json(v) for k, v in sorted(arrivals.items())}
-    body = json.dumps(merged).encode()
+    body = json.dumps(dict(sorted(arrivals.items()))).encode()
     for edge in run.node.followers:
         target = run.node.version.nodes[edge.target]
         out = run.to_node(target, body, result.headers)
@@ -314,6 +317,15 @@ def _join(run: Run, result: Result, outcome: Outcome) -> None:
         out.headers[h.PROCESS_ID] = parent
         out.headers[h.PARENT_ID] = ""
         outcome.outputs.append(out)
+
+
+def _state_retry(run: Run, exc: state.StateUnavailable) -> Outcome:
+    """Runtime state is unreachable: the message comes back later with growing delays, never to the trash."""
+    attempt = int(run.headers.get(h.STATE_ATTEMPT) or 0)
+    delay_ms = int(backoff_seconds(attempt, base=STATE_RETRY_BASE_SECONDS, cap=STATE_RETRY_MAX_SECONDS) * 1000)
+    outcome = Outcome(code=STATE_RETRY, message=f"waiting for runtime state {delay_ms} ms (try {attempt + 1}): {exc}")
+    _delay_self(run, outcome, {h.STATE_ATTEMPT: str(attempt + 1)}, delay_ms, f"state:{attempt + 1}")
+    return outcome
 
 
 def _wait(run: Run, outcome: Outcome) -> bool:
@@ -459,6 +471,14 @@ def execute(runtime: RuntimeSpec, node: NodeSpec, headers: dict[str, str], body:
             return outcome
         result = _call(run)
         return _apply(run, result, outcome)
+    except state.StateUnavailable as exc:
+        return _state_retry(run, exc)
+    except breaker.CircuitOpen as exc:
+        # The remote is known to be down: wait for the next probe without spending a retry attempt.
+        outcome = Outcome(code=CIRCUIT_OPEN, message=str(exc))
+        delay_ms = max(int(exc.retry_after * 1000), 1)
+        _delay_self(run, outcome, {}, delay_ms, "circuit")
+        return outcome
     except RetryableError as exc:
         attempt = int(headers.get(h.RETRY_ATTEMPT) or 0)
         if attempt < node.retry.attempts and node.retry.retries(exc.kind):
@@ -480,6 +500,16 @@ def execute(runtime: RuntimeSpec, node: NodeSpec, headers: dict[str, str], body:
         return _trash(run, Outcome(), f"engine error: {type(exc).__name__}: {exc}")
 
 
+def poisoned(node: NodeSpec, headers: dict[str, str], body: bytes, mid: str, deliveries: int) -> Outcome:
+    """The trash outcome of a message that was delivered `deliveries` times and never acknowledged."""
+    run = Run(RuntimeSpec(), node, headers, body, mid)
+    reason = (
+        f"delivered {deliveries + 1} times without being acknowledged: running it stops the engine "
+        f"(crash, out of memory, kill), so it is not run again (FLOWYARD_DELIVERY_LIMIT)"
+    )
+    return _trash(run, Outcome(), reason)
+
+
 def timed_execute(
     runtime: RuntimeSpec, node: NodeSpec, headers: dict[str, str], body: bytes, mid: str
 ) -> tuple[Outcome, float, float]:
@@ -499,11 +529,19 @@ def node_run(
     started: float,
     duration_ms: float,
     redelivered: bool = False,
+    body: bytes = b"",
 ) -> NodeRun:
     """The progress event of one run: its timeline row and the messages it emitted, per process."""
     emitted: dict[str, int] = {}
     for out in outcome.outputs:
         emitted[out.correlation_id] = emitted.get(out.correlation_id, 0) + 1
+    payload = None
+    if node.keep_payload:
+        # Only for nodes whose operator asked (off by default: payloads can hold personal data), capped.
+        payload = {
+            "in": body[:PAYLOAD_CAP].decode("utf-8", "replace"),
+            "out": [o.body[:PAYLOAD_CAP].decode("utf-8", "replace") for o in outcome.outputs[:PAYLOAD_OUTPUTS]],
+        }
     return NodeRun(
         correlation_id=headers.get(h.CORRELATION_ID, ""),
         message_id=mid,
@@ -521,6 +559,7 @@ def node_run(
         redelivered=redelivered,
         trash=outcome.trash,
         starts=outcome.starts,
+        payload=payload,
     )
 
 
@@ -563,7 +602,18 @@ def run_step(
     if outcome.hold_ms is not None:
         return Step(hold_ms=outcome.hold_ms, hold_headers=outcome.hold_headers)
     step = Step(
-        runs=[node_run(node, headers, mid, outcome, started=started, duration_ms=duration_ms, redelivered=redelivered)]
+        runs=[
+            node_run(
+                node,
+                headers,
+                mid,
+                outcome,
+                started=started,
+                duration_ms=duration_ms,
+                redelivered=redelivered,
+                body=body,
+            )
+        ]
     )
     pending = list(reversed(outcome.outputs))
     while pending:
@@ -583,6 +633,7 @@ def run_step(
                 started=started,
                 duration_ms=duration_ms,
                 redelivered=redelivered,
+                body=out.body,
             )
         )
         pending.extend(reversed(child.outputs))
@@ -592,6 +643,6 @@ def run_step(
 def outcome_step(
     node: NodeSpec, headers: dict[str, str], mid: str, outcome: Outcome, *, started: float, redelivered: bool
 ) -> Step:
-    """A step decided without running the node (terminated process, delay hop)."""
+    """A step decided without running the node (terminated process, delay hop, poisoned message)."""
     run = node_run(node, headers, mid, outcome, started=started, duration_ms=0.0, redelivered=redelivered)
     return Step(runs=[run], outputs=list(outcome.outputs))

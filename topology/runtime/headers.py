@@ -34,6 +34,7 @@ FORWARD_TO = "forward-to"
 DUE_AT = "due-at"
 RETRY_ATTEMPT = "retry-attempt"
 WAIT_NODE = "wait-node"
+STATE_ATTEMPT = "state-attempt"  # retries while join state was unreachable
 # The progress events of a start step run outside an engine (the web process), carried by the messages it
 # emitted: the engine that consumes one reports them before its own, so the recorder creates the process row
 # and counts the start before anything that follows it (see `topology/runtime/starts.py`).
@@ -50,6 +51,7 @@ INTERNAL = (
     EMITTED_BY,
     RETRY_ATTEMPT,
     WAIT_NODE,
+    STATE_ATTEMPT,
     FORWARD_TO,
     "x-death",
     "x-first-death-exchange",

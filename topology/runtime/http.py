@@ -12,6 +12,7 @@ from urllib.parse import quote
 import jmespath
 import requests
 
+from topology.runtime import breaker, egress, origin
 from topology.runtime.errors import RetryableError, TrashError
 from topology.runtime.headers import RESULT_CODE, RESULT_MESSAGE, strip_answers
 from topology.runtime.sdk import Result
@@ -26,7 +27,8 @@ DEFAULT_TIMEOUT = 30.0
 def session() -> requests.Session:
     sess: requests.Session | None = getattr(_local, "session", None)
     if sess is None:
-        sess = requests.Session()
+        # -- egress policy (security): every connection passes topology/runtime/egress.py --
+        sess = egress.guarded_session()
         _local.session = sess
     return sess
 
@@ -48,12 +50,19 @@ def _classify(response: requests.Response) -> None:
 
 
 def _send(method: str, url: str, *, timeout: float, **kwargs: Any) -> requests.Response:
-    try:
-        return session().request(method, url, timeout=timeout, **kwargs)
-    except requests.Timeout as exc:
-        raise RetryableError(f"timeout calling {url}: {exc}", kind="timeout") from exc
-    except requests.ConnectionError as exc:
-        raise RetryableError(f"cannot connect to {url}: {exc}", kind="connection") from exc
+    # Circuit breaker per remote host (breaker.py): refuses the call while the host is known to be down.
+    with breaker.guard(url) as call:
+        try:
+            response = session().request(method, url, timeout=timeout, **kwargs)
+        except egress.EgressRefused as exc:
+            # -- egress policy (security): a refused address is final, never retried --
+            raise TrashError(str(exc), kind="egress") from exc
+        except requests.Timeout as exc:
+            raise RetryableError(f"timeout calling {url}: {exc}", kind="timeout") from exc
+        except requests.ConnectionError as exc:
+            raise RetryableError(f"cannot connect to {url}: {exc}", kind="connection") from exc
+        call.status = response.status_code
+        return response
 
 
 def render_path(template: str, data: Any) -> str:
@@ -98,7 +107,9 @@ def _auth(creds: dict[str, Any], timeout: float) -> tuple[dict[str, str], Any]:
     if kind == "bearer":
         return {"Authorization": f"Bearer {creds.get('token', '')}"}, None
     if kind == "api_key":
-        return {str(creds.get("api_key_header") or "X-API-Key"): str(creds.get("api_key", ""))}, None
+        # The install form saves `header_name`; `api_key_header` is the older spelling.
+        header = creds.get("header_name") or creds.get("api_key_header") or "X-API-Key"
+        return {str(header): str(creds.get("api_key", ""))}, None
     if kind == "oauth2_client_credentials":
         return {"Authorization": f"Bearer {_oauth_token(creds, timeout)}"}, None
     return {}, None
@@ -112,13 +123,30 @@ def call_connector(*, config: dict[str, Any], credentials: dict[str, Any] | None
         data = json.loads(body) if body else None
     except ValueError:
         data = None
-    base = str(config.get("url") or creds.get("base_url") or "")
-    if not base:
-        raise TrashError("connector has no base URL (install base_url or url attribute)")
-    url = _join(base, render_path(str(config.get("path") or ""), data))
+    path = render_path(str(config.get("path") or ""), data)
+    kwargs: dict[str, Any] = {}
+    # -- install origin (security): an install's credentials go only to its own base URL's origin --
+    if credentials is not None:
+        if config.get("url"):
+            raise TrashError("a node that uses an install calls the install's base URL; remove the node's url")
+        base = str(creds.get("base_url") or creds.get("webhook_url") or "")
+        if not base:
+            raise TrashError("the install has no base URL")
+        try:
+            url = origin.install_url(base, path)
+        except ValueError as exc:
+            raise TrashError(f"refused to send the install's credentials: {exc}") from exc
+        # A redirect could carry custom credential headers to another origin.
+        kwargs["allow_redirects"] = False
+    else:
+        base = str(config.get("url") or "")
+        if not base:
+            raise TrashError("connector has no base URL (install base_url or url attribute)")
+        url = _join(base, path)
+    # -- end install origin --
     method = str(config.get("method") or "POST").upper()
     headers, auth = _auth(creds, timeout)
-    kwargs: dict[str, Any] = {"headers": headers, "auth": auth}
+    kwargs.update(headers=headers, auth=auth)
     if method not in ("GET", "HEAD", "DELETE"):
         template = config.get("bodyTemplate")
         if template:
@@ -132,6 +160,17 @@ def call_connector(*, config: dict[str, Any], credentials: dict[str, Any] | None
     response = _send(method, url, timeout=timeout, **kwargs)
     _classify(response)
     return Result(body=response.content, headers={"http-status": str(response.status_code)})
+
+
+def _worker_message(response: Any) -> str:
+    """What a refusing worker said: the `result-message` of its envelope (the SDKs answer 4xx that way), else the
+    start of the raw response."""
+    try:
+        headers = response.json().get("headers") or {}
+        message = str(headers.get(RESULT_MESSAGE) or "").strip()
+    except (ValueError, AttributeError):
+        message = ""
+    return message or response.text[:500]
 
 
 def call_worker(*, config: dict[str, Any], headers: dict[str, str], body: bytes) -> Result:
@@ -148,7 +187,7 @@ def call_worker(*, config: dict[str, Any], headers: dict[str, str], body: bytes)
         )
     if response.status_code >= 400:
         raise TrashError(
-            f"worker HTTP {response.status_code}: {response.text[:500]}",
+            f"worker HTTP {response.status_code}: {_worker_message(response)}",
             kind=str(response.status_code),
             response=response.text,
         )

@@ -2,7 +2,7 @@
 
 The last module of one message's path: `Recorder._consume` reads batches → `record_batches` (creates the
 rows of processes started outside the database, counts each run once, writes everything in one transaction)
-→ ack → `on_recorded` (after commit).
+→ the live-monitoring notice (after commit) → ack.
 
 Its queue has a single active consumer, so batches are applied in publish order by one recorder at a time
 (any number of engines may run one; the others stand by). Duplicates are recognised by message id: a
@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import random
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +26,9 @@ from django.db.models import F
 from django.utils import timezone
 from pika.exceptions import AMQPError
 
+from processes.depths import DepthSampler
 from topology.runtime import broker, names
+from topology.runtime.backoff import Backoff, backoff_seconds
 from topology.runtime.events import EventBatch, NodeRun, ProcessStart, TrashRecord
 
 log = logging.getLogger("flowyard.recorder")
@@ -62,7 +64,7 @@ class NodeMinute:
 
 @dataclass
 class Recorded:
-    """What one call of `record_batches` changed, for notices sent after commit (live monitoring)."""
+    """What one call of `record_batches` changed (the live-monitoring notice reads the versions)."""
 
     process_ids: set[int] = field(default_factory=set)
     finished_process_ids: set[int] = field(default_factory=set)
@@ -79,6 +81,7 @@ class Writes:
     counts: dict[int, Counts] = field(default_factory=lambda: defaultdict(Counts))
     stats: dict[tuple[int, dt.datetime], NodeMinute] = field(default_factory=lambda: defaultdict(NodeMinute))
     trash: list[TrashRecord] = field(default_factory=list)
+    payloads: list[tuple[int, str, str, dict[str, Any]]] = field(default_factory=list)  # keepPayload nodes only
     deferred: list[NodeRun] = field(default_factory=list)
 
 
@@ -98,9 +101,16 @@ def record_batches(batches: list[EventBatch]) -> Recorded:
         recorded.finished_process_ids = _apply_process_counts(writes.counts)
         _write_stats(writes.stats)
         _write_trash(writes.trash)
+        _write_payloads(writes.payloads)
     recorded.process_ids = set(writes.counts)
     recorded.version_ids = {run.version_id for run in runs}
     recorded.deferred = writes.deferred
+    # --- live monitoring hook (processes/events.py): after the commit, mark the batch's topologies as changed;
+    # the sender coalesces and sends from its own thread, so this costs a set insert.
+    from processes import events as live
+
+    live.versions_changed(version_ids=recorded.version_ids)
+    # --- end of live monitoring hook
     return recorded
 
 
@@ -184,6 +194,8 @@ def _count(runs: list[NodeRun], processes: dict[str, Any], seen: set[tuple[int, 
         if run.trash is not None:
             counts.trashed += 1
             writes.trash.append(run.trash)
+        if run.payload:
+            writes.payloads.append((process.pk, run.node_key, run.message_id, run.payload))
         for corr, emitted in run.emitted.items():
             target = processes.get(corr)
             if target is not None:
@@ -303,6 +315,19 @@ def _write_stats(stats: dict[tuple[int, dt.datetime], NodeMinute]) -> None:
     NodeStat.objects.bulk_update(update, ["processed", "failed", "trashed", "duration_ms_sum", "duration_ms_max"])
 
 
+def _write_payloads(payloads: list[tuple[int, str, str, dict[str, Any]]]) -> None:
+    """Keep the inputs and outputs of runs of `keepPayload` nodes for the process page."""
+    from processes.models import ProcessPayload
+
+    if payloads:
+        ProcessPayload.objects.bulk_create(
+            ProcessPayload(
+                process_id=pk, node_key=key, message_id=mid, body_in=p.get("in", ""), bodies_out=p.get("out", [])
+            )
+            for pk, key, mid, p in payloads
+        )
+
+
 def _write_trash(records: list[TrashRecord]) -> None:
     from topology.models import Node
     from trash.services import trash_message_create
@@ -325,20 +350,28 @@ def _write_trash(records: list[TrashRecord]) -> None:
 
 
 class Recorder:
-    """Consumes the events queue and records batches; runs in the engine or alone (`engine --recorder-only`).
+    """Consumes the events queue and records batches; runs in the engine or alone (`engine --recorder-only`)."""
 
-    `on_recorded` (optional) is called after each commit with what changed: the place for live notices.
-    """
-
-    def __init__(self, *, on_recorded: Callable[[Recorded], None] | None = None) -> None:
+    def __init__(self) -> None:
         self._stopping = threading.Event()
-        self.on_recorded = on_recorded
+        self._consumed = False
 
     def stop(self) -> None:
         self._stopping.set()
 
     def run(self) -> None:
+        # Live monitoring: queue depths are sampled by one recorder process per tick (a Redis lease).
+        sampler = DepthSampler()
+        sampler.start()
+        try:
+            self._run()
+        finally:
+            sampler.stop()
+
+    def _run(self) -> None:
+        backoff = Backoff(base=0.5, cap=15.0)
         while not self._stopping.is_set():
+            self._consumed = False
             try:
                 self._consume()
             except (AMQPError, OSError) as exc:
@@ -347,8 +380,10 @@ class Recorder:
                 log.exception("recorder failed")
             finally:
                 close_old_connections()
+            if self._consumed:
+                backoff.reset()
             if not self._stopping.is_set():
-                time.sleep(1)
+                self._stopping.wait(backoff.next())
 
     def _consume(self) -> None:
         connection = pika.BlockingConnection(broker.connection_parameters())
@@ -357,6 +392,7 @@ class Recorder:
             channel.confirm_delivery()  # deferred runs are published back and must be confirmed before the ack
             broker.declare_infrastructure(channel)
             channel.basic_qos(prefetch_count=BATCH_MESSAGES)
+            self._consumed = True
             pending: list[tuple[int, EventBatch]] = []
             for method, _props, body in channel.consume(names.events_queue(), inactivity_timeout=IDLE_SECONDS):
                 if self._stopping.is_set():
@@ -402,15 +438,10 @@ class Recorder:
                 attempt += 1
                 log.exception("recording %d batches failed (attempt %d)", len(pending), attempt)
                 close_old_connections()
-                if self._stopping.wait(min(0.5 * attempt, 5)):
+                if self._stopping.wait(backoff_seconds(attempt - 1, base=0.5, cap=5.0, rand=random.random())):
                     channel.basic_nack(pending[-1][0], multiple=True, requeue=True)
                     return
         if recorded.deferred:
             # A broker error here reconnects; the batches come back and their recorded runs count as duplicates.
             self._defer(channel, recorded.deferred)
         channel.basic_ack(pending[-1][0], multiple=True)
-        if self.on_recorded is not None:
-            try:
-                self.on_recorded(recorded)
-            except Exception:  # a notice is a courtesy; recording must go on
-                log.exception("on_recorded hook failed")

@@ -26,8 +26,6 @@ from topology.runtime.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
-START_KINDS = ("start.manual", "start.webhook", "start.cron", "start.event")
-
 
 @dataclass
 class EdgeSpec:
@@ -57,6 +55,7 @@ class NodeSpec:
     shards: int = 0
     credentials: dict[str, Any] | None = None
     instance: Any = None
+    keep_payload: bool = False  # the node's `keepPayload`: its runs' payloads go to the recorder
 
     @property
     def base_queue(self) -> str:
@@ -167,6 +166,7 @@ def build_version(version: Any, *, runnable: bool = True) -> VersionSpec:
             prefetch=int(config.get("prefetch") or row.prefetch or 10),
             retry=RetryPolicy.from_config(row.retry),
             shards=max(0, shards),
+            keep_payload=_truthy(config.get("keepPayload")),
         )
         if runnable and row.install is not None:
             node.credentials = _credentials(row.install)

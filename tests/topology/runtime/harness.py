@@ -24,6 +24,8 @@ from processes.models import Process
 
 ROOT = Path(__file__).resolve().parents[3]
 DELAY_TIERS = "100,500,2000"
+# The local stub server is loopback, which the egress policy refuses unless a deployment allows it.
+EGRESS_ALLOW = "127.0.0.1/32"
 
 
 def database_url() -> str:
@@ -38,19 +40,23 @@ def database_url() -> str:
 class RuntimeEnv:
     """Unique exchange/prefix for one test module, the engines it runs, and cleanup of everything it made."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, amqp_url: str | None = None, redis_url: str | None = None) -> None:
         suffix = f"{name}-{uuid.uuid4().hex[:8]}"
         self.exchange = f"fytest-{suffix}"
         self.prefix = f"fytest-{suffix}"
         self.redis_prefix = f"fytest-{suffix}"
         self.engines: list[subprocess.Popen[bytes]] = []
         self.logs: list[Path] = []
+        # Chaos scenarios point engines and this process at servers of their own, which they may stop.
+        self.servers = {"AMQP_URL": amqp_url or settings.AMQP_URL, "REDIS_URL": redis_url or settings.REDIS_URL}
         self._override = override_settings(
+            **self.servers,
             FLOWYARD_EXCHANGE=self.exchange,
             FLOWYARD_QUEUE_PREFIX=self.prefix,
             FLOWYARD_REDIS_PREFIX=self.redis_prefix,
             FLOWYARD_DELAY_TIERS_MS=[int(v) for v in DELAY_TIERS.split(",")],
             FLOWYARD_NODE_MODULES=["tests.topology.runtime.nodes_for_tests"],
+            FLOWYARD_EGRESS_ALLOW=[EGRESS_ALLOW],
         )
 
     def __enter__(self) -> RuntimeEnv:
@@ -66,24 +72,30 @@ class RuntimeEnv:
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
+            **self.servers,
             DATABASE_URL=database_url(),
             FLOWYARD_EXCHANGE=self.exchange,
             FLOWYARD_QUEUE_PREFIX=self.prefix,
             FLOWYARD_REDIS_PREFIX=self.redis_prefix,
             FLOWYARD_DELAY_TIERS_MS=DELAY_TIERS,
             FLOWYARD_NODE_MODULES="tests.topology.runtime.nodes_for_tests",
+            FLOWYARD_EGRESS_ALLOW=EGRESS_ALLOW,
             PYTHONUNBUFFERED="1",
             LOG_LEVEL="INFO",
         )
         return env
 
-    def start_engine(self, *args: str) -> subprocess.Popen[bytes]:
+    def start_engine(
+        self, *args: str, env: dict[str, str] | None = None, supervised: bool = False
+    ) -> subprocess.Popen[bytes]:
+        """An engine subprocess; `supervised` runs it under admin_ui.supervise, which restarts it when it dies."""
         log = Path(f"/tmp/{self.prefix}-engine{len(self.engines)}.log")
         handle = log.open("wb")
+        supervisor = [sys.executable, "-m", "admin_ui.supervise"] if supervised else []
         proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "engine", *args],
+            [*supervisor, sys.executable, str(ROOT / "manage.py"), "engine", *args],
             cwd=ROOT,
-            env=self.env(),
+            env={**self.env(), **(env or {})},
             stdout=handle,
             stderr=subprocess.STDOUT,
         )
@@ -111,7 +123,7 @@ class RuntimeEnv:
         return "\n".join(out)
 
     def channel(self) -> tuple[pika.BlockingConnection, Any]:
-        conn = pika.BlockingConnection(pika.URLParameters(settings.AMQP_URL))
+        conn = pika.BlockingConnection(pika.URLParameters(self.servers["AMQP_URL"]))
         return conn, conn.channel()
 
     def consumers(self, queue: str) -> int:
@@ -146,8 +158,10 @@ class RuntimeEnv:
             ch.exchange_delete(exchange=exchange)
         conn.close()
         from topology.runtime.broker import publisher
+        from topology.runtime.start_publisher import start_publisher
 
         publisher.close()
+        start_publisher.close()
 
     def cleanup_redis(self) -> None:
         from topology.runtime import state
