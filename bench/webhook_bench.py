@@ -132,7 +132,7 @@ def _target(bench: fy.Bench, mode: str) -> tuple[str, dict[str, str]]:
     if mode == "rest":
         from admin_ui.services import api_token_create
 
-        key = api_token_create(tenant=bench.tenant, name="bench", scopes=["start"], actor=None).key
+        key = api_token_create(tenant=bench.tenant, name="bench", scopes=["start"], actor=bench.user).key
         headers["Authorization"] = f"Bearer {key}"
         return f"/api/topologies/{bench.topology.name}/start", headers
     from topology.webhooks import webhook_urls
