@@ -187,6 +187,13 @@ DELIVERY = Section(
             help="Keep order per key with N shards instead of one global order.",
         ),
         Field("shards", "Shards", "integer", min=1, max=64),
+        Field(
+            "keepPayload",
+            "Keep payloads (shown on the process page)",
+            "checkbox",
+            default=False,
+            help="Off by default: payloads can hold personal data. Each run's input and outputs are stored.",
+        ),
     ),
 )
 # The runtime's default policy is the one nodes store: "all" includes "error", so Python nodes retry exceptions.
