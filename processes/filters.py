@@ -5,12 +5,14 @@ from __future__ import annotations
 import django_filters
 from django import forms
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema_field
 
 from admin_ui.api_input import MAX_INT
 from processes import selectors
 from processes.models import Process
 
 
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_INT})
 class IdFilter(django_filters.NumberFilter):
     """A row id: a whole number a database column can hold ("²" and 20-digit numbers are refused)."""
 

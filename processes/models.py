@@ -81,6 +81,17 @@ class NodeStat(models.Model):
         constraints = [models.UniqueConstraint(fields=["node", "minute"], name="unique_node_minute")]
 
 
+class JoinState(models.Model):
+    """Arrivals a join node has collected for one process branch; durable so joins survive Redis and engine loss."""
+
+    key = models.CharField(max_length=64, unique=True)
+    # {previous node key: JSON body}; the first arrival per incoming branch wins, redeliveries change nothing.
+    arrivals = models.JSONField(default=dict)
+    # Message id of the arrival that completed the set: only it (and its redeliveries) emits the merge.
+    completed_by = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+
 class ProcessPayload(models.Model):
     """A run's input and outputs, kept only for nodes with `keepPayload` on (payloads can hold personal data)."""
 

@@ -12,9 +12,8 @@ from django.utils import timezone
 
 from admin_ui.models import Tenant
 from processes.models import Process, ProcessEvent
+from topology.kinds import START_KINDS
 from topology.models import Node, TopologyVersion
-
-START_KINDS = [Node.Kind.START_MANUAL, Node.Kind.START_WEBHOOK, Node.Kind.START_CRON, Node.Kind.START_EVENT]
 
 RANGES = {
     "1h": dt.timedelta(hours=1),

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -205,7 +206,11 @@ def process_terminate(*, process: Process, actor: Any = None) -> Process:
     )
     if not updated:
         raise ServiceError("The process has just finished.", reason=Refusal.CONFLICT)
-    state.terminated_add(process.correlation_id)
+    try:
+        state.terminated_add(process.correlation_id)
+    except redis.RedisError as exc:
+        # The row is the record: engines merge terminated rows from the database, the broadcast reaches them now.
+        log.warning("terminated set not updated in Redis: %s", exc)
     control.broadcast({"type": "terminate", "correlation_id": process.correlation_id})
     process.refresh_from_db()
     from processes import events as live

@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import random
 import threading
-import time
 from collections import defaultdict
 from typing import Any
 
@@ -21,7 +21,9 @@ from django.db.models import F
 from django.utils import timezone
 from pika.exceptions import AMQPError
 
+from processes.depths import DepthSampler
 from topology.runtime import broker, names
+from topology.runtime.backoff import Backoff, backoff_seconds
 
 log = logging.getLogger("flowyard.recorder")
 
@@ -249,24 +251,24 @@ class Recorder:
 
     def __init__(self) -> None:
         self._stopping = threading.Event()
+        self._consumed = False
 
     def stop(self) -> None:
         self._stopping.set()
 
     def run(self) -> None:
-        # --- live monitoring hook: queue depths are sampled by one recorder process per tick (Redis lease).
-        from processes.depths import DepthSampler
-
+        # Live monitoring: queue depths are sampled by one recorder process per tick (a Redis lease).
         sampler = DepthSampler()
         sampler.start()
-        # --- end of live monitoring hook
         try:
             self._run()
         finally:
             sampler.stop()
 
     def _run(self) -> None:
+        backoff = Backoff(base=0.5, cap=15.0)
         while not self._stopping.is_set():
+            self._consumed = False
             try:
                 self._consume()
             except (AMQPError, OSError) as exc:
@@ -275,8 +277,10 @@ class Recorder:
                 log.exception("recorder failed")
             finally:
                 close_old_connections()
+            if self._consumed:
+                backoff.reset()
             if not self._stopping.is_set():
-                time.sleep(1)
+                self._stopping.wait(backoff.next())
 
     def _consume(self) -> None:
         connection = pika.BlockingConnection(broker.connection_parameters())
@@ -284,6 +288,7 @@ class Recorder:
             channel = connection.channel()
             broker.declare_infrastructure(channel)
             channel.basic_qos(prefetch_count=BATCH_MESSAGES)
+            self._consumed = True
             pending: list[tuple[int, dict[str, Any]]] = []
             for method, _props, body in channel.consume(names.events_queue(), inactivity_timeout=IDLE_SECONDS):
                 if self._stopping.is_set():
@@ -316,7 +321,7 @@ class Recorder:
                 attempt += 1
                 log.exception("recording %d batches failed (attempt %d)", len(pending), attempt)
                 close_old_connections()
-                if self._stopping.wait(min(0.5 * attempt, 5)):
+                if self._stopping.wait(backoff_seconds(attempt - 1, base=0.5, cap=5.0, rand=random.random())):
                     channel.basic_nack(pending[-1][0], multiple=True, requeue=True)
                     return
         channel.basic_ack(pending[-1][0], multiple=True)

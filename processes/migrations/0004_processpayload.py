@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('processes', '0002_initial'),
+        ('processes', '0003_joinstate'),
     ]
 
     operations = [
