@@ -139,6 +139,11 @@ def test_monitor_and_process_list_update_live_and_survive_a_server_restart(brows
             dashboard.locator("[data-testid=nav-toggle]").click()
             assert dashboard.locator("#mainnav").is_visible()
             screenshot(dashboard, "nav-open-390")
+            # The editor says it needs a wider screen instead of showing a sliver of canvas.
+            dashboard.goto(f"/topologies/{topology.pk}/versions/{version.number}/edit/")
+            assert dashboard.locator("[data-testid=editor-narrow]").is_visible()
+            assert not dashboard.locator("[data-testid=topology-editor]").is_visible()
+            screenshot(dashboard, "editor-390")
 
             # Server restart: the marker goes offline, then live again by itself, and updates resume.
             stop_daphne(server)
