@@ -436,7 +436,7 @@ def _outgoing(item: _Prepared, targets: _Targets) -> Any:
 def _resend(items: list[_Prepared], *, actor: Any, targets: _Targets, job: TrashBulkJob | None = None) -> None:
     """Mark rows resent, reopen their processes and publish, all in the caller's transaction: if the broker
     refuses, the transaction rolls back and nothing looks resent."""
-    from topology.runtime.broker import publish_batch, publisher
+    from topology.runtime.start_publisher import start_publisher
 
     if not items:
         return
@@ -467,16 +467,8 @@ def _resend(items: list[_Prepared], *, actor: Any, targets: _Targets, job: Trash
     )
     _reopen_processes(Counter(item.row.correlation_id for item in items), tenant_id=items[0].row.tenant_id)
     try:
-        if len(outgoing) == 1:
-            message = outgoing[0]
-            publisher.publish(
-                routing_key=message.routing_key,
-                body=message.body,
-                headers=message.headers,
-                message_id=message.message_id,
-            )
-        else:
-            publish_batch(outgoing)
+        # One confirmed round on the process's long-lived channel (pipelined confirms, no connection per call).
+        start_publisher.publish([outgoing], timeout=60)
     except (AMQPError, OSError) as exc:
         raise TrashError(f"The message broker is unavailable; nothing was resent ({exc}).", status=503) from exc
 

@@ -15,10 +15,6 @@ class ResultCode(IntEnum):
     BATCH_CURSOR = 1010  # emit items to followers and loop to the same node with the cursor
     BATCH_CURSOR_ONLY = 1011  # loop to the same node with the cursor, emit nothing
 
-    @classmethod
-    def known(cls, code: int) -> bool:
-        return code in cls._value2member_map_
-
 
 # Event-only codes (never answered by nodes) so the timeline shows why a run emitted nothing.
 RETRY_SCHEDULED = 2001
