@@ -139,6 +139,8 @@ class Engine:
 
     def run(self) -> None:
         """Run until `stop()` (SIGTERM/SIGINT in the command); reconnects with backoff after broker failures."""
+        # Know the terminated processes before consuming anything: a fresh engine has heard no broadcast.
+        self._refresh_terminated(restore=True)
         threading.Thread(target=self._loader_loop, name="loader", daemon=True).start()
         threading.Thread(target=self._terminated_loop, name="terminated", daemon=True).start()
         if self.with_recorder:
@@ -290,14 +292,23 @@ class Engine:
         # could not reach Redis still stops its messages. Unreachable state keeps the last known set.
         last_restore = time.monotonic()
         while not self._stopping.wait(TERMINATED_REFRESH_SECONDS):
+            restore = time.monotonic() - last_restore > TERMINATED_RESTORE_SECONDS
+            if restore:
+                last_restore = time.monotonic()
+            self._refresh_terminated(restore=restore)
+
+    def _refresh_terminated(self, *, restore: bool) -> None:
+        fresh = self.terminated
+        if restore:
             try:
-                fresh = state.terminated_all()
-                if time.monotonic() - last_restore > TERMINATED_RESTORE_SECONDS:
-                    fresh |= state.terminated_restore()
-                    last_restore = time.monotonic()
-                self.terminated = fresh | self._terminated_broadcast
+                fresh = fresh | state.terminated_restore()
             except Exception as exc:
-                log.warning("cannot read terminated processes: %s", exc)
+                log.warning("cannot read terminated processes from the database: %s", exc)
+        try:
+            fresh = state.terminated_all() | (fresh if restore else frozenset())
+        except Exception as exc:
+            log.warning("cannot read terminated processes: %s", exc)
+        self.terminated = fresh | self._terminated_broadcast
 
     def _apply_runtime(self, runtime: RuntimeSpec) -> None:
         """Swap in the new picture; declare and consume new queues, cancel queues no longer wanted."""
