@@ -213,6 +213,9 @@ def process_terminate(*, process: Process, actor: Any = None) -> Process:
         log.warning("terminated set not updated in Redis: %s", exc)
     control.broadcast({"type": "terminate", "correlation_id": process.correlation_id})
     process.refresh_from_db()
+    from processes import events as live
+
+    live.topology_changed(tenant_id=process.tenant_id, topology_id=process.version.topology_id)
     audit_log(
         tenant=process.tenant,
         actor=actor,
@@ -222,3 +225,17 @@ def process_terminate(*, process: Process, actor: Any = None) -> Process:
         after={"status": process.status},
     )
     return process
+
+
+def processes_terminate(*, processes: list[Process], actor: Any = None) -> int:
+    """Terminate every still running process of a selection (bulk action); finished ones are left alone."""
+    count = 0
+    for process in processes:
+        if process.status != Process.Status.IN_PROGRESS:
+            continue
+        try:
+            process_terminate(process=process, actor=actor)
+        except ServiceError:
+            continue  # it finished meanwhile
+        count += 1
+    return count

@@ -43,6 +43,9 @@ from topology.runtime.results import TERMINATED
 from topology.runtime.spec import NodeSpec, RuntimeSpec, load_runtime
 
 log = logging.getLogger("flowyard.engine")
+# keepPayload nodes: bytes of each payload and outputs per run kept for the process page.
+PAYLOAD_CAP = 64 * 1024
+PAYLOAD_OUTPUTS = 5
 
 
 MAX_BATCH_RECORDS = 500
@@ -472,7 +475,7 @@ class Engine:
         for out in outcome.outputs:
             emitted[out.correlation_id] = emitted.get(out.correlation_id, 0) + 1
         version = job.node.version
-        return {
+        record = {
             "corr": job.headers.get(h.CORRELATION_ID, ""),
             "mid": job.message_id,
             "v": version.id,
@@ -489,6 +492,13 @@ class Engine:
             "st": outcome.starts,
             "rd": job.redelivered,
         }
+        if job.node.keep_payload:
+            # Only for nodes whose operator asked (off by default: payloads can hold personal data), capped.
+            record["p"] = {
+                "in": job.body[:PAYLOAD_CAP].decode("utf-8", "replace"),
+                "out": [o.body[:PAYLOAD_CAP].decode("utf-8", "replace") for o in outcome.outputs[:PAYLOAD_OUTPUTS]],
+            }
+        return record
 
     def _flush(self) -> None:
         if self._flush_timer is not None and self._conn is not None:
