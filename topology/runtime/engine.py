@@ -234,7 +234,6 @@ class Engine:
 
     def _on_channel_open(self, channel: Any) -> None:
         self._channel = channel
-        self._ready_once = True
         channel.add_on_close_callback(self._on_channel_closed)
         channel.confirm_delivery(self._on_confirm)
         broker.declare_infrastructure(channel)
@@ -249,6 +248,9 @@ class Engine:
         queue = frame.method.queue
         self._channel.queue_bind(queue=queue, exchange=names.control_exchange(), routing_key="")
         self._channel.basic_consume(queue=queue, on_message_callback=self._on_control, auto_ack=True)
+        # Only now, with the infrastructure declared, does the connection count as up: a channel the broker closes
+        # right after opening (a declare refused) keeps the reconnect backoff growing instead of spinning.
+        self._ready_once = True
         if self.runtime.versions:
             # Reconnected: consume again at once from the picture we have, even if the database is unreachable;
             # the reload below refreshes it.
