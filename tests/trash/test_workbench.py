@@ -153,6 +153,9 @@ def test_trash_token_works_the_trash_and_a_read_token_only_reads(tenant_a, clien
     done = client.post(f"/api/trash/{message.pk}/reject", {"reason": "bot"}, content_type=JSON, **bearer(worker))
     assert done.status_code == 200 and done.json()["status"] == "rejected"
     assert message.edits.get().actor_label.startswith("token:")
+    # Exactly the trash endpoints: nothing else opens to it.
+    assert client.get("/api/processes/", **bearer(worker)).status_code == 403
+    assert client.post("/api/topologies/x/start", {}, content_type=JSON, **bearer(worker)).status_code == 403
 
 
 def test_bulk_api_queues_a_job_over_a_group_and_refuses_a_second(tenant_a, alice_client):
