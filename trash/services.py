@@ -792,11 +792,16 @@ def trash_bulk_job_cancel(*, job: TrashBulkJob, actor: Any) -> TrashBulkJob:
     return job
 
 
-def trash_bulk_job_run(*, job_id: int) -> TrashBulkJob | None:
-    """Work through a job's snapshot in chunks at the throttle's pace, skipping rows changed meanwhile."""
-    claimed = TrashBulkJob.objects.filter(pk=job_id, status=TrashBulkJob.Status.QUEUED).update(
-        status=TrashBulkJob.Status.RUNNING, started_at=timezone.now()
+def trash_bulk_job_run(*, job_id: int, resume: bool = False) -> TrashBulkJob | None:
+    """Work through a job's snapshot in chunks at the throttle's pace, skipping rows changed meanwhile.
+
+    `resume`: the task was redelivered because its worker died mid-job; the job starts over, counting the rows it
+    had already handled as done (their revision moved on because of this very job) rather than as skipped."""
+    states = [TrashBulkJob.Status.QUEUED, TrashBulkJob.Status.RUNNING] if resume else [TrashBulkJob.Status.QUEUED]
+    claimed = TrashBulkJob.objects.filter(pk=job_id, status__in=states).update(
+        status=TrashBulkJob.Status.RUNNING, processed=0, succeeded=0, skipped=0, failed=0
     )
+    TrashBulkJob.objects.filter(pk=job_id, started_at__isnull=True).update(started_at=timezone.now())
     job = TrashBulkJob.objects.select_related("tenant", "actor").filter(pk=job_id).first()
     if job is None or not claimed:
         return job
@@ -861,7 +866,12 @@ def _bulk_chunk(
         prepared: list[_Prepared] = []
         rejected: list[TrashMessage] = []
         terminated = _terminated(rows)
+        moved = [row.pk for row in rows if row.revision != job.snapshot.get(str(row.pk))]
+        mine = set(TrashEdit.objects.filter(bulk_job=job, message_id__in=moved).values_list("message_id", flat=True))
         for row in rows:
+            if row.pk in mine:
+                counts["ok"] += 1  # handled by this job before its worker died
+                continue
             if row.revision != job.snapshot.get(str(row.pk)) or row.status != TrashMessage.Status.OPEN:
                 counts["skipped"] += 1
                 report["skipped"].append(

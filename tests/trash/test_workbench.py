@@ -275,3 +275,21 @@ def test_a_resent_message_failing_again_reopens_its_row(tenant_a):
     assert row.pk == message.pk and TrashMessage.objects.count() == 1
     assert (row.status, row.attempts, row.revision, row.reason) == ("open", 2, 3, "Remote answered 500")
     assert "trash-id" not in row.headers
+
+
+def test_a_redelivered_job_resumes_and_counts_what_it_already_did(tenant_a, alice):
+    rows = [make_trash(tenant_a, node_key=f"n{i}") for i in range(3)]
+    job = services.trash_bulk_job_create(
+        tenant=tenant_a,
+        actor=alice,
+        action="reject",
+        messages=TrashMessage.objects.filter(pk__in=[r.pk for r in rows]),
+        reason="dup",
+    )
+    assert services.trash_bulk_job_run(job_id=job.pk).status == "done"
+    # The worker "died" after the rows were written but before the job was marked done; the task comes back.
+    TrashBulkJob.objects.filter(pk=job.pk).update(status="running", processed=1, succeeded=1)
+    assert services.trash_bulk_job_run(job_id=job.pk).status == "running"  # a plain second delivery is ignored
+    job = services.trash_bulk_job_run(job_id=job.pk, resume=True)
+    assert (job.status, job.processed, job.succeeded, job.skipped) == ("done", 3, 3, 0)
+    assert TrashEdit.objects.filter(bulk_job=job).count() == 3
