@@ -28,7 +28,7 @@ def flow(tenant_a, runtime):
         ["start>node", "node>end"],
     )
     for node in build_version(version).nodes.values():
-        runtime.wait_consumers(node.queues())
+        runtime.wait_consumers(node.queues(), timeout=60)
     return version
 
 
