@@ -73,7 +73,7 @@ TOKEN_SCOPE_MATRIX: dict[str, dict[str, frozenset[str]]] = {
         "api_topology_start": frozenset({"POST"}),
         "api_process_terminate": frozenset({"POST"}),
     },
-    # Exactly the trash API (trash/api_urls.py): read, edit, try, resend, reject, bulk jobs.
+    # The trash scope opens exactly the trash API: read, edit, resend, reject, try and bulk jobs.
     "trash": {
         "api_trash_list": GET,
         "api_trash_groups": GET,
