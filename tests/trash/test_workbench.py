@@ -293,3 +293,18 @@ def test_a_redelivered_job_resumes_and_counts_what_it_already_did(tenant_a, alic
     job = services.trash_bulk_job_run(job_id=job.pk, resume=True)
     assert (job.status, job.processed, job.succeeded, job.skipped) == ("done", 3, 3, 0)
     assert TrashEdit.objects.filter(bulk_job=job).count() == 3
+
+
+def test_the_process_page_links_to_its_trash_and_back(tenant_a, alice_client):
+    from django.utils import timezone
+
+    from processes.models import Process
+
+    message = make_trash(tenant_a)
+    process = Process.objects.create(
+        tenant=tenant_a, version=message.version, correlation_id="c1", started_at=timezone.now(), status="failed"
+    )
+    page = alice_client.get(f"/processes/{process.pk}/").content.decode()
+    assert f'href="/trash/{message.pk}/"' in page and "Fetch" in page
+    detail = alice_client.get(f"/trash/{message.pk}/").content.decode()
+    assert f'href="/processes/{process.pk}/"' in detail
