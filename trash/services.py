@@ -191,13 +191,6 @@ def json_diff(before: Any, after: Any, path: str = "$") -> list[dict[str, Any]]:
     return [change]
 
 
-def _parse_body(body: str) -> Any:
-    try:
-        return json.loads(body)
-    except ValueError as exc:
-        raise TrashError("The body is not valid JSON; nothing was saved.", errors={"body": [str(exc)]}) from exc
-
-
 def node_input_schema(*, node: Node | None) -> dict[str, Any] | None:
     """The JSON Schema a node declares for its input (`inputSchema` in its config), if any."""
     if node is None:
@@ -338,6 +331,12 @@ class ResendTarget:
     node_key: str
     warning: str = ""
     error: str = ""
+    node_name: str = ""
+
+    @property
+    def label(self) -> str:
+        """ "<node name> of v<n>", for pages and history notes."""
+        return f"{self.node_name or self.node_key} of v{self.version.number}" if self.version else ""
 
 
 def trash_resend_target(*, message: TrashMessage) -> ResendTarget:
@@ -347,8 +346,9 @@ def trash_resend_target(*, message: TrashMessage) -> ResendTarget:
         version.enabled_at is not None
         and Process.objects.filter(version=version, status=Process.Status.IN_PROGRESS).exists()
     )
-    if (version.enabled or draining) and version.nodes.filter(key=message.node_key).exists():
-        return ResendTarget(version=version, node_key=message.node_key)
+    same = version.nodes.filter(key=message.node_key).first() if (version.enabled or draining) else None
+    if same is not None:
+        return ResendTarget(version=version, node_key=message.node_key, node_name=same.name)
     current = (
         TopologyVersion.objects.filter(topology_id=version.topology_id, enabled=True).select_related("topology").first()
     )
@@ -369,6 +369,7 @@ def trash_resend_target(*, message: TrashMessage) -> ResendTarget:
     return ResendTarget(
         version=current,
         node_key=message.node_key,
+        node_name=node.name,
         warning=f"v{version.number} no longer runs: the message goes to {node.name or node.key} of v{current.number}.",
     )
 
@@ -454,9 +455,7 @@ def _resend(items: list[_Prepared], *, actor: Any, targets: _Targets, job: Trash
         [
             (
                 item.row,
-                item.note
-                or f"to {item.target.node_key} of v{item.target.version.number}"  # type: ignore[union-attr]
-                + (f" ({item.target.warning})" if item.target.warning else ""),
+                item.note or f"to {item.target.label}" + (f" ({item.target.warning})" if item.target.warning else ""),
                 item.diff,
             )
             for item in items
