@@ -807,8 +807,9 @@ def trash_bulk_job_run(*, job_id: int, resume: bool = False) -> TrashBulkJob | N
     actor = job.actor
     ids = sorted(int(pk) for pk in job.snapshot)
     rate = int(job.params.get("throttle") or 0)
-    # Throttled jobs work in ~10 small chunks a second so progress moves smoothly and locks stay short.
-    chunk = max(1, min(BULK_CHUNK, rate // 10)) if rate else BULK_CHUNK
+    # Throttled jobs work in ~4 small chunks a second: progress moves smoothly, locks stay short, and a chunk's
+    # fixed cost (a transaction, a confirmed publish) does not eat into the rate the operator chose.
+    chunk = max(1, min(BULK_CHUNK, rate // 4)) if rate else BULK_CHUNK
     targets = _Targets()
     report: dict[str, Any] = {"skipped": [], "failed": []}
     started = time.monotonic()
