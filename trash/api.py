@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
+from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from admin_ui.api_base import TenantApi
+from admin_ui.api_errors import ErrorSerializer
 from admin_ui.authentication import request_tenant
 from admin_ui.roles import Perm
 from trash import selectors, services
@@ -126,26 +127,32 @@ class TrashApi(TenantApi):
         return request.user
 
 
-class TrashListApi(TrashApi):
-    @extend_schema(responses=TrashMessageSerializer(many=True), parameters=FILTER_PARAMETERS)
-    def get(self, request: Request) -> Response:
-        qs = selectors.trash_message_list(
-            tenant=request_tenant(request), filters=selectors.trash_filters(request.query_params)
+@extend_schema(parameters=FILTER_PARAMETERS)
+class TrashListApi(TrashApi, generics.ListAPIView):
+    """The tenant's trashed messages, filtered and sorted like the trash page; limit/offset paginated."""
+
+    serializer_class = TrashMessageSerializer
+
+    def get_queryset(self) -> QuerySet[TrashMessage]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no tenant
+            return TrashMessage.objects.none()
+        return selectors.trash_message_list(
+            tenant=self.tenant, filters=selectors.trash_filters(self.request.query_params)
         )
-        paginator = LimitOffsetPagination()
-        page: Any = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(TrashMessageSerializer(page, many=True).data)
 
 
-class TrashGroupListApi(TrashApi):
-    @extend_schema(responses=GroupSerializer(many=True), parameters=FILTER_PARAMETERS)
-    def get(self, request: Request) -> Response:
-        rows = selectors.trash_group_list(
-            tenant=request_tenant(request), filters=selectors.trash_filters(request.query_params)
+@extend_schema(parameters=FILTER_PARAMETERS)
+class TrashGroupListApi(TrashApi, generics.ListAPIView):
+    """Identical failures (signature: normalised reason + node) with counts, first and last seen."""
+
+    serializer_class = GroupSerializer
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return []
+        return selectors.trash_group_list(
+            tenant=self.tenant, filters=selectors.trash_filters(self.request.query_params)
         )
-        paginator = LimitOffsetPagination()
-        page: Any = paginator.paginate_queryset(rows, request, view=self)
-        return paginator.get_paginated_response(GroupSerializer(page, many=True).data)
 
 
 class EditInput(serializers.Serializer[Any]):
@@ -161,7 +168,7 @@ class TrashDetailApi(TrashApi):
     def get(self, request: Request, pk: int) -> Response:
         return Response(TrashMessageDetailSerializer(self.message(request, pk)).data)
 
-    @extend_schema(request=EditInput, responses=TrashMessageDetailSerializer)
+    @extend_schema(request=EditInput, responses={200: TrashMessageDetailSerializer, 409: ErrorSerializer})
     def patch(self, request: Request, pk: int) -> Response:
         """Save a new body (a JSON text) and/or headers; invalid JSON or schema violations are a 400."""
         data = EditInput(data=request.data)
@@ -178,7 +185,10 @@ class TrashDetailApi(TrashApi):
 class TrashResendApi(TrashApi):
     required_perm = Perm.OPERATE
 
-    @extend_schema(request=EditInput, responses=TrashMessageDetailSerializer)
+    @extend_schema(
+        request=EditInput,
+        responses={200: TrashMessageDetailSerializer, 409: ErrorSerializer, 503: ErrorSerializer},
+    )
     def post(self, request: Request, pk: int) -> Response:
         """Resend (optionally with a new body/headers saved first) to the failed node."""
         data = EditInput(data=request.data)
@@ -200,7 +210,7 @@ class RejectInput(serializers.Serializer[Any]):
 class TrashRejectApi(TrashApi):
     required_perm = Perm.OPERATE
 
-    @extend_schema(request=RejectInput, responses=TrashMessageDetailSerializer)
+    @extend_schema(request=RejectInput, responses={200: TrashMessageDetailSerializer, 409: ErrorSerializer})
     def post(self, request: Request, pk: int) -> Response:
         data = RejectInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -235,7 +245,7 @@ TryResult = inline_serializer(
 class TrashTryApi(TrashApi):
     required_perm = Perm.OPERATE
 
-    @extend_schema(request=TryInput, responses=TryResult)
+    @extend_schema(request=TryInput, responses={200: TryResult, 409: ErrorSerializer})
     def post(self, request: Request, pk: int) -> Response:
         """Run the failed node on the (edited) message; nothing is saved or published."""
         data = TryInput(data=request.data)
@@ -279,7 +289,7 @@ class TrashBulkListApi(TrashApi):
         jobs = selectors.trash_bulk_job_list(tenant=request_tenant(request), limit=50)
         return Response(TrashBulkJobSerializer(jobs, many=True).data)
 
-    @extend_schema(request=BulkInput, responses={202: TrashBulkJobSerializer})
+    @extend_schema(request=BulkInput, responses={202: TrashBulkJobSerializer, 409: ErrorSerializer})
     def post(self, request: Request) -> Response:
         """Queue a bulk resend, reject or patch-and-resend over picked ids, a group or a filter."""
         data = BulkInput(data=request.data)
@@ -319,7 +329,7 @@ class TrashBulkDetailApi(TrashApi):
 class TrashBulkCancelApi(TrashApi):
     required_perm = Perm.OPERATE
 
-    @extend_schema(request=None, responses=TrashBulkJobSerializer)
+    @extend_schema(request=None, responses={200: TrashBulkJobSerializer, 409: ErrorSerializer})
     def post(self, request: Request, pk: int) -> Response:
         job = selectors.trash_bulk_job_get(tenant=request_tenant(request), pk=pk)
         try:
