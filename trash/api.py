@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -127,13 +127,17 @@ class TrashApi(TenantApi):
         return request.user
 
 
-@extend_schema(parameters=FILTER_PARAMETERS)
 class TrashListApi(TrashApi, generics.ListAPIView):
-    """The tenant's trashed messages, filtered and sorted like the trash page; limit/offset paginated."""
+    """The tenant's trash, filtered like the trash page; limit/offset paginated."""
 
     serializer_class = TrashMessageSerializer
+    pagination_class = LimitOffsetPagination
 
-    def get_queryset(self) -> QuerySet[TrashMessage]:
+    @extend_schema(parameters=FILTER_PARAMETERS)
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no tenant
             return TrashMessage.objects.none()
         return selectors.trash_message_list(
@@ -141,11 +145,15 @@ class TrashListApi(TrashApi, generics.ListAPIView):
         )
 
 
-@extend_schema(parameters=FILTER_PARAMETERS)
 class TrashGroupListApi(TrashApi, generics.ListAPIView):
-    """Identical failures (signature: normalised reason + node) with counts, first and last seen."""
+    """Identical failures folded into groups (signature = normalised reason + node); limit/offset paginated."""
 
     serializer_class = GroupSerializer
+    pagination_class = LimitOffsetPagination
+
+    @extend_schema(parameters=FILTER_PARAMETERS)
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
