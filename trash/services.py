@@ -97,7 +97,15 @@ def trash_message_create(
             .first()
         )
         if row is not None:
-            return _trash_message_failed_again(row=row, headers=headers, body=body, reason=reason, signature=signature)
+            return _trash_message_failed_again(
+                row=row,
+                version_id=version_id,
+                node_id=node_id,
+                headers=headers,
+                body=body,
+                reason=reason,
+                signature=signature,
+            )
     row = (
         TrashMessage.objects.select_for_update()
         .filter(
@@ -133,10 +141,20 @@ def trash_message_create(
 
 
 def _trash_message_failed_again(
-    *, row: TrashMessage, headers: dict[str, Any], body: str, reason: str, signature: str
+    *,
+    row: TrashMessage,
+    version_id: int,
+    node_id: int | None,
+    headers: dict[str, Any],
+    body: str,
+    reason: str,
+    signature: str,
 ) -> TrashMessage:
     stored = {k: v for k, v in headers.items() if k != h.TRASH_ID}
+    # A resend may have gone to the enabled version's node: the row follows it there.
     TrashMessage.objects.filter(pk=row.pk).update(
+        version_id=version_id,
+        node_id=node_id,
         status=TrashMessage.Status.OPEN,
         attempts=F("attempts") + 1,
         revision=F("revision") + 1,
