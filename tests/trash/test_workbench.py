@@ -308,3 +308,24 @@ def test_the_process_page_links_to_its_trash_and_back(tenant_a, alice_client):
     assert f'href="/trash/{message.pk}/"' in page and "Fetch" in page
     detail = alice_client.get(f"/trash/{message.pk}/").content.decode()
     assert f'href="/processes/{process.pk}/"' in detail
+
+
+def test_resend_goes_to_a_draining_version_while_it_still_runs(tenant_a):
+    from django.utils import timezone
+
+    from processes.models import Process
+    from topology.models import TopologyVersion
+
+    message = make_trash(tenant_a)
+    v1 = message.version
+    TopologyVersion.objects.filter(pk=v1.pk).update(enabled=False, enabled_at=timezone.now())
+    v2 = TopologyVersion.objects.create(topology=v1.topology, number=2, bpmn_xml="<x/>", enabled=True)
+    Node.objects.create(version=v2, key="fetch", name="Fetch v2", kind="transform")
+    running = Process.objects.create(tenant=tenant_a, version=v1, correlation_id="other", started_at=timezone.now())
+    message.refresh_from_db()
+    target = services.trash_resend_target(message=message)
+    assert (target.version, target.warning, target.label) == (v1, "", "Fetch of v1")
+    Process.objects.filter(pk=running.pk).update(status="success")
+    target = services.trash_resend_target(message=message)
+    assert target.version == v2 and target.label == "Fetch v2 of v2"
+    assert target.warning == "v1 no longer runs: the message goes to Fetch v2 of v2."
