@@ -53,6 +53,12 @@ TOKEN_SCOPE_MATRIX: dict[str, dict[str, frozenset[str]]] = {
         "api_version_export": GET,
         "api_process_list": GET,
         "api_process_detail": GET,
+        "api_trash_list": GET,
+        "api_trash_groups": GET,
+        "api_trash_detail": GET,
+        "api_trash_history": GET,
+        "api_trash_bulk_list": GET,
+        "api_trash_bulk_detail": GET,
     },
     "write": {
         "api_topology_list": frozenset({"POST"}),
@@ -67,8 +73,19 @@ TOKEN_SCOPE_MATRIX: dict[str, dict[str, frozenset[str]]] = {
         "api_topology_start": frozenset({"POST"}),
         "api_process_terminate": frozenset({"POST"}),
     },
-    # The trash scope opens the trash API's endpoints; there are none yet, so it opens nothing.
-    "trash": {},
+    # The trash scope opens exactly the trash API: read, edit, resend, reject, try and bulk jobs.
+    "trash": {
+        "api_trash_list": GET,
+        "api_trash_groups": GET,
+        "api_trash_detail": frozenset({"GET", "PATCH"}),
+        "api_trash_history": GET,
+        "api_trash_resend": frozenset({"POST"}),
+        "api_trash_reject": frozenset({"POST"}),
+        "api_trash_try": frozenset({"POST"}),
+        "api_trash_bulk_list": frozenset({"GET", "POST"}),
+        "api_trash_bulk_detail": GET,
+        "api_trash_bulk_cancel": frozenset({"POST"}),
+    },
 }
 
 # API endpoints no token scope opens, by design (session users with the role only).
@@ -77,7 +94,7 @@ SESSION_ONLY_ENDPOINTS: frozenset[str] = frozenset(
 )
 
 SCOPE_DESCRIPTIONS: dict[str, str] = {
-    "read": "GET topologies, versions, processes, installs and members",
+    "read": "GET topologies, versions, processes, trash, installs and members",
     "write": "create, edit, import, publish, enable and disable topologies",
     "start": "start and terminate processes",
     "trash": "work the trash (resend, reject, edit)",

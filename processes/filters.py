@@ -23,8 +23,9 @@ class IdFilter(django_filters.NumberFilter):
 
 
 class ProcessFilter(django_filters.FilterSet):
-    """?topology=<id>&status=<status>&range=1h|24h|7d|30d&since=<datetime>&until=<datetime>"""
+    """?q=<correlation id or its start>&topology=<id>&status=<status>&range=1h|24h|7d|30d&since=&until=<datetime>"""
 
+    q = django_filters.CharFilter(method="correlation_search", label="Correlation id", max_length=64)
     topology = IdFilter(field_name="version__topology_id", label="Topology")
     status = django_filters.ChoiceFilter(choices=Process.Status.choices)
     range = django_filters.ChoiceFilter(
@@ -40,3 +41,6 @@ class ProcessFilter(django_filters.FilterSet):
     def started_within(self, queryset: QuerySet[Process], name: str, value: str) -> QuerySet[Process]:
         since = selectors.range_start(value)
         return queryset if since is None else queryset.filter(started_at__gte=since)
+
+    def correlation_search(self, queryset: QuerySet[Process], name: str, value: str) -> QuerySet[Process]:
+        return selectors.process_search(queryset, value)
