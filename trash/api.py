@@ -108,10 +108,6 @@ FILTER_PARAMETERS = [
 ]
 
 
-def _error(exc: services.TrashError) -> Response:
-    return Response({"detail": exc.detail, "errors": exc.errors}, status=exc.status)
-
-
 class TrashApi(TenantApi):
     """Base of the trash endpoints: tenant member or token, viewers read, operators act."""
 
@@ -166,12 +162,9 @@ class TrashDetailApi(TrashApi):
         """Save a new body (a JSON text) and/or headers; invalid JSON or schema violations are a 400."""
         data = EditInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            message = services.trash_message_edit(
-                message=self.message(request, pk), actor=self.actor(request), **data.validated_data
-            )
-        except services.TrashError as exc:
-            return _error(exc)
+        message = services.trash_message_edit(
+            message=self.message(request, pk), actor=self.actor(request), **data.validated_data
+        )
         return Response(TrashMessageDetailSerializer(message).data)
 
 
@@ -183,12 +176,9 @@ class TrashResendApi(TrashApi):
         """Resend (optionally with a new body/headers saved first) to the failed node."""
         data = EditInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            message = services.trash_message_resend(
-                message=self.message(request, pk), actor=self.actor(request), **data.validated_data
-            )
-        except services.TrashError as exc:
-            return _error(exc)
+        message = services.trash_message_resend(
+            message=self.message(request, pk), actor=self.actor(request), **data.validated_data
+        )
         return Response(TrashMessageDetailSerializer(message).data)
 
 
@@ -204,12 +194,9 @@ class TrashRejectApi(TrashApi):
     def post(self, request: Request, pk: int) -> Response:
         data = RejectInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            message = services.trash_message_reject(
-                message=self.message(request, pk), actor=self.actor(request), **data.validated_data
-            )
-        except services.TrashError as exc:
-            return _error(exc)
+        message = services.trash_message_reject(
+            message=self.message(request, pk), actor=self.actor(request), **data.validated_data
+        )
         return Response(TrashMessageDetailSerializer(message).data)
 
 
@@ -240,10 +227,7 @@ class TrashTryApi(TrashApi):
         """Run the failed node on the (edited) message; nothing is saved or published."""
         data = TryInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            result = services.trash_message_try(message=self.message(request, pk), **data.validated_data)
-        except services.TrashError as exc:
-            return _error(exc)
+        result = services.trash_message_try(message=self.message(request, pk), **data.validated_data)
         return Response(result)
 
 
@@ -292,20 +276,17 @@ class TrashBulkListApi(TrashApi):
             signature=values.get("signature", ""),
             filters=selectors.trash_filters(values["filters"]) if "filters" in values else None,
         )
-        try:
-            job = services.trash_bulk_job_create(
-                tenant=tenant,
-                actor=self.actor(request),
-                action=values["action"],
-                messages=qs,
-                group_key=group,
-                description=description,
-                reason=values.get("reason", ""),
-                patch=values.get("patch"),
-                throttle=values["throttle"],
-            )
-        except services.TrashError as exc:
-            return _error(exc)
+        job = services.trash_bulk_job_create(
+            tenant=tenant,
+            actor=self.actor(request),
+            action=values["action"],
+            messages=qs,
+            group_key=group,
+            description=description,
+            reason=values.get("reason", ""),
+            patch=values.get("patch"),
+            throttle=values["throttle"],
+        )
         return Response(TrashBulkJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -322,8 +303,5 @@ class TrashBulkCancelApi(TrashApi):
     @extend_schema(request=None, responses=TrashBulkJobSerializer)
     def post(self, request: Request, pk: int) -> Response:
         job = selectors.trash_bulk_job_get(tenant=request_tenant(request), pk=pk)
-        try:
-            job = services.trash_bulk_job_cancel(job=job, actor=self.actor(request))
-        except services.TrashError as exc:
-            return _error(exc)
+        job = services.trash_bulk_job_cancel(job=job, actor=self.actor(request))
         return Response(TrashBulkJobSerializer(job).data)
