@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from admin_ui.api_base import TenantApi
+from admin_ui.api_input import MAX_INT, Pagination
 from admin_ui.authentication import request_tenant
 from admin_ui.roles import Perm
 from trash import selectors, services
@@ -95,17 +95,20 @@ class GroupSerializer(serializers.Serializer[dict[str, Any]]):
     reason = serializers.CharField()
 
 
-FILTER_PARAMETERS = [
-    OpenApiParameter("status", str, enum=[*TrashMessage.Status.values, ""], description="default: open"),
-    OpenApiParameter("topology", int),
-    OpenApiParameter("version", int, description="version number"),
-    OpenApiParameter("node", str, description="node key or name"),
-    OpenApiParameter("q", str, description="reason contains"),
-    OpenApiParameter("corr", str, description="correlation id"),
-    OpenApiParameter("range", str, enum=list(selectors.RANGES)),
-    OpenApiParameter("signature", str, description="one group"),
-    OpenApiParameter("sort", str, enum=list(selectors.SORTS)),
-]
+class TrashQuerySerializer(serializers.Serializer[Any]):
+    """The list filters, validated (a bad value is a 400); `selectors.trash_filters` then reads them."""
+
+    status = serializers.ChoiceField(
+        choices=[*TrashMessage.Status.values, ""], required=False, help_text="default: open; empty for all"
+    )
+    topology = serializers.IntegerField(required=False, min_value=1, max_value=MAX_INT)
+    version = serializers.IntegerField(required=False, min_value=1, max_value=MAX_INT, help_text="version number")
+    node = serializers.CharField(required=False, allow_blank=True, help_text="node key or name")
+    q = serializers.CharField(required=False, allow_blank=True, help_text="reason contains")
+    corr = serializers.CharField(required=False, allow_blank=True, help_text="correlation id")
+    range = serializers.ChoiceField(choices=list(selectors.RANGES), required=False)
+    signature = serializers.CharField(required=False, allow_blank=True, help_text="one group")
+    sort = serializers.ChoiceField(choices=list(selectors.SORTS), required=False)
 
 
 class TrashApi(TenantApi):
@@ -123,23 +126,29 @@ class TrashApi(TenantApi):
 
 
 class TrashListApi(TrashApi):
-    @extend_schema(responses=TrashMessageSerializer(many=True), parameters=FILTER_PARAMETERS)
+    pagination_class = Pagination
+
+    @extend_schema(responses=TrashMessageSerializer(many=True), parameters=[TrashQuerySerializer])
     def get(self, request: Request) -> Response:
+        self.query(TrashQuerySerializer)
         qs = selectors.trash_message_list(
             tenant=request_tenant(request), filters=selectors.trash_filters(request.query_params)
         )
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         page: Any = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(TrashMessageSerializer(page, many=True).data)
 
 
 class TrashGroupListApi(TrashApi):
-    @extend_schema(responses=GroupSerializer(many=True), parameters=FILTER_PARAMETERS)
+    pagination_class = Pagination
+
+    @extend_schema(responses=GroupSerializer(many=True), parameters=[TrashQuerySerializer])
     def get(self, request: Request) -> Response:
+        self.query(TrashQuerySerializer)
         rows = selectors.trash_group_list(
             tenant=request_tenant(request), filters=selectors.trash_filters(request.query_params)
         )
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         page: Any = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(GroupSerializer(page, many=True).data)
 
