@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -125,32 +125,42 @@ class TrashApi(TenantApi):
         return request.user
 
 
-class TrashListApi(TrashApi):
+class TrashListApi(TrashApi, generics.ListAPIView):
+    """The tenant's trash, filtered like the trash page; limit/offset paginated."""
+
+    serializer_class = TrashMessageSerializer
     pagination_class = Pagination
 
-    @extend_schema(responses=TrashMessageSerializer(many=True), parameters=[TrashQuerySerializer])
-    def get(self, request: Request) -> Response:
+    @extend_schema(parameters=[TrashQuerySerializer])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         self.query(TrashQuerySerializer)
-        qs = selectors.trash_message_list(
-            tenant=request_tenant(request), filters=selectors.trash_filters(request.query_params)
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no tenant
+            return TrashMessage.objects.none()
+        return selectors.trash_message_list(
+            tenant=self.tenant, filters=selectors.trash_filters(self.request.query_params)
         )
-        paginator = self.pagination_class()
-        page: Any = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(TrashMessageSerializer(page, many=True).data)
 
 
-class TrashGroupListApi(TrashApi):
+class TrashGroupListApi(TrashApi, generics.ListAPIView):
+    """Identical failures folded into groups (signature = normalised reason + node); limit/offset paginated."""
+
+    serializer_class = GroupSerializer
     pagination_class = Pagination
 
-    @extend_schema(responses=GroupSerializer(many=True), parameters=[TrashQuerySerializer])
-    def get(self, request: Request) -> Response:
+    @extend_schema(parameters=[TrashQuerySerializer])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         self.query(TrashQuerySerializer)
-        rows = selectors.trash_group_list(
-            tenant=request_tenant(request), filters=selectors.trash_filters(request.query_params)
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return []
+        return selectors.trash_group_list(
+            tenant=self.tenant, filters=selectors.trash_filters(self.request.query_params)
         )
-        paginator = self.pagination_class()
-        page: Any = paginator.paginate_queryset(rows, request, view=self)
-        return paginator.get_paginated_response(GroupSerializer(page, many=True).data)
 
 
 class EditInput(serializers.Serializer[Any]):
