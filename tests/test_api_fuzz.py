@@ -37,6 +37,7 @@ from tests.factories import make_member
 from tests.topology.runtime_factories import make_runtime_version
 from topology.models import TopologyVersion
 from topology.webhooks import webhook_create
+from trash.services import trash_message_create
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "4"))
 # About 0.2 s per case on a busy 2-core machine; the default per-test timeout would cut a long run short.
@@ -59,6 +60,8 @@ class World:
 
     def parameters(self, path: str) -> dict[str, Any] | None:
         """Real ids for `path`'s parameters, or None where there are none to give (or giving them would publish)."""
+        if path.endswith(("/resend", "/try")):
+            return None  # a real resend publishes and a try calls the node: not against the machine's shared broker
         for prefix, values in self.known.items():
             if path.startswith(prefix):
                 names = set(re.findall(r"{(\w+)}", path))
@@ -88,6 +91,18 @@ def fuzz_world(db, tenant_a):
         done=1,
     )
     webhook_create(topology=version.topology, node_key="start")
+    trashed = trash_message_create(
+        tenant_id=tenant_a.pk,
+        version_id=version.pk,
+        node_id=None,
+        node_key="end",
+        correlation_id="fuzz-1",
+        process_id="fuzz-1",
+        message_id="fuzz-1-end",
+        headers={"correlation-id": "fuzz-1"},
+        body='{"order": 1}',
+        reason="HTTP 500: upstream failed",
+    )
     # Starts (REST and webhook) get no real names: a real start would publish to the machine's shared broker.
     known = {
         "/api/topologies/{id}": {"id": version.topology_id, "number": version.number},
@@ -96,6 +111,7 @@ def fuzz_world(db, tenant_a):
         "/api/invitations/": {"id": make_invitation(tenant_a, "fuzz@example.com").pk},
         "/api/tokens/": {"id": spare.token.pk},
         "/api/installs/": {"id": make_install(tenant_a, "fuzz-install").pk},
+        "/api/trash/{id}/": {"id": trashed.pk},
     }
     return World(token=token, known=known)
 

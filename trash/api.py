@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from admin_ui.api_base import TenantApi
+from admin_ui.api_errors import ErrorSerializer
 from admin_ui.api_input import MAX_INT, Pagination
 from admin_ui.authentication import request_tenant
 from admin_ui.roles import Perm
@@ -176,7 +177,7 @@ class TrashDetailApi(TrashApi):
     def get(self, request: Request, pk: int) -> Response:
         return Response(TrashMessageDetailSerializer(self.message(request, pk)).data)
 
-    @extend_schema(request=EditInput, responses=TrashMessageDetailSerializer)
+    @extend_schema(request=EditInput, responses={200: TrashMessageDetailSerializer, 409: ErrorSerializer})
     def patch(self, request: Request, pk: int) -> Response:
         """Save a new body (a JSON text) and/or headers; invalid JSON or schema violations are a 400."""
         data = EditInput(data=request.data)
@@ -190,7 +191,10 @@ class TrashDetailApi(TrashApi):
 class TrashResendApi(TrashApi):
     required_perm = Perm.OPERATE
 
-    @extend_schema(request=EditInput, responses=TrashMessageDetailSerializer)
+    @extend_schema(
+        request=EditInput,
+        responses={200: TrashMessageDetailSerializer, 409: ErrorSerializer, 503: ErrorSerializer},
+    )
     def post(self, request: Request, pk: int) -> Response:
         """Resend (optionally with a new body/headers saved first) to the failed node."""
         data = EditInput(data=request.data)
@@ -209,7 +213,7 @@ class RejectInput(serializers.Serializer[Any]):
 class TrashRejectApi(TrashApi):
     required_perm = Perm.OPERATE
 
-    @extend_schema(request=RejectInput, responses=TrashMessageDetailSerializer)
+    @extend_schema(request=RejectInput, responses={200: TrashMessageDetailSerializer, 409: ErrorSerializer})
     def post(self, request: Request, pk: int) -> Response:
         data = RejectInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -241,7 +245,7 @@ TryResult = inline_serializer(
 class TrashTryApi(TrashApi):
     required_perm = Perm.OPERATE
 
-    @extend_schema(request=TryInput, responses=TryResult)
+    @extend_schema(request=TryInput, responses={200: TryResult, 409: ErrorSerializer})
     def post(self, request: Request, pk: int) -> Response:
         """Run the failed node on the (edited) message; nothing is saved or published."""
         data = TryInput(data=request.data)
@@ -282,7 +286,10 @@ class TrashBulkListApi(TrashApi):
         jobs = selectors.trash_bulk_job_list(tenant=request_tenant(request), limit=50)
         return Response(TrashBulkJobSerializer(jobs, many=True).data)
 
-    @extend_schema(request=BulkInput, responses={202: TrashBulkJobSerializer})
+    # 404 when the picked ids, group or topology are not the tenant's; 409 when a job already runs on them.
+    @extend_schema(
+        request=BulkInput, responses={202: TrashBulkJobSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
+    )
     def post(self, request: Request) -> Response:
         """Queue a bulk resend, reject or patch-and-resend over picked ids, a group or a filter."""
         data = BulkInput(data=request.data)
@@ -319,7 +326,7 @@ class TrashBulkDetailApi(TrashApi):
 class TrashBulkCancelApi(TrashApi):
     required_perm = Perm.OPERATE
 
-    @extend_schema(request=None, responses=TrashBulkJobSerializer)
+    @extend_schema(request=None, responses={200: TrashBulkJobSerializer, 409: ErrorSerializer})
     def post(self, request: Request, pk: int) -> Response:
         job = selectors.trash_bulk_job_get(tenant=request_tenant(request), pk=pk)
         job = services.trash_bulk_job_cancel(job=job, actor=self.actor(request))
