@@ -18,6 +18,7 @@ from django.utils import timezone
 from pika.exceptions import AMQPError
 
 from admin_ui.errors import Refusal, ServiceError
+from admin_ui.ids import parse_id
 from admin_ui.models import Tenant
 from processes.models import Process
 from topology.models import Node, TopologyVersion
@@ -89,12 +90,10 @@ def trash_message_create(
     """Store a failed message. A resent message failing again at the same node reopens its own row (attempts + 1,
     new reason); the same branch failing again unchanged bumps `attempts` on its open row."""
     signature = trash_signature(reason=reason, node_key=node_key)
-    trash_id = str(headers.get(h.TRASH_ID) or "")
-    if trash_id.isdigit():
+    trash_id = parse_id(headers.get(h.TRASH_ID))
+    if trash_id is not None:
         row = (
-            TrashMessage.objects.select_for_update()
-            .filter(pk=int(trash_id), tenant_id=tenant_id, node_key=node_key)
-            .first()
+            TrashMessage.objects.select_for_update().filter(pk=trash_id, tenant_id=tenant_id, node_key=node_key).first()
         )
         if row is not None:
             return _trash_message_failed_again(
