@@ -144,6 +144,8 @@ class Engine:
 
     def run(self) -> None:
         """Run until `stop()` (SIGTERM/SIGINT in the command); reconnects with backoff after broker failures."""
+        # Know the terminated processes before consuming anything: a fresh engine has heard no broadcast.
+        self._refresh_terminated(restore=True)
         threading.Thread(target=self._loader_loop, name="loader", daemon=True).start()
         threading.Thread(target=self._terminated_loop, name="terminated", daemon=True).start()
         if self.with_recorder:
@@ -234,7 +236,6 @@ class Engine:
 
     def _on_channel_open(self, channel: Any) -> None:
         self._channel = channel
-        self._ready_once = True
         channel.add_on_close_callback(self._on_channel_closed)
         channel.confirm_delivery(self._on_confirm)
         broker.declare_infrastructure(channel)
@@ -249,6 +250,9 @@ class Engine:
         queue = frame.method.queue
         self._channel.queue_bind(queue=queue, exchange=names.control_exchange(), routing_key="")
         self._channel.basic_consume(queue=queue, on_message_callback=self._on_control, auto_ack=True)
+        # Only now, with the infrastructure declared, does the connection count as up: a channel the broker closes
+        # right after opening (a declare refused) keeps the reconnect backoff growing instead of spinning.
+        self._ready_once = True
         if self.runtime.versions:
             # Reconnected: consume again at once from the picture we have, even if the database is unreachable;
             # the reload below refreshes it.
@@ -295,14 +299,23 @@ class Engine:
         # could not reach Redis still stops its messages. Unreachable state keeps the last known set.
         last_restore = time.monotonic()
         while not self._stopping.wait(TERMINATED_REFRESH_SECONDS):
+            restore = time.monotonic() - last_restore > TERMINATED_RESTORE_SECONDS
+            if restore:
+                last_restore = time.monotonic()
+            self._refresh_terminated(restore=restore)
+
+    def _refresh_terminated(self, *, restore: bool) -> None:
+        fresh = self.terminated
+        if restore:
             try:
-                fresh = state.terminated_all()
-                if time.monotonic() - last_restore > TERMINATED_RESTORE_SECONDS:
-                    fresh |= state.terminated_restore()
-                    last_restore = time.monotonic()
-                self.terminated = fresh | self._terminated_broadcast
+                fresh = fresh | state.terminated_restore()
             except Exception as exc:
-                log.warning("cannot read terminated processes: %s", exc)
+                log.warning("cannot read terminated processes from the database: %s", exc)
+        try:
+            fresh = state.terminated_all() | (fresh if restore else frozenset())
+        except Exception as exc:
+            log.warning("cannot read terminated processes: %s", exc)
+        self.terminated = fresh | self._terminated_broadcast
 
     def _apply_runtime(self, runtime: RuntimeSpec) -> None:
         """Swap in the new picture; declare and consume new queues, cancel queues no longer wanted."""
