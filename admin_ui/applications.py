@@ -9,6 +9,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
+from admin_ui.models import Application
+
 MASK = "••••••••"
 
 
@@ -161,7 +163,6 @@ def get_kind(key: str) -> ApplicationKind | None:
 
 def application_sync(*, using: str = "default") -> int:
     """Create or update one `Application` row per registered kind; safe to run on every migrate."""
-    from admin_ui.models import Application
 
     rows = Application.objects.using(using)
     changed = 0

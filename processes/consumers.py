@@ -7,8 +7,11 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.http import Http404
 
+from admin_ui.tenancy import SESSION_KEY, current_membership
 from processes.events import tenant_group, topology_group
+from topology.selectors import topology_get
 
 # Close codes the browser client treats as final (no reconnect loop): not allowed, not found.
 REFUSED = 4403
@@ -18,7 +21,6 @@ NOT_FOUND = 4404
 @database_sync_to_async
 def _current_tenant(user: Any, session: Any) -> Any:
     """The tenant the member's pages show (the session's choice), as for HTTP requests; None for non-members."""
-    from admin_ui.tenancy import SESSION_KEY, current_membership
 
     membership = current_membership(user, session.get(SESSION_KEY) if session is not None else None)
     return membership.tenant if membership is not None else None
@@ -26,9 +28,6 @@ def _current_tenant(user: Any, session: Any) -> Any:
 
 @database_sync_to_async
 def _topology_in_tenant(*, tenant: Any, topology_id: int) -> bool:
-    from django.http import Http404
-
-    from topology.selectors import topology_get
 
     try:
         topology_get(tenant=tenant, pk=topology_id)

@@ -17,8 +17,15 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
+import pika
+import requests
 from django.conf import settings
 from django.db import close_old_connections
+from pika.exceptions import ChannelClosedByBroker
+
+from processes import events
+from topology.models import Node
+from topology.runtime import broker, names, state
 
 log = logging.getLogger("flowyard.depths")
 
@@ -36,21 +43,17 @@ class QueueRef:
 
 
 def _redis() -> Any:
-    from topology.runtime import state
 
     return state.client()
 
 
 def _key(*parts: object) -> str:
-    from topology.runtime import names
 
     return names.redis_key("depths", *parts)
 
 
 def enabled_queues() -> list[QueueRef]:
     """Every node queue of every enabled version (sharded nodes: each shard)."""
-    from topology.models import Node
-    from topology.runtime import names
 
     refs: list[QueueRef] = []
     rows = Node.objects.filter(version__enabled=True, version__topology__deleted_at__isnull=True).values_list(
@@ -132,7 +135,6 @@ class DepthSampler:
         self._publish(by_topology)
 
     def _publish(self, by_topology: dict[tuple[int, int], dict[str, dict[str, int | None]]]) -> None:
-        from processes import events
 
         pipe = _redis().pipeline()
         at = time.time()
@@ -145,10 +147,6 @@ class DepthSampler:
         pipe.execute()
 
     def _passive_count(self, queue: str) -> int | None:
-        import pika
-        from pika.exceptions import ChannelClosedByBroker
-
-        from topology.runtime import broker
 
         if self._connection is None or not self._connection.is_open:
             self._connection = pika.BlockingConnection(broker.connection_parameters())
@@ -163,9 +161,6 @@ class DepthSampler:
         return int(frame.method.message_count)
 
     def _management_counts(self) -> dict[str, tuple[int, int]]:
-        import requests
-
-        from topology.runtime import names
 
         parsed = urllib.parse.urlsplit(settings.RABBITMQ_MANAGEMENT_URL)
         base = f"{parsed.scheme}://{parsed.hostname}:{parsed.port or 15672}"

@@ -15,8 +15,11 @@ import time
 from collections import defaultdict
 from typing import Any
 
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections, transaction
+
+from topology.models import TopologyVersion
 
 log = logging.getLogger("flowyard.live")
 
@@ -78,8 +81,6 @@ class Notifier:
             versions, self._versions = self._versions, set()
         unknown = versions - self._version_cache.keys()
         if unknown:
-            from topology.models import TopologyVersion
-
             for pk, topology_id, tenant_id in TopologyVersion.objects.filter(pk__in=unknown).values_list(
                 "pk", "topology_id", "topology__tenant_id"
             ):
@@ -108,7 +109,6 @@ class Notifier:
             time.sleep(interval)
 
     async def _send(self, pending: dict[tuple[int, int], set[str]]) -> None:
-        from channels.layers import get_channel_layer
 
         layer: Any = get_channel_layer()
         if layer is None:

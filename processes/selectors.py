@@ -11,9 +11,13 @@ from django.http import Http404
 from django.utils import timezone
 
 from admin_ui.models import Tenant
-from processes.models import Process, ProcessEvent
+from limiter import selectors as limiter_selectors
+from processes.depths import read_depths
+from processes.models import NodeStat, Process, ProcessEvent, ProcessPayload
 from topology.kinds import START_KINDS
 from topology.models import Node, TopologyVersion
+from trash.models import TrashMessage
+from trash.selectors import trash_message_list
 
 RANGES = {
     "1h": dt.timedelta(hours=1),
@@ -123,7 +127,6 @@ def process_list_for_ids(*, tenant: Tenant, ids: list[int]) -> QuerySet[Process]
 
 def node_names(*, version_id: int) -> dict[str, str]:
     """BPMN ids to node names of one version (names are what operators recognise; ids stay a hint)."""
-    from topology.models import Node
 
     return {key: name or key for key, name in Node.objects.filter(version_id=version_id).values_list("key", "name")}
 
@@ -135,9 +138,6 @@ def _minute(value: dt.datetime) -> dt.datetime:
 def topology_monitor(*, topology: Any, version: Any, now: dt.datetime | None = None) -> dict[str, Any]:
     """Per node of the enabled version: queue depth and in flight (sampled), processed / failed per minute, the
     last hour's totals, trashed, waiting, and a state (idle, busy, backlog, failing) for the overlay colours."""
-    from processes.depths import read_depths
-    from processes.models import NodeStat
-    from topology.models import Node
 
     now = now or timezone.now()
     current = _minute(now)
@@ -203,7 +203,6 @@ def topology_monitor(*, topology: Any, version: Any, now: dt.datetime | None = N
 
 def node_recent(*, tenant: Tenant, version: Any, node_key: str, limit: int = 15) -> dict[str, Any]:
     """A node's last runs (with their processes) and its open trash, for the monitor's side panel."""
-    from trash.selectors import trash_message_list
 
     runs = list(
         ProcessEvent.objects.filter(process__version=version, process__tenant=tenant, node_key=node_key)
@@ -236,7 +235,6 @@ def process_path(*, process: Process) -> dict[str, Any]:
 
 def process_trash(*, process: Process) -> list[Any]:
     """The trashed messages of one process (any status), newest first."""
-    from trash.selectors import trash_message_list
 
     return list(
         trash_message_list(tenant=process.tenant, filters={"status": ""}).filter(correlation_id=process.correlation_id)[
@@ -254,9 +252,6 @@ DASHBOARD_RANGES = {
 def dashboard(*, tenant: Tenant, span: str = "1h", now: dt.datetime | None = None) -> dict[str, Any]:
     """Throughput and errors per topology over the last hour (per minute) or day (per hour), top failing nodes,
     trash size and processes in progress."""
-    from processes.models import NodeStat
-    from trash.models import TrashMessage
-    from trash.selectors import trash_message_list
 
     now = now or timezone.now()
     length, step = DASHBOARD_RANGES.get(span, DASHBOARD_RANGES["1h"])
@@ -301,14 +296,12 @@ def dashboard(*, tenant: Tenant, span: str = "1h", now: dt.datetime | None = Non
 
 def process_payload_ids(*, process: Process) -> set[str]:
     """Message ids of the process's runs whose payloads were kept (nodes with `keepPayload`)."""
-    from processes.models import ProcessPayload
 
     return set(ProcessPayload.objects.filter(process=process).values_list("message_id", flat=True))
 
 
 def process_payload_get(*, process: Process, message_id: str) -> Any:
     """One kept payload of an (already tenant-checked) process, or 404."""
-    from processes.models import ProcessPayload
 
     payload = ProcessPayload.objects.filter(process=process, message_id=message_id).first()
     if payload is None:
@@ -319,7 +312,6 @@ def process_payload_get(*, process: Process, message_id: str) -> Any:
 def limiter_saturation(*, tenant: Tenant) -> dict[str, Any]:
     """The limiter's live usage per key for the dashboard; None while the limiter app cannot report it (its
     `limit_usage` selector lands with the limiter work), with the configured limits instead."""
-    from limiter import selectors as limiter_selectors
 
     usage = getattr(limiter_selectors, "limit_usage", None)
     limits = list(limiter_selectors.limit_list(tenant=tenant)[:20])

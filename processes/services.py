@@ -19,6 +19,7 @@ from admin_ui.errors import Refusal, ServiceError
 from admin_ui.json_input import json_object_loads
 from admin_ui.models import Tenant
 from admin_ui.services import audit_log
+from processes import events as live
 from processes.models import Process
 from processes.selectors import START_KINDS, start_nodes
 from topology.models import Node, Topology, TopologyVersion
@@ -269,7 +270,6 @@ def process_terminate(*, process: Process, actor: Any = None) -> Process:
         log.warning("terminated set not updated in Redis: %s", exc)
     control.broadcast({"type": "terminate", "correlation_id": process.correlation_id})
     process.refresh_from_db()
-    from processes import events as live
 
     live.topology_changed(tenant_id=process.tenant_id, topology_id=process.version.topology_id)
     audit_log(

@@ -6,6 +6,8 @@ from typing import Any
 
 from django import forms
 
+from topology.bpmn.parse import max_bytes
+
 
 class TopologyForm(forms.Form):
     name = forms.CharField(max_length=100, widget=forms.TextInput(attrs={"autofocus": True}))
@@ -40,7 +42,6 @@ class ImportForm(forms.Form):
     )
 
     def clean_file(self) -> Any:
-        from topology.bpmn.parse import max_bytes
 
         upload = self.cleaned_data["file"]
         if upload.size > max_bytes():

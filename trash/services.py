@@ -12,19 +12,29 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from celery import current_app
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 from pika.exceptions import AMQPError
 
 from admin_ui.errors import Refusal, ServiceError
 from admin_ui.ids import parse_id
 from admin_ui.models import Tenant
+from admin_ui.services import audit_log
 from processes.models import Process
 from topology.models import Node, TopologyVersion
 from topology.runtime import headers as h
+from topology.runtime.broker import Outgoing
+from topology.runtime.executor import execute
+from topology.runtime.spec import RuntimeSpec, build_version
+from topology.runtime.start_publisher import start_publisher
 from trash import jsonpath
 from trash.models import TrashBulkJob, TrashEdit, TrashMessage
+
+BULK_TASK = "trash.tasks.trash_bulk_run"
 
 _VOLATILE = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{24,}|\d+(\.\d+)?",
@@ -182,7 +192,6 @@ def _actor_user(actor: Any) -> Any:
 
 
 def _audit(*, message: TrashMessage, actor: Any, action: str, before: Any = None, after: Any = None) -> None:
-    from admin_ui.services import audit_log
 
     audit_log(tenant=message.tenant, actor=actor, action=action, obj=message, before=before, after=after)
 
@@ -225,8 +234,6 @@ def node_input_schema(*, node: Node | None) -> dict[str, Any] | None:
 
 def trash_body_errors(*, node: Node | None, body: str) -> list[dict[str, str]]:
     """Why `body` cannot be saved for this node: invalid JSON, or violations of the node's input schema."""
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import SchemaError
 
     try:
         data = json.loads(body)
@@ -424,7 +431,6 @@ class _Targets:
         return self._nodes[row.node_id]
 
     def node_spec(self, version: TopologyVersion, node_key: str) -> Any:
-        from topology.runtime.spec import build_version
 
         if version.pk not in self._specs:
             self._specs[version.pk] = build_version(version)
@@ -432,7 +438,6 @@ class _Targets:
 
 
 def _outgoing(item: _Prepared, targets: _Targets) -> Any:
-    from topology.runtime.broker import Outgoing
 
     version = item.target.version
     assert version is not None
@@ -455,7 +460,6 @@ def _outgoing(item: _Prepared, targets: _Targets) -> Any:
 def _resend(items: list[_Prepared], *, actor: Any, targets: _Targets, job: TrashBulkJob | None = None) -> None:
     """Mark rows resent, reopen their processes and publish, all in the caller's transaction: if the broker
     refuses, the transaction rolls back and nothing looks resent."""
-    from topology.runtime.start_publisher import start_publisher
 
     if not items:
         return
@@ -653,8 +657,6 @@ def trash_message_try(
     *, message: TrashMessage, body: str | None = None, headers: dict[str, Any] | None = None, confirm: bool = False
 ) -> dict[str, Any]:
     """Run the failed node on the (edited) message and return what it would do; nothing is published or saved."""
-    from topology.runtime.executor import execute
-    from topology.runtime.spec import RuntimeSpec
 
     body = message.body if body is None else body
     errors = trash_body_errors(node=message.node, body=body)
@@ -734,7 +736,6 @@ def trash_bulk_job_create(
     throttle: int = 0,
 ) -> TrashBulkJob:
     """Snapshot the open messages to work on and queue the Celery task; one active job per tenant and group."""
-    from trash.tasks import trash_bulk_run
 
     if action not in TrashBulkJob.Action.values:
         raise TrashError(f"Unknown bulk action {action!r}.", errors={"action": [action]})
@@ -773,7 +774,6 @@ def trash_bulk_job_create(
         raise TrashError(
             "A bulk job is already running on these messages; wait for it or cancel it.", status=409
         ) from exc
-    from admin_ui.services import audit_log
 
     audit_log(
         tenant=tenant,
@@ -782,7 +782,8 @@ def trash_bulk_job_create(
         obj=job,
         after={"messages": len(snapshot), "group": group_key, **params},
     )
-    transaction.on_commit(lambda: trash_bulk_run.delay(job.pk))
+    # By name: the task module imports this one (tasks are adapters over services).
+    transaction.on_commit(lambda: current_app.send_task(BULK_TASK, args=[job.pk]))
     return job
 
 

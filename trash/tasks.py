@@ -7,11 +7,12 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 
+from trash.services import trash_bulk_job_run, trash_retention_purge
+
 
 @shared_task(bind=True, ignore_result=True)
 def trash_bulk_run(self: Any, job_id: int) -> str | None:
     """Run one bulk resend/reject/patch job to the end (or until cancelled)."""
-    from trash.services import trash_bulk_job_run
 
     # Acks are late: a redelivered task means the worker that ran it died, so the job resumes.
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
@@ -22,6 +23,5 @@ def trash_bulk_run(self: Any, job_id: int) -> str | None:
 @shared_task(ignore_result=True)
 def trash_retention(days: int | None = None) -> int:
     """Purge resent and rejected messages older than FLOWYARD_TRASH_RETENTION_DAYS (beat runs this daily)."""
-    from trash.services import trash_retention_purge
 
     return trash_retention_purge(days=settings.FLOWYARD_TRASH_RETENTION_DAYS if days is None else days)

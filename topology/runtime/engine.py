@@ -47,6 +47,7 @@ from topology.runtime import headers as h
 from topology.runtime.backoff import Backoff
 from topology.runtime.events import EventBatch, NodeRun, decode_runs
 from topology.runtime.executor import Outcome, Step, outcome_step, poisoned, redelay, run_step
+from topology.runtime.recorder import Recorder
 from topology.runtime.results import TERMINATED
 from topology.runtime.spec import NodeSpec, RuntimeSpec, load_runtime
 
@@ -149,8 +150,6 @@ class Engine:
         threading.Thread(target=self._loader_loop, name="loader", daemon=True).start()
         threading.Thread(target=self._terminated_loop, name="terminated", daemon=True).start()
         if self.with_recorder:
-            from topology.runtime.recorder import Recorder
-
             self.recorder = Recorder()
             threading.Thread(target=self.recorder.run, name="recorder", daemon=True).start()
         log.info("engine %s starting (topology=%s node=%s)", self.engine_id, self.topology, self.node)

@@ -26,10 +26,14 @@ from django.db.models import F
 from django.utils import timezone
 from pika.exceptions import AMQPError
 
+from processes import events as live
 from processes.depths import DepthSampler
+from processes.models import NodeStat, Process, ProcessEvent, ProcessPayload
+from topology.models import Node, TopologyVersion
 from topology.runtime import broker, names
 from topology.runtime.backoff import Backoff, backoff_seconds
 from topology.runtime.events import EventBatch, NodeRun, ProcessStart, TrashRecord
+from trash.services import trash_message_create
 
 log = logging.getLogger("flowyard.recorder")
 
@@ -107,7 +111,6 @@ def record_batches(batches: list[EventBatch]) -> Recorded:
     recorded.deferred = writes.deferred
     # --- live monitoring hook (processes/events.py): after the commit, mark the batch's topologies as changed;
     # the sender coalesces and sends from its own thread, so this costs a set insert.
-    from processes import events as live
 
     live.versions_changed(version_ids=recorded.version_ids)
     # --- end of live monitoring hook
@@ -116,8 +119,6 @@ def record_batches(batches: list[EventBatch]) -> Recorded:
 
 def _create_started(started: list[ProcessStart]) -> None:
     """Create the rows of started processes that no start service wrote (webhook, REST, event starts)."""
-    from processes.models import Process
-    from topology.models import TopologyVersion
 
     starts = {start.correlation_id: start for start in started}
     if not starts:
@@ -144,7 +145,6 @@ def _create_started(started: list[ProcessStart]) -> None:
 
 def _processes_of(runs: list[NodeRun]) -> dict[str, Any]:
     """The process rows the runs count into (their own and those they emitted into), by correlation id."""
-    from processes.models import Process
 
     corrs: set[str] = set()
     for run in runs:
@@ -155,7 +155,6 @@ def _processes_of(runs: list[NodeRun]) -> dict[str, Any]:
 
 def _seen(runs: list[NodeRun], processes: dict[str, Any]) -> set[tuple[int, str]]:
     """(process id, message id) of the runs already recorded: redeliveries the engine repeated."""
-    from processes.models import ProcessEvent
 
     process_ids = {processes[r.correlation_id].pk for r in runs if r.correlation_id in processes}
     if not process_ids:
@@ -231,7 +230,6 @@ def _waited_enough(run: NodeRun) -> bool:
 
 def _insert_events(events: list[tuple[Any, ...]]) -> None:
     """Insert timeline rows with one prepared statement; model instances per row cost more than the write."""
-    from processes.models import ProcessEvent
 
     if not events:
         return
@@ -251,7 +249,6 @@ def _apply_process_counts(counts: dict[int, Counts]) -> set[int]:
     Plain increments through executemany cost a fraction of Django's bulk_update (a CASE per field and row),
     which dominated the recorder's CPU time under load.
     """
-    from processes.models import Process
 
     if not counts:
         return set()
@@ -277,8 +274,6 @@ def _apply_process_counts(counts: dict[int, Counts]) -> set[int]:
 
 
 def _write_stats(stats: dict[tuple[int, dt.datetime], NodeMinute]) -> None:
-    from processes.models import NodeStat
-    from topology.models import Node
 
     if not stats:
         return
@@ -317,7 +312,6 @@ def _write_stats(stats: dict[tuple[int, dt.datetime], NodeMinute]) -> None:
 
 def _write_payloads(payloads: list[tuple[int, str, str, dict[str, Any]]]) -> None:
     """Keep the inputs and outputs of runs of `keepPayload` nodes for the process page."""
-    from processes.models import ProcessPayload
 
     if payloads:
         ProcessPayload.objects.bulk_create(
@@ -329,8 +323,6 @@ def _write_payloads(payloads: list[tuple[int, str, str, dict[str, Any]]]) -> Non
 
 
 def _write_trash(records: list[TrashRecord]) -> None:
-    from topology.models import Node
-    from trash.services import trash_message_create
 
     for record in records:
         if record.node_id and not Node.objects.filter(pk=record.node_id).exists():

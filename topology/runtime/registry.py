@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any, TypeVar
+
+from django.conf import settings
 
 T = TypeVar("T")
 
@@ -39,9 +42,6 @@ class Registry:
 
 def _load_builtin_nodes() -> None:
     # Importing the module registers its @node classes; imported lazily to avoid import cycles.
-    import importlib
-
-    from django.conf import settings
 
     for module in ["topology.runtime.nodes", *getattr(settings, "FLOWYARD_NODE_MODULES", [])]:
         try:

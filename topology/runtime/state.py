@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, transaction
 from django.utils import timezone
 
+from processes.models import JoinState, Process
 from topology.runtime import names
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,6 @@ def join_arrive(*, key: str, source: str, body: Any, expected: int, message_id: 
     when redelivered) gets `True`, so the merge is published once and repeats carry the same message id.
     Raises StateUnavailable when the database cannot be reached.
     """
-    from processes.models import JoinState
 
     try:
         with transaction.atomic():
@@ -129,7 +129,6 @@ def terminated_all() -> frozenset[str]:
 
 def terminated_restore() -> frozenset[str]:
     """Copy the recently terminated processes from the database (the record) into Redis; returns their ids."""
-    from processes.models import Process
 
     since = timezone.now() - dt.timedelta(seconds=TERMINATED_TTL_SECONDS)
     try:

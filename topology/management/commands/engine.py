@@ -10,6 +10,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from topology.runtime.engine import Engine
+from topology.runtime.recorder import Recorder
+
 log = logging.getLogger("flowyard.engine")
 
 # SIGTERM lets in-flight inputs finish (the engine drains for up to 10 s); past this the process exits anyway,
@@ -29,12 +32,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         target: Any
         if options["recorder_only"]:
-            from topology.runtime.recorder import Recorder
-
             target = Recorder()
         else:
-            from topology.runtime.engine import Engine
-
             target = Engine(topology=options["topology"], node=options["node"], recorder=not options["no_recorder"])
         armed = threading.Event()
 
