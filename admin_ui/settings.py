@@ -166,6 +166,10 @@ FLOWYARD_MAX_BPMN_BYTES = env_int("FLOWYARD_MAX_BPMN_BYTES", 5 * 1024 * 1024)
 FLOWYARD_DELAY_TIERS_MS = [int(v) for v in env_list("FLOWYARD_DELAY_TIERS_MS", "1000,5000,30000,300000,3600000")]
 FLOWYARD_EVENT_FLUSH_MS = env_int("FLOWYARD_EVENT_FLUSH_MS", 100)
 FLOWYARD_REDIS_PREFIX = env_str("FLOWYARD_REDIS_PREFIX", "flowyard")
+# Added to every limit window: covers jitter between the limiter admitting a call and the call reaching the remote.
+FLOWYARD_LIMITER_MARGIN_MS = env_int("FLOWYARD_LIMITER_MARGIN_MS", 30)
+# Keep every admission time per limited key for an hour (tests and benchmarks measure accuracy with it).
+FLOWYARD_LIMITER_AUDIT = env_bool("FLOWYARD_LIMITER_AUDIT", False)
 # Extra modules with @node classes the engine imports at start (comma-separated dotted paths).
 FLOWYARD_NODE_MODULES = env_list("FLOWYARD_NODE_MODULES", "")
 DATA_UPLOAD_MAX_MEMORY_SIZE = FLOWYARD_MAX_BPMN_BYTES * 2

@@ -92,6 +92,7 @@ class Engine:
         self.flush_seconds = max(1, int(settings.FLOWYARD_EVENT_FLUSH_MS)) / 1000
         self._stopping = threading.Event()
         self._reload = threading.Event()
+        self._limiter_paused: set[str] = set()  # queues not consumed while the limiter's Redis is unreachable
         self._gen = 0
         self._conn: SelectConnection | None = None
         # Results travel from the node threads to the connection thread through this queue; the thread is
@@ -251,7 +252,7 @@ class Engine:
         if self._channel is None or not self._channel.is_open or self._draining:
             return
         self.runtime = runtime
-        wanted = set(runtime.consume)
+        wanted = set(runtime.consume) - self._limiter_paused
         needed = sum(runtime.by_queue[q].effective_prefetch for q in wanted)
         self._resize_pool(needed)
         for queue in sorted(wanted - set(self._consumers)):
@@ -348,8 +349,17 @@ class Engine:
         self._inflight -= 1
         outcome = job.outcome
         assert outcome is not None and self._conn is not None
+        # --- limiter (topology/runtime/limits.py): Redis down stops this node's intake; a held run resumes it
+        if outcome.limiter_down:
+            self._limiter_paused.update(job.node.queues())
+            self._apply_runtime(self.runtime)
+        elif self._limiter_paused.intersection(job.node.queues()):
+            self._limiter_paused.difference_update(job.node.queues())
+            self._apply_runtime(self.runtime)
+        # --- end limiter
         if outcome.hold_ms is not None:
-            # Ordered node: keep the input unacked and run it again later so nothing overtakes it.
+            # Keep the input unacked and run it again later: an ordered node so nothing overtakes it, a short
+            # limiter wait because it is below the smallest delay tier.
             job.headers = outcome.hold_headers or job.headers
             self._inflight += 1
             self._conn.ioloop.call_later(outcome.hold_ms / 1000, functools.partial(self._resubmit, job))

@@ -30,10 +30,15 @@ DEADLINE = "deadline"
 PUBLISHED_AT = "published-at"
 TRASH_ID = "trash-id"
 FORWARD_TO = "forward-to"
+# Orchesty worker protocol: the followers a worker may force, and the ids it forced (read as forward-to).
+WORKER_FOLLOWERS = "worker-followers"
+FORCE_TARGET_QUEUE = "force-target-queue"
+REPEAT_KEYS = (REPEAT_HOPS, REPEAT_MAX_HOPS, REPEAT_INTERVAL)
 # Engine-internal headers: never shown to nodes as answers, always recomputed by the engine.
 DUE_AT = "due-at"
 RETRY_ATTEMPT = "retry-attempt"
 WAIT_NODE = "wait-node"
+LIMITER_SLOT = "limiter-slot"  # the slot a waiting message holds in its limit queue
 
 # Answers of the previous node that must not leak into the next call (an SDK worker echoes request headers).
 ANSWER_PREFIXES = ("result-", "repeat-")
@@ -41,7 +46,10 @@ INTERNAL = (
     DUE_AT,
     RETRY_ATTEMPT,
     WAIT_NODE,
+    LIMITER_SLOT,
     FORWARD_TO,
+    WORKER_FOLLOWERS,
+    FORCE_TARGET_QUEUE,
     "x-death",
     "x-first-death-exchange",
     "x-first-death-queue",

@@ -15,6 +15,7 @@ from typing import Any
 import jmespath
 from django.db.models import Q
 
+from limiter.backend import Rate
 from topology.runtime import names
 from topology.runtime.retry import RetryPolicy
 
@@ -43,6 +44,7 @@ class NodeSpec:
     kind: str
     config: dict[str, Any]
     version: VersionSpec
+    name: str = ""
     ordered: bool = False
     prefetch: int = 10
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -112,6 +114,7 @@ class RuntimeSpec:
     by_queue: dict[str, NodeSpec] = field(default_factory=dict)
     consume: list[str] = field(default_factory=list)
     events: dict[tuple[int, str], list[NodeSpec]] = field(default_factory=dict)
+    limits: dict[str, Rate] = field(default_factory=dict)  # configured limits by key (topology/runtime/limits.py)
 
 
 def _truthy(value: Any) -> bool:
@@ -161,6 +164,7 @@ def build_version(version: Any) -> VersionSpec:
         node = NodeSpec(
             id=row.pk,
             key=row.key,
+            name=row.name,
             kind=row.kind,
             config=config,
             version=spec,
@@ -209,7 +213,9 @@ def load_runtime(*, topology: str | None = None, node: str | None = None) -> Run
         .select_related("topology")
         .order_by("id")
     )
-    runtime = RuntimeSpec()
+    from topology.runtime import limits
+
+    runtime = RuntimeSpec(limits=limits.load())
     for version in versions:
         spec = build_version(version)
         runtime.versions[spec.id] = spec

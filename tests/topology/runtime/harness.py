@@ -72,6 +72,7 @@ class RuntimeEnv:
             FLOWYARD_REDIS_PREFIX=self.redis_prefix,
             FLOWYARD_DELAY_TIERS_MS=DELAY_TIERS,
             FLOWYARD_NODE_MODULES="tests.topology.runtime.nodes_for_tests",
+            FLOWYARD_LIMITER_AUDIT="1",  # admission times, to check the limiter apart from OS scheduling jitter
             PYTHONUNBUFFERED="1",
             LOG_LEVEL="INFO",
         )
@@ -189,12 +190,21 @@ class Stub:
                 except ValueError:
                     data = raw.decode(errors="replace")
                 path = self.path.split("?")[0]
-                call = {"path": path, "method": self.command, "json": data, "headers": dict(self.headers)}
+                call = {
+                    "path": path,
+                    "method": self.command,
+                    "json": data,
+                    "headers": dict(self.headers),
+                    "at": time.time(),
+                }
                 stub.calls.append(call)
                 handler = stub.routes.get(path)
-                status, body = handler(call) if handler else (404, {"error": "no route"})
+                # A handler answers (status, body) or (status, body, extra response headers).
+                status, body, *extra = handler(call) if handler else (404, {"error": "no route"})
                 payload = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(status)
+                for name, value in (extra[0] if extra else {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()

@@ -1,0 +1,153 @@
+"""The engine's side of the limiter: which keys a run must pass, and what to do when it must wait.
+
+Keys of a run: its install's `tenant|application` key (a staff-set group key `|application` too) when the node
+is bound to an install, and every `key;seconds;amount` group of the message's `limiter-key` header (Orchesty's
+format, namespaced per tenant). A node with no key never touches Redis.
+
+Over the limit the message waits the limiter's time: through the delay tiers when the wait is at least the
+smallest tier, otherwise (and always on ordered nodes) held unacked in place, so nothing polls and order holds.
+Redis unreachable: the message is held and the engine stops taking that node's messages until it is back.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from limiter.backend import Decision, LimiterUnavailable, Rate, acquire, group_key, install_key, pause
+from topology.runtime import headers as h
+from topology.runtime import names
+from topology.runtime.results import LIMIT_WAIT
+
+if TYPE_CHECKING:
+    from topology.runtime.errors import RetryableError
+    from topology.runtime.executor import Outcome, Run
+    from topology.runtime.sdk import Result
+
+log = logging.getLogger(__name__)
+
+DOWN_RETRY_MS = 1000
+# Kinds that call out: only these ask the limiter (a key riding on a message does not slow routing nodes).
+CALL_KINDS = frozenset({"worker", "batch", "connector", "python"})
+
+
+def load() -> dict[str, Rate]:
+    """Every configured limit by key (the engine's loader calls this with the versions; no ORM on the hot path)."""
+    from limiter.models import Limit
+
+    return {row.key: Rate(row.key, row.amount, row.seconds) for row in Limit.objects.all()}
+
+
+def parse_limiter_key(value: str, tenant_id: int | str) -> list[Rate]:
+    """Orchesty's `key;seconds;amount[;groupKey;groupSeconds;groupAmount...]`, keys namespaced by tenant."""
+    parts = [p.strip() for p in value.split(";")]
+    rates = []
+    for i in range(0, len(parts) - 2, 3):
+        key, seconds, amount = parts[i : i + 3]
+        try:
+            rate = Rate(f"{tenant_id}:{key}", int(amount), float(seconds))
+        except ValueError:
+            log.warning("ignoring malformed limiter-key group %r", ";".join(parts[i : i + 3]))
+            continue
+        if key and rate.amount > 0 and rate.seconds > 0:
+            rates.append(rate)
+    return rates
+
+
+def rates_for(run: Run, extra_header: str = "") -> list[Rate]:
+    node = run.node
+    tenant = node.version.tenant_id
+    rates: list[Rate] = []
+    if node.application:
+        key = install_key(tenant, node.application)
+        rates.append(run.runtime.limits.get(key) or Rate(key, 0, 0))
+        group = run.runtime.limits.get(group_key(node.application))
+        if group is not None:
+            rates.append(group)
+    header = extra_header or run.headers.get(h.LIMITER_KEY, "")
+    if header:
+        rates += parse_limiter_key(header, tenant)
+    return rates
+
+
+def _waiter(run: Run) -> str:
+    # Stable across the message's hops through the delay tiers, so the waiting count sees one message once.
+    return f"{run.headers.get(h.PROCESS_ID) or run.mid}:{run.node.key}"
+
+
+def _down(run: Run, outcome: Outcome, exc: Exception) -> Outcome:
+    log.warning("limiter unavailable, holding %s on %s: %s", run.mid, run.node.key, exc)
+    outcome.code = LIMIT_WAIT
+    outcome.message = "limiter unavailable"
+    outcome.hold_ms = DOWN_RETRY_MS
+    outcome.hold_headers = dict(run.headers)
+    outcome.limiter_down = True
+    return outcome
+
+
+def wait(run: Run, outcome: Outcome, wait_ms: int, extra: dict[str, str], reason: str) -> Outcome:
+    """Send the message back to its node after `wait_ms`: a delay tier, or held in place when short or ordered."""
+    outcome.code = LIMIT_WAIT
+    outcome.message = f"limited, waiting {wait_ms} ms: {reason}"
+    extra = dict(extra)
+    if run.headers.get(h.RETRY_ATTEMPT):
+        extra[h.RETRY_ATTEMPT] = run.headers[h.RETRY_ATTEMPT]
+    tiers = names.delay_tiers()
+    if run.node.ordered or run.node.shards or not tiers or wait_ms < tiers[0]:
+        outcome.hold_ms = max(1, wait_ms)
+        outcome.hold_headers = {**run.headers, **extra}
+    else:
+        outcome.outputs.append(run.to_self(extra, delay_ms=wait_ms, tag=f"limit:{h.now_ms()}"))
+    return outcome
+
+
+def before_call(run: Run, outcome: Outcome) -> Outcome | None:
+    """Ask the limiter before the node runs: None to run now, else the outcome that makes the message wait."""
+    rates = rates_for(run)
+    if not rates:
+        return None
+    slot = int(run.headers.get(h.LIMITER_SLOT) or 0)
+    try:
+        decision = acquire(rates, member=run.mid, waiter=_waiter(run), slot=slot)
+    except LimiterUnavailable as exc:
+        return _down(run, outcome, exc)
+    if decision.admitted:
+        return None
+    return wait(run, outcome, decision.wait_ms, _slot_header(decision), decision.reason)
+
+
+def _slot_header(decision: Decision) -> dict[str, str]:
+    return {h.LIMITER_SLOT: str(decision.slot)} if decision.slot else {}
+
+
+def after_retry_after(run: Run, outcome: Outcome, exc: RetryableError) -> Outcome | None:
+    """A remote 429/503 with Retry-After pauses the run's keys for every engine; the message waits it out."""
+    if exc.retry_after is None:
+        return None
+    keys = [r.key for r in rates_for(run) if not r.key.startswith("|")]
+    if not keys:
+        return None
+    try:
+        pause(keys, exc.retry_after)
+    except LimiterUnavailable as down:
+        return _down(run, outcome, down)
+    return wait(run, outcome, int(exc.retry_after * 1000), {}, f"remote asked to wait ({exc.reason[:200]})")
+
+
+def after_limited(run: Run, result: Result, outcome: Outcome, default_ms: int) -> Outcome:
+    """A 1004 answer: the call counts on the worker's `limiter-key`, and the message waits for its next slot."""
+    header = result.headers.get(h.LIMITER_KEY) or run.headers.get(h.LIMITER_KEY, "")
+    rates = parse_limiter_key(header, run.node.version.tenant_id) if header else []
+    extra = {h.LIMITER_KEY: header} if header else {}
+    if not rates:
+        return wait(run, outcome, default_ms, extra, result.message or "worker answered 1004")
+    try:
+        decision = acquire(rates, member=f"{run.mid}:1004", waiter=_waiter(run))
+    except LimiterUnavailable as exc:
+        return _down(run, outcome, exc)
+    if decision.admitted:
+        # The refused call took the key's free slot; the next try comes one interval later at the earliest.
+        spacing = max(int(r.seconds * 1000 / r.amount) for r in rates)
+        return wait(run, outcome, spacing, extra, result.message or "worker answered 1004")
+    extra.update(_slot_header(decision))
+    return wait(run, outcome, decision.wait_ms, extra, result.message or decision.reason)
