@@ -50,10 +50,12 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "django_filters",
     "django_celery_beat",
     "channels",
     "admin_ui",
     "topology",
+    "processes",
     "limiter",
     "trash",
 ]
@@ -190,8 +192,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_SCHEMA_CLASS": "admin_ui.api_schema.ApiSchema",
+    "DEFAULT_PAGINATION_CLASS": "admin_ui.api_input.Pagination",
+    "DEFAULT_PARSER_CLASSES": [
+        "admin_ui.api_input.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "admin_ui.api_errors.exception_handler",
 }
@@ -205,7 +212,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # Several models have a `status` field with different choices; name each enum explicitly.
     "ENUM_NAME_OVERRIDES": {
-        "ProcessStatusEnum": "topology.models.Process.Status",
+        "ProcessStatusEnum": "processes.models.Process.Status",
         "VersionStatusEnum": "topology.models.TopologyVersion.Status",
         "InvitationStatusEnum": "admin_ui.models.Invitation.Status",
         "TrashStatusEnum": "trash.models.TrashMessage.Status",

@@ -66,3 +66,8 @@ def tenant_required(perm: Perm = Perm.VIEW) -> Callable[[Callable[..., HttpRespo
         return wrapper
 
     return decorator
+
+
+def current_tenant(request: HttpRequest) -> Tenant | None:
+    """The tenant TenantMiddleware chose for this page request (None for users without one)."""
+    return getattr(request, "tenant", None)

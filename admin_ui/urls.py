@@ -7,7 +7,7 @@ from admin_ui import views
 api_patterns: list[URLPattern | URLResolver] = [
     path("", include("admin_ui.api_urls")),
     path("", include("topology.api_urls")),
-    path("", include("topology.runtime_api_urls")),
+    path("", include("processes.api_urls")),
     path("", include("trash.api_urls")),
     path("", include("limiter.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -15,12 +15,14 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
 ]
 
+handler404 = views.not_found
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("", include("admin_ui.page_urls")),
     path("", include("topology.urls")),
-    path("", include("topology.runtime_urls")),
+    path("", include("processes.urls")),
     path("trash/", include("trash.urls")),
     path("limits/", include("limiter.urls")),
     path("api/", include(api_patterns)),

@@ -28,7 +28,7 @@ TARGET_MS = 1000.0
 def big_topology_bpmn(size: int = 200) -> str:
     """A valid `size`-node diagram: a manual start, a chain of Python and transform nodes with a parallel
     fan-out/join every 20 nodes, and an end; laid out by the editor engineer's builder."""
-    from topology.bpmn_builder import build_bpmn
+    from topology.bpmn.build import build_bpmn
 
     nodes: list[dict[str, Any]] = [{"id": "Start_1", "kind": "start.manual", "name": "Start"}]
     edges: list[dict[str, Any]] = []

@@ -41,7 +41,7 @@ def chain_topology(name: str, middle: list[dict[str, Any]], *, prefetch: int = 1
     rate, because every input stays unacked until its event batch and outputs are confirmed."""
     djangoenv.setup()
     from topology import services
-    from topology.bpmn_builder import build_bpmn
+    from topology.bpmn.build import build_bpmn
     from topology.models import TopologyVersion
 
     tenant, user = djangoenv.bench_owner()
@@ -77,9 +77,9 @@ def start_engine(procs: Children, bench: Bench, *, log_name: str, args: Iterable
 
 
 def start_processes(bench: Bench, count: int, *, offset: int = 0, chunk: int = START_CHUNK) -> list[int]:
-    """Start `count` processes through `topology.starts.process_start_many` (bulk insert, one confirmed publish
+    """Start `count` processes through `processes.services.process_start_many` (bulk insert, one confirmed publish
     each), in chunks so that each Process's `started_at` is close to its publish."""
-    from topology.starts import process_start_many
+    from processes.services import process_start_many
 
     ids: list[int] = []
     bodies = [payload(i).decode() for i in range(min(count, 1000))]
@@ -112,7 +112,7 @@ def wait_finished(
     `stall` seconds without progress."""
     from django.db.models import Count, Q
 
-    from topology.models import Process
+    from processes.models import Process
 
     first, last = min(ids), max(ids)
     deadline = time.monotonic() + timeout
@@ -140,7 +140,7 @@ def wait_finished(
 
 def process_figures(ids: list[int]) -> tuple[float, list[float], int]:
     """(seconds from first start to last finish, latencies in ms, finished count) of the given processes."""
-    from topology.models import Process
+    from processes.models import Process
 
     rows = list(
         Process.objects.filter(pk__gte=min(ids), pk__lte=max(ids), finished_at__isnull=False).values_list(

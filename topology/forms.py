@@ -33,7 +33,7 @@ class ImportForm(forms.Form):
     )
 
     def clean_file(self) -> Any:
-        from topology.bpmn import max_bytes
+        from topology.bpmn.parse import max_bytes
 
         upload = self.cleaned_data["file"]
         if upload.size > max_bytes():

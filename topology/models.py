@@ -1,4 +1,4 @@
-"""Topologies, their versions and nodes, and the processes that run through them."""
+"""Topologies, their versions, nodes, edges and webhooks: the definition side of an integration."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 
 from admin_ui.models import ApplicationInstall, Tenant
+from topology import kinds
 
 
 class Topology(models.Model):
@@ -75,24 +76,8 @@ class TopologyVersion(models.Model):
 class Node(models.Model):
     """One step of a version's diagram; `key` is the BPMN element id, `config` its Flowyard attributes."""
 
-    class Kind(models.TextChoices):
-        START_MANUAL = "start.manual", "Manual start"
-        START_WEBHOOK = "start.webhook", "Webhook start"
-        START_CRON = "start.cron", "Cron start"
-        START_EVENT = "start.event", "Event start"
-        CONNECTOR = "connector", "Connector"
-        PYTHON = "python", "Python node"
-        WORKER = "worker", "Remote worker"
-        TRANSFORM = "transform", "Transform"
-        SPLITTER = "splitter", "Splitter"
-        BATCH = "batch", "Batch"
-        JOIN = "join", "Join"
-        WAIT = "wait", "Wait"
-        USER_TASK = "user", "User task"
-        PUBLISH = "publish", "Event publish"
-        ROUTER = "router", "Exclusive gateway"
-        FANOUT = "fanout", "Parallel gateway"
-        END = "end", "End"
+    # Members and labels come from the kind registry (`topology/kinds.py`): START_MANUAL = "start.manual", …
+    Kind = models.TextChoices("Kind", [(k.replace(".", "_").upper(), (k, d.label)) for k, d in kinds.KINDS.items()])  # type: ignore[call-overload]
 
     version = models.ForeignKey(TopologyVersion, on_delete=models.CASCADE, related_name="nodes")
     key = models.CharField(max_length=100)
@@ -109,10 +94,6 @@ class Node(models.Model):
 
     def __str__(self) -> str:
         return self.name or self.key
-
-    @property
-    def is_start(self) -> bool:
-        return self.kind.startswith("start.")
 
 
 class Edge(models.Model):
@@ -139,62 +120,3 @@ class Webhook(models.Model):
     prefix = models.CharField(max_length=12)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
-
-
-class Process(models.Model):
-    """One run of a topology version, from its start message to its last branch."""
-
-    class Status(models.TextChoices):
-        IN_PROGRESS = "in_progress", "In progress"
-        SUCCESS = "success", "Success"
-        FAILED = "failed", "Failed"
-        TERMINATED = "terminated", "Terminated"
-
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="processes")
-    version = models.ForeignKey(TopologyVersion, on_delete=models.CASCADE, related_name="processes")
-    correlation_id = models.CharField(max_length=64, unique=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.IN_PROGRESS, db_index=True)
-    started_at = models.DateTimeField(db_index=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    total = models.PositiveIntegerField(default=0)
-    done = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
-    trashed = models.PositiveIntegerField(default=0)
-    duplicates = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        ordering = ["-started_at", "-id"]
-        indexes = [models.Index(fields=["tenant", "status", "started_at"])]
-
-
-class ProcessEvent(models.Model):
-    """One node run of a process, for its timeline."""
-
-    process = models.ForeignKey(Process, on_delete=models.CASCADE, related_name="events")
-    node_key = models.CharField(max_length=100)
-    message_id = models.CharField(max_length=64)
-    result_code = models.IntegerField(default=0)
-    result_message = models.TextField(blank=True)
-    started_at = models.DateTimeField()
-    duration_ms = models.FloatField(default=0)
-    emitted = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        ordering = ["started_at", "id"]
-        # The recorder looks runs up by message id to recognise redelivered duplicates.
-        indexes = [models.Index(fields=["process", "message_id"], name="processevent_message")]
-
-
-class NodeStat(models.Model):
-    """Per-node counters for one minute, written in bulk by the recorder."""
-
-    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="stats")
-    minute = models.DateTimeField()
-    processed = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
-    trashed = models.PositiveIntegerField(default=0)
-    duration_ms_sum = models.FloatField(default=0)
-    duration_ms_max = models.FloatField(default=0)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["node", "minute"], name="unique_node_minute")]

@@ -1,14 +1,33 @@
-"""The example topology of the demo tenant: "Order sync", published and enabled."""
+"""Demo data for `make run`: the demo account and its example topology "Order sync", published and enabled."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from django.db import transaction
+
 from admin_ui.models import Tenant
-from topology.bpmn_builder import build_bpmn
+from admin_ui.seed import DEMO_EMAIL, seed_demo_account
+from topology import services
+from topology.bpmn.build import build_bpmn
 from topology.models import Topology, TopologyVersion
 
 EXAMPLE_NAME = "Order sync"
+
+
+@dataclass
+class SeedResult:
+    tenant: Tenant
+    email: str
+
+
+@transaction.atomic
+def seed_demo() -> SeedResult:
+    """The demo tenant, its owner and the example topology; safe to run again."""
+    tenant, user = seed_demo_account()
+    seed_example_topology(tenant=tenant, actor=user)
+    return SeedResult(tenant=tenant, email=DEMO_EMAIL)
 
 
 def example_bpmn() -> str:
@@ -37,8 +56,6 @@ def example_bpmn() -> str:
 
 def seed_example_topology(*, tenant: Tenant, actor: Any) -> Topology:
     """Create (once) the example topology; publish and enable it if its diagram is valid."""
-    from topology import services
-
     topology = Topology.objects.filter(tenant=tenant, name=EXAMPLE_NAME, deleted_at__isnull=True).first()
     if topology is None:
         topology = services.topology_create(

@@ -6,11 +6,10 @@ from typing import Any
 
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
-from rest_framework.request import Request
 
-from admin_ui.authentication import request_tenant
 from admin_ui.models import ApplicationInstall, Tenant
-from topology.models import Process, Topology, TopologyVersion
+from topology.bpmn.diff import version_diff
+from topology.models import Edge, Node, Topology, TopologyVersion
 
 
 def topology_list(*, tenant: Tenant, search: str = "") -> QuerySet[Topology]:
@@ -27,9 +26,15 @@ def topology_list(*, tenant: Tenant, search: str = "") -> QuerySet[Topology]:
         )
         .order_by("name")
     )
-    if search:
-        qs = qs.filter(Q(name__icontains=search) | Q(description__icontains=search))
-    return qs
+    return topology_search(qs, search)
+
+
+def topology_search(queryset: QuerySet[Topology], text: str) -> QuerySet[Topology]:
+    """Topologies whose name or description contains `text` (all of them for an empty text)."""
+    text = text.strip()
+    if not text:
+        return queryset
+    return queryset.filter(Q(name__icontains=text) | Q(description__icontains=text))
 
 
 def topology_get(*, tenant: Tenant | None, pk: int) -> Topology:
@@ -42,18 +47,20 @@ def topology_get(*, tenant: Tenant | None, pk: int) -> Topology:
     return topology
 
 
-def get_topology_for_member(request: Any, pk: int) -> Topology:
-    """The ownership check of every topology page and endpoint: another tenant's topology is a 404."""
-    tenant = request_tenant(request) if isinstance(request, Request) else getattr(request, "tenant", None)
-    return topology_get(tenant=tenant, pk=pk)
-
-
 def version_get(*, topology: Topology, number: int) -> TopologyVersion:
     """One version of an (already tenant-checked) topology, or 404."""
     version = TopologyVersion.objects.filter(topology=topology, number=number).select_related("topology").first()
     if version is None:
         raise Http404("No such version.")
     return version
+
+
+def version_nodes(*, version: TopologyVersion) -> QuerySet[Node]:
+    return Node.objects.filter(version=version).order_by("key")
+
+
+def version_edges(*, version: TopologyVersion) -> QuerySet[Edge]:
+    return Edge.objects.filter(version=version).select_related("source", "target").order_by("key")
 
 
 def version_list(*, topology: Topology) -> QuerySet[TopologyVersion]:
@@ -74,9 +81,8 @@ def version_enabled(*, topology: Topology) -> TopologyVersion | None:
 
 
 def topology_in_progress_count(*, topology: Topology) -> int:
-    return Process.objects.filter(
-        tenant_id=topology.tenant_id, version__topology=topology, status=Process.Status.IN_PROGRESS
-    ).count()
+    # Processes sit above topology in the layering: count them through the reverse relation, no import.
+    return TopologyVersion.objects.filter(topology=topology, processes__status="in_progress").count()
 
 
 def install_options(*, tenant: Tenant) -> list[dict[str, Any]]:
@@ -87,3 +93,25 @@ def install_options(*, tenant: Tenant) -> list[dict[str, Any]]:
         .select_related("application")
         .order_by("name")
     ]
+
+
+def version_snapshot(*, version: TopologyVersion) -> dict[str, dict[str, Any]]:
+    """A version's nodes with their outgoing edges, the input of the pure version diff."""
+    nodes: dict[str, dict[str, Any]] = {}
+    for node in Node.objects.filter(version=version).order_by("key"):
+        nodes[node.key] = {"name": node.name, "kind": node.kind, "config": node.config or {}, "edges": set()}
+    for edge in Edge.objects.filter(version=version).select_related("source", "target"):
+        label = edge.target.key
+        if edge.condition:
+            label += f" [{edge.condition}]"
+        if edge.is_default:
+            label += " (default)"
+        nodes[edge.source.key]["edges"].add(label)
+    return nodes
+
+
+def version_compare(*, topology: Topology, a: int, b: int) -> dict[str, Any]:
+    """The diff between two versions of an (already tenant-checked) topology; 404 for an unknown number."""
+    old = version_snapshot(version=version_get(topology=topology, number=a))
+    new = version_snapshot(version=version_get(topology=topology, number=b))
+    return version_diff(a=a, b=b, old=old, new=new)

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from admin_ui.crypto import decrypt_json, encrypt_json
+from admin_ui.services import audit_log
 from topology.models import Node, Topology, Webhook
 
 
@@ -43,7 +44,7 @@ def webhook_revoke(*, webhook: Webhook, actor: Any = None) -> Webhook:
     if webhook.revoked_at is None:
         webhook.revoked_at = timezone.now()
         webhook.save(update_fields=["revoked_at"])
-        _audit(tenant=webhook.tenant, actor=actor, action="webhook.revoke", obj=webhook)
+        audit_log(tenant=webhook.tenant, actor=actor, action="webhook.revoke", obj=webhook)
     return webhook
 
 
@@ -74,11 +75,3 @@ def webhook_urls(*, topology: Any) -> dict[str, str]:
         if webhook.token_encrypted:
             urls[webhook.node_key] = webhook_url(str(decrypt_json(webhook.token_encrypted)))
     return urls
-
-
-def _audit(**kwargs: Any) -> None:
-    try:
-        from admin_ui.services import audit_log  # type: ignore[attr-defined]
-    except ImportError:  # the accounts work adds it; until then there is nothing to write to
-        return
-    audit_log(**kwargs)

@@ -1,6 +1,7 @@
 import pytest
 
-from admin_ui.seed import DEMO_EMAIL, seed_demo
+from admin_ui.seed import DEMO_EMAIL
+from topology.seed import seed_demo
 
 
 @pytest.mark.django_db

@@ -8,11 +8,11 @@ import time
 import pytest
 from django.db.models import Count, Sum
 
+from processes.models import Process, ProcessEvent
+from processes.services import process_start_many
 from tests.topology.runtime.harness import RuntimeEnv
 from tests.topology.runtime_factories import make_runtime_version
-from topology.models import Process, ProcessEvent
 from topology.runtime.spec import build_version
-from topology.starts import process_start_many
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -13,7 +13,7 @@ from admin_ui.models import Role
 from tests.factories import make_member, make_tenant
 from tests.topology.factories import invalid_xml, make_install, valid_xml
 from topology import services
-from topology.bpmn_builder import build_bpmn
+from topology.bpmn.build import build_bpmn
 from topology.models import Edge, Node, Topology, TopologyVersion
 
 EMPTY_XML = """<?xml version="1.0" encoding="UTF-8"?>

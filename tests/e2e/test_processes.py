@@ -2,11 +2,12 @@
 
 import pytest
 
-from admin_ui.seed import seed_demo
+from processes.models import Process
+from processes.services import process_start
 from tests.topology.runtime.harness import RuntimeEnv, wait_process
-from topology.models import Process, TopologyVersion
+from topology.models import TopologyVersion
 from topology.runtime.spec import build_version
-from topology.starts import process_start
+from topology.seed import seed_demo
 
 
 @pytest.mark.django_db(transaction=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 from admin_ui.models import Application, ApplicationInstall, Tenant
 from topology import services
-from topology.bpmn_builder import build_bpmn
+from topology.bpmn.build import build_bpmn
 from topology.models import Topology, TopologyVersion
 
 SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "bpmn-samples"

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from topology import services
 from topology.models import Edge, Node, Topology, TopologyVersion
 
 _seq = itertools.count(1)
@@ -62,8 +63,6 @@ def make_runtime_version(
 
 def version_enable(version: TopologyVersion) -> TopologyVersion:
     """Enable like the topology service does, then run the runtime hook (queues, cron, engines)."""
-    from topology.runtime import control
-
     TopologyVersion.objects.filter(topology=version.topology, enabled=True).exclude(pk=version.pk).update(enabled=False)
     version.enabled = True
     version.enabled_at = timezone.now()
@@ -71,8 +70,7 @@ def version_enable(version: TopologyVersion) -> TopologyVersion:
     from topology.runtime.spec import build_version
 
     DECLARED_QUEUES.update(q for node in build_version(version).nodes.values() for q in node.queues())
-    control.on_version_published(version)
-    control.on_version_enabled(version, None)
+    services.version_after_enable(version)
     return version
 
 

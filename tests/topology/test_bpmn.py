@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.topology.factories import chain, linear_nodes
-from topology.bpmn import RETRY_DEFAULTS, BpmnError, parse_bpmn
-from topology.bpmn_builder import build_bpmn
+from topology.bpmn.build import build_bpmn
+from topology.bpmn.parse import RETRY_DEFAULTS, BpmnError, parse_bpmn
 
 BPMN_HEAD = (
     '<?xml version="1.0" encoding="UTF-8"?>'

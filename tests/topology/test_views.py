@@ -9,9 +9,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from admin_ui.models import Role
+from processes.models import Process
 from tests.topology.factories import SAMPLES, first_version, make_topology, sample_files, valid_xml
 from topology import services
-from topology.models import Process, Topology, TopologyVersion
+from topology.models import Topology, TopologyVersion
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""Lifecycle hooks the topology services call after commit, and broadcasts to running engines."""
+"""Control plane of the engines: broadcasts to every running engine and queue declaration of a version."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from typing import Any
 
 from pika.exceptions import AMQPError
 
+from topology.runtime.broker import publisher
+from topology.runtime.spec import build_version
+
 log = logging.getLogger(__name__)
 
 
 def broadcast(message: dict[str, Any]) -> bool:
     """Send a control message to every engine (fanout); False when the broker is unreachable."""
-    from topology.runtime.broker import publisher
-
     try:
         publisher.broadcast(message)
     except (AMQPError, OSError) as exc:
@@ -25,36 +26,18 @@ def broadcast(message: dict[str, Any]) -> bool:
 
 def declare_version_queues(version: Any) -> list[str]:
     """Declare the durable quorum queue(s) of every node of `version`; returns the queue names."""
-    from topology.runtime.broker import publisher
-    from topology.runtime.spec import build_version
-
     return publisher.declare_versions([build_version(version)])
 
 
-def on_version_published(version: Any) -> None:
-    """Called after a version is published: make sure every webhook start node has a token."""
-    from topology.webhooks import webhook_ensure
-
-    webhook_ensure(version=version)
-
-
-def on_version_enabled(version: Any, previous: Any | None) -> None:
-    """Called after `version` is enabled and `previous` (if any) disabled: declare queues, sync cron, tell engines."""
-    from topology.tasks import cron_sync
-    from topology.webhooks import webhook_ensure
-
-    webhook_ensure(version=version)
+def version_started(version: Any) -> None:
+    """Declare an enabled version's queues and tell the engines to consume them."""
     try:
         declare_version_queues(version)
     except (AMQPError, OSError) as exc:
         log.error("cannot declare queues of %s: %s", version, exc)
-    cron_sync(topology=version.topology)
     broadcast({"type": "reload", "version": version.pk})
 
 
-def on_version_disabled(version: Any) -> None:
-    """Called after a version is disabled: stop its starts; engines drain in-flight messages."""
-    from topology.tasks import cron_sync
-
-    cron_sync(topology=version.topology)
+def version_stopped(version: Any) -> None:
+    """Tell the engines a version stopped taking starts; its in-flight messages drain."""
     broadcast({"type": "reload", "version": version.pk})

@@ -31,7 +31,7 @@ IDLE_SECONDS = 0.05
 
 def record_batches(payloads: list[dict[str, Any]]) -> None:
     """Apply several engine batches in one transaction (order matters: emissions before consumptions)."""
-    from topology.models import Process, ProcessEvent
+    from processes.models import Process, ProcessEvent
 
     records = [r for p in payloads for r in p.get("records", [])]
     if not records:
@@ -120,7 +120,7 @@ def record_batches(payloads: list[dict[str, Any]]) -> None:
 
 def _insert_events(events: list[tuple[Any, ...]]) -> None:
     """Insert timeline rows with one prepared statement; model instances per row cost more than the write."""
-    from topology.models import ProcessEvent
+    from processes.models import ProcessEvent
 
     if not events:
         return
@@ -140,7 +140,7 @@ def _apply_process_deltas(deltas: dict[int, list[int]]) -> None:
     Plain increments through executemany cost a fraction of Django's bulk_update (a CASE per field and row),
     which dominated the recorder's CPU time under load.
     """
-    from topology.models import Process
+    from processes.models import Process
 
     if not deltas:
         return
@@ -161,7 +161,8 @@ def _apply_process_deltas(deltas: dict[int, list[int]]) -> None:
 
 
 def _write_stats(stats: dict[tuple[int, dt.datetime], list[float]]) -> None:
-    from topology.models import Node, NodeStat
+    from processes.models import NodeStat
+    from topology.models import Node
 
     if not stats:
         return

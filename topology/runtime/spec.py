@@ -15,13 +15,15 @@ from typing import Any
 import jmespath
 from django.db.models import Q
 
+from admin_ui.services import install_credentials
 from limiter.backend import Rate
+from processes.models import Process
+from topology.models import TopologyVersion
 from topology.runtime import names
+from topology.runtime.registry import registry
 from topology.runtime.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
-
-START_KINDS = ("start.manual", "start.webhook", "start.cron", "start.event")
 
 
 @dataclass
@@ -124,20 +126,11 @@ def _truthy(value: Any) -> bool:
 
 
 def _credentials(install: Any) -> dict[str, Any]:
-    """Install settings and secrets merged into one dict (through the accounts service when it exists)."""
-    try:
-        from admin_ui.services import install_credentials  # type: ignore[attr-defined]
-    except ImportError:
-        return {**(install.settings or {}), **(install.secrets or {})}
-    data = install_credentials(install=install)
-    if isinstance(data, dict) and ("settings" in data or "secrets" in data):
-        return {**(data.get("settings") or {}), **(data.get("secrets") or {})}
-    return dict(data or {})
+    """Install settings and secrets merged into one dict."""
+    return install_credentials(install=install)
 
 
 def _python_instance(node: NodeSpec) -> Any:
-    from topology.runtime.registry import registry
-
     name = node.config.get("registry") or node.config.get("name") or ""
     try:
         cls = registry.get(str(name))
@@ -203,8 +196,6 @@ def build_version(version: Any) -> VersionSpec:
 
 def load_runtime(*, topology: str | None = None, node: str | None = None) -> RuntimeSpec:
     """Load enabled versions, and disabled ones whose processes are still running so their queues drain."""
-    from topology.models import Process, TopologyVersion
-
     running = Process.objects.filter(status=Process.Status.IN_PROGRESS).values("version_id")
     versions = (
         TopologyVersion.objects.filter(

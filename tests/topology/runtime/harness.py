@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import connection
 from django.test import override_settings
 
-from topology.models import Process
+from processes.models import Process
 
 ROOT = Path(__file__).resolve().parents[3]
 DELAY_TIERS = "100,500,2000"

@@ -7,11 +7,11 @@ import json
 import pytest
 
 from admin_ui.models import Application, ApplicationInstall
+from processes.models import Process, ProcessEvent
+from processes.services import process_start
 from tests.topology.runtime.harness import wait_process
 from tests.topology.runtime_factories import make_runtime_version
-from topology.models import Process, ProcessEvent
 from topology.runtime.spec import build_version
-from topology.starts import process_start
 from trash.models import TrashMessage
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

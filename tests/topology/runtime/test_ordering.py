@@ -6,12 +6,12 @@ import json
 
 import pytest
 
+from processes.models import Process
+from processes.services import process_start
 from tests.topology.runtime.harness import wait_process
 from tests.topology.runtime_factories import make_runtime_version
-from topology.models import Process
 from topology.runtime import state
 from topology.runtime.spec import build_version
-from topology.starts import process_start
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

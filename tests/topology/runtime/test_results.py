@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from processes.models import Process, ProcessEvent
+from processes.services import process_start
 from tests.topology.runtime.harness import wait_process
 from tests.topology.runtime_factories import make_runtime_version
-from topology.models import Process, ProcessEvent
 from topology.runtime.spec import build_version
-from topology.starts import process_start
 from trash.models import TrashMessage
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -101,7 +101,7 @@ def test_1004_limited_is_delayed_and_retried(tenant_a, runtime):
     first, second = runs(process, "node")[:2]
     assert first.result_code == 1004
     assert (second.started_at - first.started_at).total_seconds() >= 0.09
-    from topology.starts import process_terminate
+    from processes.services import process_terminate
 
     process_terminate(process=process)
     assert wait_process(process.correlation_id).status == Process.Status.TERMINATED

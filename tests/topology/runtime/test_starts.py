@@ -10,11 +10,13 @@ from django.urls import reverse
 from django_celery_beat.models import PeriodicTask
 
 from admin_ui.services import api_token_create
+from processes.models import Process
+from processes.tasks import cron_start
 from tests.topology.runtime.harness import wait_process
 from tests.topology.runtime_factories import make_runtime_version
-from topology.models import Process, TopologyVersion
+from topology.cron import cron_sync
+from topology.models import TopologyVersion
 from topology.runtime.spec import build_version
-from topology.tasks import cron_start, cron_sync
 from topology.webhooks import webhook_revoke, webhook_urls
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -96,7 +98,7 @@ def test_webhook_start_202_and_revocation(tenant_a, runtime):
 def test_cron_beat_row_follows_enabled_version_and_task_starts(tenant_a, runtime):
     version = simple(tenant_a, runtime, start_kind="start.cron", config={"cron": "*/5 * * * *"})
     row = PeriodicTask.objects.get(name=f"flowyard-cron:{version.topology_id}:start")
-    assert row.task == "topology.tasks.cron_start" and row.crontab.minute == "*/5"
+    assert row.task == "processes.tasks.cron_start" and row.crontab.minute == "*/5"
     assert json.loads(row.args) == [version.pk, "start"]
     correlation_id = cron_start(*json.loads(row.args))
     assert wait_process(correlation_id, env=runtime).status == Process.Status.SUCCESS
@@ -134,7 +136,7 @@ def test_manual_start_page_and_terminate(tenant_a, alice_client, runtime):
 
 
 def test_bulk_start_publishes_every_message_with_confirms(tenant_a, runtime):
-    from topology.starts import process_start_many
+    from processes.services import process_start_many
 
     version = simple(tenant_a, runtime, name="Bulk start")
     processes = process_start_many(version=version, bodies=[{"n": n} for n in range(50)])

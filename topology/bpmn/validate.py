@@ -6,6 +6,7 @@ A draft with errors can be saved (so work is never lost) but not published.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Collection
 from typing import Any
 from urllib.parse import urlparse
 
@@ -13,9 +14,7 @@ import jmespath
 from croniter import croniter
 from jmespath.exceptions import JMESPathError
 
-from admin_ui.models import ApplicationInstall, Tenant
-from topology.bpmn import KIND_ELEMENTS, KINDS, RETRY_ON_VALUES, START_KINDS, ParsedBpmn, ParsedNode
-from topology.runtime.registry import registry
+from topology.bpmn.parse import KIND_ELEMENTS, KINDS, RETRY_ON_VALUES, START_KINDS, ParsedBpmn, ParsedNode
 
 
 def _error(element_id: str, message: str, field: str = "") -> dict[str, str]:
@@ -122,8 +121,11 @@ def _value_rules(node: ParsedNode) -> list[dict[str, str]]:
     return errors
 
 
-def validate(parsed: ParsedBpmn, *, tenant: Tenant) -> list[dict[str, str]]:
-    """All problems that block publishing, in a stable order: graph-wide first, then per node."""
+def validate(parsed: ParsedBpmn, *, installs: Collection[int], python_nodes: Collection[str]) -> list[dict[str, str]]:
+    """All problems that block publishing, in a stable order: graph-wide first, then per node.
+
+    `installs`: ids of the tenant's application installs; `python_nodes`: names of the registered Python nodes.
+    """
     errors: list[dict[str, str]] = []
     if not parsed.process_id:
         return [_error("", "The file contains no BPMN process.")]
@@ -153,11 +155,8 @@ def validate(parsed: ParsedBpmn, *, tenant: Tenant) -> list[dict[str, str]]:
                 reached.add(edge.target)
                 queue.append(edge.target)
 
-    registry_names = set(registry.names())
-    install_ids = {n.install_id for n in parsed.nodes if n.install_id is not None}
-    tenant_installs = set(
-        ApplicationInstall.objects.filter(tenant=tenant, pk__in=install_ids).values_list("pk", flat=True)
-    )
+    registry_names = set(python_nodes)
+    tenant_installs = set(installs)
     names: dict[str, str] = {}
     for node in parsed.nodes:
         label = node.name or node.key

@@ -14,9 +14,9 @@ from rest_framework.views import APIView
 
 from admin_ui.authentication import TenantPermission, request_tenant
 from admin_ui.roles import Perm
-from topology import process_selectors as selectors
-from topology.models import Process, ProcessEvent
-from topology.starts import StartError, process_terminate, topology_start
+from processes import selectors
+from processes.models import Process, ProcessEvent
+from processes.services import StartError, process_terminate, topology_start
 
 
 class ProcessOutputSerializer(serializers.ModelSerializer[Process]):
@@ -129,7 +129,7 @@ class ProcessDetailApi(APIView):
 
     @extend_schema(responses=ProcessDetailSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        process = selectors.get_process_for_member(request, pk)
+        process = selectors.process_get(tenant=request_tenant(request), pk=pk)
         data: dict[str, Any] = dict(ProcessOutputSerializer(process).data)
         data["events"] = ProcessEventSerializer(selectors.process_timeline(process=process), many=True).data
         return Response(data)
@@ -141,7 +141,7 @@ class ProcessTerminateApi(APIView):
 
     @extend_schema(request=None, responses=ProcessOutputSerializer)
     def post(self, request: Request, pk: int) -> Response:
-        process = selectors.get_process_for_member(request, pk)
+        process = selectors.process_get(tenant=request_tenant(request), pk=pk)
         try:
             process = process_terminate(
                 process=process, actor=request.user if getattr(request.user, "pk", None) else None

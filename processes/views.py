@@ -15,11 +15,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from admin_ui.roles import Perm
-from admin_ui.tenancy import tenant_required
-from topology import process_selectors as selectors
-from topology.models import Node, Process
-from topology.selectors import get_topology_for_member, topology_list
-from topology.starts import START_KINDS, StartError, enabled_version, process_start, process_terminate, webhook_start
+from admin_ui.tenancy import current_tenant, tenant_required
+from processes import selectors
+from processes.models import Process
+from processes.services import START_KINDS, StartError, enabled_version, process_start, process_terminate, webhook_start
+from topology.models import Node
+from topology.selectors import topology_get, topology_list
 
 
 def _when(value: str) -> dt.datetime | None:
@@ -48,7 +49,7 @@ def process_list(request: HttpRequest) -> HttpResponse:
     filtered = bool(topology or status or time_range or since or until)
     return render(
         request,
-        "topology/process_list.html",
+        "processes/list.html",
         {
             "nav": "processes",
             "page": page,
@@ -70,13 +71,13 @@ def process_list(request: HttpRequest) -> HttpResponse:
 
 @tenant_required(Perm.VIEW)
 def process_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    process = selectors.get_process_for_member(request, pk)
+    process = selectors.process_get(tenant=current_tenant(request), pk=pk)
     membership: Any = request.membership  # type: ignore[attr-defined]
     from admin_ui.roles import role_has
 
     return render(
         request,
-        "topology/process_detail.html",
+        "processes/detail.html",
         {
             "nav": "processes",
             "process": process,
@@ -90,7 +91,7 @@ def process_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @tenant_required(Perm.OPERATE)
 def process_terminate_view(request: HttpRequest, pk: int) -> HttpResponse:
-    process = selectors.get_process_for_member(request, pk)
+    process = selectors.process_get(tenant=current_tenant(request), pk=pk)
     if request.method == "POST":
         try:
             process_terminate(process=process, actor=request.user)
@@ -99,12 +100,12 @@ def process_terminate_view(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, "Process terminated; its remaining messages are dropped.")
         return redirect("process_detail", pk=process.pk)
-    return render(request, "topology/process_terminate.html", {"nav": "processes", "process": process})
+    return render(request, "processes/terminate.html", {"nav": "processes", "process": process})
 
 
 @tenant_required(Perm.OPERATE)
 def topology_start_view(request: HttpRequest, pk: int) -> HttpResponse:
-    topology = get_topology_for_member(request, pk)
+    topology = topology_get(tenant=current_tenant(request), pk=pk)
     version = topology.versions.filter(enabled=True).first()
     start_nodes = list(version.nodes.filter(kind__in=START_KINDS).order_by("id")) if version else []
     payload = request.POST.get("payload", "{\n  \n}") if request.method == "POST" else "{\n  \n}"
@@ -128,7 +129,7 @@ def topology_start_view(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("process_detail", pk=process.pk)
     return render(
         request,
-        "topology/process_start.html",
+        "processes/start.html",
         {
             "nav": "topologies",
             "topology": topology,

@@ -7,8 +7,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from admin_ui.models import Role
+from processes.models import Process
 from tests.topology.runtime_factories import make_runtime_version
-from topology.models import Process, TopologyVersion
+from topology.models import TopologyVersion
 
 COVERED_URL_NAMES = {
     "process_list",

@@ -8,11 +8,9 @@ from typing import Any
 from django.db.models import Avg, Count, Max, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
-from rest_framework.request import Request
 
-from admin_ui.authentication import request_tenant
 from admin_ui.models import Tenant
-from topology.models import Process, ProcessEvent
+from processes.models import Process, ProcessEvent
 
 RANGES = {
     "1h": dt.timedelta(hours=1),
@@ -56,12 +54,6 @@ def process_get(*, tenant: Tenant | None, pk: int) -> Process:
     if process is None:
         raise Http404("No such process.")
     return process
-
-
-def get_process_for_member(request: Any, pk: int) -> Process:
-    """The ownership check of every process page and endpoint: another tenant's process is a 404."""
-    tenant = request_tenant(request) if isinstance(request, Request) else getattr(request, "tenant", None)
-    return process_get(tenant=tenant, pk=pk)
 
 
 def process_timeline(*, process: Process, limit: int = 500) -> list[ProcessEvent]:

@@ -1,4 +1,4 @@
-"""Celery tasks of topologies (adapters: ids in, one service call) and the beat schedule sync of cron starts."""
+"""Cron start schedules: one django-celery-beat row per cron start node of the enabled version."""
 
 from __future__ import annotations
 
@@ -6,42 +6,23 @@ import json
 import logging
 from typing import Any
 
-from celery import shared_task
 from django.conf import settings
 from django.db import transaction
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
-from topology.models import Node, Topology, TopologyVersion
+from topology.models import Node, Topology
 
 log = logging.getLogger(__name__)
 
-CRON_TASK = "topology.tasks.cron_start"
+# The task lives in processes (starts run there); beat only needs its name.
+CRON_TASK = "processes.tasks.cron_start"
 
 
 def cron_task_name(*, topology_id: int, node_key: str) -> str:
     return f"flowyard-cron:{topology_id}:{node_key}"
 
 
-@shared_task(ignore_result=True)
-def cron_start(version_id: int, node_key: str) -> str | None:
-    """Start a process at a cron start node of an enabled version (beat calls this)."""
-    from topology.starts import StartError, process_start
-
-    version = TopologyVersion.objects.select_related("topology").filter(pk=version_id, enabled=True).first()
-    if version is None:
-        return None
-    node = version.nodes.filter(key=node_key).first()
-    payload: Any = (node.config.get("payload") if node else None) or {}
-    try:
-        process = process_start(version=version, body=payload, node_key=node_key, kinds=(Node.Kind.START_CRON,))
-    except StartError as exc:
-        log.warning("cron start of %s/%s refused: %s", version, node_key, exc.detail)
-        return None
-    return process.correlation_id
-
-
 def _crontab(expression: str) -> Any:
-    from django_celery_beat.models import CrontabSchedule
-
     parts = expression.split()
     if len(parts) != 5:
         raise ValueError(f"cron needs 5 fields, got {expression!r}")
@@ -60,8 +41,6 @@ def _crontab(expression: str) -> Any:
 @transaction.atomic
 def cron_sync(*, topology: Topology) -> list[Any]:
     """Make the topology's beat rows match the cron start nodes of its enabled version (none if disabled)."""
-    from django_celery_beat.models import PeriodicTask
-
     prefix = cron_task_name(topology_id=topology.pk, node_key="")
     version = topology.versions.filter(enabled=True).first()
     wanted: dict[str, Any] = {}

@@ -13,8 +13,14 @@ from django.utils import timezone
 from pika.exceptions import AMQPError
 
 from admin_ui.models import Tenant
-from topology.models import Node, Process, Topology, TopologyVersion
+from admin_ui.services import audit_log
+from processes.models import Process
+from topology.models import Node, Topology, TopologyVersion
+from topology.runtime import control, state
 from topology.runtime import headers as h
+from topology.runtime.broker import Outgoing, publish_batch, publisher
+from topology.runtime.spec import build_version
+from topology.webhooks import webhook_for_token
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +104,6 @@ def process_start_many(
     kinds: Iterable[str] = (Node.Kind.START_MANUAL,),
 ) -> list[Process]:
     """Start one process per body (bulk insert, one confirmed publish each); used by benchmarks and imports."""
-    from topology.runtime.broker import Outgoing, publish_batch, publisher
-    from topology.runtime.spec import build_version
-
     if not version.enabled:
         raise StartError(f"Version {version.number} of {version.topology.name!r} is not enabled.", status=409)
     payloads = [payload_bytes(body) for body in bodies]
@@ -184,8 +187,6 @@ def topology_start(
 
 def webhook_start(*, token: str, body: Any, headers: Mapping[str, str] | None = None) -> Process:
     """Start the topology behind a webhook token at its webhook start node."""
-    from topology.webhooks import webhook_for_token
-
     webhook = webhook_for_token(token)
     if webhook is None:
         raise StartError("Unknown or revoked webhook.", status=404)
@@ -197,8 +198,6 @@ def webhook_start(*, token: str, body: Any, headers: Mapping[str, str] | None = 
 
 def process_terminate(*, process: Process, actor: Any = None) -> Process:
     """Mark a running process terminated; engines drop its remaining messages."""
-    from topology.runtime import control, state
-
     if process.status != Process.Status.IN_PROGRESS:
         raise StartError(f"The process is already {process.get_status_display().lower()}.", status=409)
     updated = Process.objects.filter(pk=process.pk, status=Process.Status.IN_PROGRESS).update(
@@ -209,7 +208,7 @@ def process_terminate(*, process: Process, actor: Any = None) -> Process:
     state.terminated_add(process.correlation_id)
     control.broadcast({"type": "terminate", "correlation_id": process.correlation_id})
     process.refresh_from_db()
-    _audit(
+    audit_log(
         tenant=process.tenant,
         actor=actor,
         action="process.terminate",
@@ -218,11 +217,3 @@ def process_terminate(*, process: Process, actor: Any = None) -> Process:
         after={"status": process.status},
     )
     return process
-
-
-def _audit(**kwargs: Any) -> None:
-    try:
-        from admin_ui.services import audit_log  # type: ignore[attr-defined]
-    except ImportError:  # the accounts work adds it; until then there is nothing to write to
-        return
-    audit_log(**kwargs)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from topology import process_views as views
+from processes import views
 
 urlpatterns = [
     path("processes/", views.process_list, name="process_list"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from admin_ui.seed import seed_demo
+from topology.seed import seed_demo
 
 
 class Command(BaseCommand):

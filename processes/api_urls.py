@@ -1,6 +1,6 @@
 from django.urls import path
 
-from topology import process_api as api
+from processes import api
 
 urlpatterns = [
     path("topologies/<str:name>/start", api.TopologyStartApi.as_view(), name="api_topology_start"),

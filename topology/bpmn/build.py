@@ -10,7 +10,7 @@ from collections import deque
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from topology.bpmn import BPMN_NS, BPMNDI_NS, DC_NS, DI_NS, FLOWYARD_NS
+from topology.bpmn.parse import BPMN_NS, BPMNDI_NS, DC_NS, DI_NS, FLOWYARD_NS
 
 ET.register_namespace("bpmn", BPMN_NS)
 ET.register_namespace("bpmndi", BPMNDI_NS)

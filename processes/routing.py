@@ -1,0 +1,2 @@
+# Websocket routes of live monitoring (ws/...); the consumers they name live in processes/consumers.py.
+websocket_urlpatterns: list = []

@@ -1,0 +1,1 @@
+"""BPMN in and out: pure functions over XML and plain data (parse, build, validate, diff)."""

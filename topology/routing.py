@@ -1,2 +1,0 @@
-# Websocket routes of live monitoring (ws/...); consumers live in topology/consumers.py.
-websocket_urlpatterns: list = []
