@@ -9,11 +9,11 @@ import pytest
 from admin_ui.models import Application, ApplicationInstall
 from limiter.backend import audit_log, group_key, install_key
 from limiter.models import Limit
+from processes.models import Process
+from processes.services import process_start, process_start_many
 from tests.topology.runtime.harness import wait_process
 from tests.topology.runtime_factories import make_runtime_version
-from processes.models import Process
 from topology.runtime.spec import build_version
-from processes.services import process_start, process_start_many
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
