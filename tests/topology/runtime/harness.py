@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pika
+import requests
 from django.conf import settings
 from django.db import connection
 from django.test import override_settings
@@ -224,3 +226,41 @@ class Stub:
 
     def close(self) -> None:
         self.server.shutdown()
+
+
+class SdkWorker:
+    """A remote worker on Orchesty's Node.js SDK (tests/orchesty_worker), run with node on a free port."""
+
+    DIR = ROOT / "tests" / "orchesty_worker"
+
+    def __init__(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = Path(f"/tmp/fytest-sdk-worker-{port}.log")
+        env = dict(os.environ, APP_PORT=str(port), APP_ENV="prod")
+        self.proc = subprocess.Popen(
+            ["node", "worker.js"], cwd=self.DIR, env=env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"{self.url}/custom-node/list", timeout=1).raise_for_status()
+                break
+            except requests.RequestException:
+                assert self.proc.poll() is None, self.log.read_text(errors="replace")[-2000:]
+                assert time.monotonic() < deadline, "the SDK worker did not start"
+                time.sleep(0.2)
+
+    def calls(self, node: str | None = None) -> list[dict[str, Any]]:
+        calls: list[dict[str, Any]] = requests.get(f"{self.url}/test/calls", timeout=5).json()
+        return [c for c in calls if node is None or c["node"] == node]
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
