@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from limiter.backend import Decision, LimiterUnavailable, Rate, acquire, group_key, install_key, pause
 from topology.runtime import headers as h
 from topology.runtime import names
-from topology.runtime.results import LIMIT_WAIT
+from topology.runtime.results import LIMIT_WAIT, ResultCode
 
 if TYPE_CHECKING:
     from topology.runtime.errors import RetryableError
@@ -85,9 +85,11 @@ def _down(run: Run, outcome: Outcome, exc: Exception) -> Outcome:
     return outcome
 
 
-def wait(run: Run, outcome: Outcome, wait_ms: int, extra: dict[str, str], reason: str) -> Outcome:
+def wait(
+    run: Run, outcome: Outcome, wait_ms: int, extra: dict[str, str], reason: str, code: int = LIMIT_WAIT
+) -> Outcome:
     """Send the message back to its node after `wait_ms`: a delay tier, or held in place when short or ordered."""
-    outcome.code = LIMIT_WAIT
+    outcome.code = code
     outcome.message = f"limited, waiting {wait_ms} ms: {reason}"
     extra = dict(extra)
     if run.headers.get(h.RETRY_ATTEMPT):
@@ -140,7 +142,7 @@ def after_limited(run: Run, result: Result, outcome: Outcome, default_ms: int) -
     rates = parse_limiter_key(header, run.node.version.tenant_id) if header else []
     extra = {h.LIMITER_KEY: header} if header else {}
     if not rates:
-        return wait(run, outcome, default_ms, extra, result.message or "worker answered 1004")
+        return wait(run, outcome, default_ms, extra, result.message or "worker answered 1004", ResultCode.LIMITED)
     try:
         decision = acquire(rates, member=f"{run.mid}:1004", waiter=_waiter(run))
     except LimiterUnavailable as exc:
@@ -148,6 +150,6 @@ def after_limited(run: Run, result: Result, outcome: Outcome, default_ms: int) -
     if decision.admitted:
         # The refused call took the key's free slot; the next try comes one interval later at the earliest.
         spacing = max(int(r.seconds * 1000 / r.amount) for r in rates)
-        return wait(run, outcome, spacing, extra, result.message or "worker answered 1004")
+        return wait(run, outcome, spacing, extra, result.message or "worker answered 1004", ResultCode.LIMITED)
     extra.update(_slot_header(decision))
-    return wait(run, outcome, decision.wait_ms, extra, result.message or decision.reason)
+    return wait(run, outcome, decision.wait_ms, extra, result.message or decision.reason, ResultCode.LIMITED)
