@@ -1,6 +1,6 @@
 """Run Flowyard's benchmarks and print one table: `python bench/run.py [NAME ...] [--save-baseline]`.
 
-Names: pika, celery, flowyard, connector, rss, editor (default: all, in that order). Results go to
+Names: pika, celery, flowyard, connector, rss, editor, limiter (default: all, in that order). Results go to
 bench/results/latest.json; `--save-baseline` also rewrites bench/baseline.json with this run's figures."""
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ BENCHMARKS: dict[str, Callable[[], BenchResult]] = {
     "connector": _bench("connector_bench"),
     "rss": _bench("rss_bench"),
     "editor": _bench("editor_bench"),
+    "limiter": _bench("limiter_bench"),
 }
 
 

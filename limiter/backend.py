@@ -2,9 +2,10 @@
 
 Each limited key keeps a sliding log of admitted calls (a sorted set of timestamps, Redis's own clock), so no
 window of `seconds` ever holds more than `amount` calls, whatever the number of engines. A refused message gets
-a slot: the key's next free time (`next`), advanced by one interval per waiter, so waiters come back one by one
-in order instead of all at once. Paused keys (a remote 429/503 with Retry-After) refuse until the pause ends.
-Per-second call counts (one hash per minute, kept an hour) and the waiting messages feed the limiter pages.
+a slot, its wake time: the time the window frees counting the waiters ahead of it (`sched`), so waiters come
+back in order and in the bursts the window allows instead of all at once; the log alone decides admission.
+Paused keys (a remote 429/503 with Retry-After) refuse until the pause ends. Per-second call counts (one
+hash per minute, kept an hour) and the waiting messages feed the limiter pages.
 
 Imports no ORM: the engine calls this on its hot path, the pages read through `usage`/`history`.
 """
@@ -29,25 +30,34 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local p, mid, waiter = ARGV[1], ARGV[2], ARGV[3]
 local slot, margin, n = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local audit = ARGV[7] == '1'
-local wait, why, queued = 0, '', 0
+local wait, why = 0, ''
 local limited = {}
 for i = 0, n - 1 do
   local k, amount, win = ARGV[8 + i * 3], tonumber(ARGV[9 + i * 3]), tonumber(ARGV[10 + i * 3]) + margin
   local ttl = redis.call('PTTL', p .. ':pause:' .. k)
   if ttl > wait then wait = ttl; why = 'paused ' .. k end
   if amount > 0 then
-    local log = p .. ':log:' .. k
+    local log, sched = p .. ':log:' .. k, p .. ':sched:' .. k
     redis.call('ZREMRANGEBYSCORE', log, '-inf', now - win)
-    local count = redis.call('ZCARD', log)
+    redis.call('ZREMRANGEBYSCORE', sched, '-inf', now - win)
+    local nl = redis.call('ZCARD', log)
     local w = 0
-    if count >= amount then
-      local e = redis.call('ZRANGE', log, count - amount, count - amount, 'WITHSCORES')
+    if slot == 0 then
+      -- A newcomer lines up behind the waiters' wake times (after the real calls): it may run once the
+      -- `amount`-th latest of them all has left the window, so waiters wake in bursts the window allows.
+      local ns = redis.call('ZCARD', sched)
+      local idx = nl + ns - amount
+      if idx >= 0 then
+        local e
+        if idx >= nl then e = redis.call('ZRANGE', sched, idx - nl, idx - nl, 'WITHSCORES')
+        else e = redis.call('ZRANGE', log, idx, idx, 'WITHSCORES') end
+        w = tonumber(e[2]) + win - now
+      end
+    elseif nl >= amount then
+      -- A returning waiter is judged by the real calls alone.
+      local e = redis.call('ZRANGE', log, nl - amount, nl - amount, 'WITHSCORES')
       w = tonumber(e[2]) + win - now
     end
-    local nxt = tonumber(redis.call('GET', p .. ':next:' .. k) or '0')
-    if nxt > queued then queued = nxt end
-    -- A newcomer queues behind the waiters that already hold slots; a returning waiter keeps its place.
-    if slot == 0 and nxt - now > w then w = nxt - now end
     if w > wait then wait = w; why = 'over ' .. amount .. ' per ' .. ARGV[10 + i * 3] .. ' ms on ' .. k end
     limited[#limited + 1] = {k, amount, win}
   end
@@ -59,6 +69,7 @@ if wait <= 0 then
     local log = p .. ':log:' .. l[1]
     redis.call('ZADD', log, now, mid .. ':' .. now)
     redis.call('PEXPIRE', log, l[3])
+    redis.call('ZREM', p .. ':sched:' .. l[1], waiter)
     if audit then
       local al = p .. ':audit:' .. l[1]
       redis.call('RPUSH', al, now)
@@ -78,10 +89,10 @@ end
 local newslot = slot
 if slot == 0 and #limited > 0 then
   newslot = now + wait
-  if queued > newslot then newslot = queued end
-  wait = newslot - now
   for _, l in ipairs(limited) do
-    redis.call('SET', p .. ':next:' .. l[1], newslot + math.ceil(l[3] / l[2]), 'PX', wait + l[3])
+    local sched = p .. ':sched:' .. l[1]
+    redis.call('ZADD', sched, newslot, waiter)
+    redis.call('PEXPIRE', sched, wait + l[3])
   end
 end
 for i = 0, n - 1 do

@@ -22,16 +22,16 @@ def own_prefix():
         state.client().delete(*keys)
 
 
-def test_admits_up_to_the_amount_then_queues_waiters_one_interval_apart():
-    rate = Rate("1|shop", 10, 1)
-    decisions = [backend.acquire([rate], member=f"m{i}") for i in range(13)]
-    assert [d.admitted for d in decisions] == [True] * 10 + [False] * 3
-    first, second, third = decisions[10:]
-    assert 900 <= first.wait_ms <= 1000
-    # Waiters get slots one interval (1 s / 10) apart, so they come back one by one instead of all at once.
-    assert second.slot - first.slot == 100 and third.slot - second.slot == 100
-    assert backend.usage([("1|shop", 1)])["1|shop"].used == 10
-    assert backend.usage([("1|shop", 1)])["1|shop"].waiting == 3
+def test_admits_up_to_the_amount_then_gives_waiters_the_slots_the_window_allows():
+    rate = Rate("1|shop", 2, 1)
+    decisions = [backend.acquire([rate], member=f"m{i}", waiter=f"w{i}") for i in range(7)]
+    assert [d.admitted for d in decisions] == [True] * 2 + [False] * 5
+    slots = [d.slot for d in decisions[2:]]
+    assert 900 <= decisions[2].wait_ms <= 1000
+    # Two per window: waiters 1-2 wake when the first calls leave the window, 3-4 one window later, and so on.
+    assert slots[1] - slots[0] < 50 and 950 <= slots[2] - slots[0] <= 1050 and slots[4] - slots[2] >= 950
+    assert backend.usage([("1|shop", 1)])["1|shop"].used == 2
+    assert backend.usage([("1|shop", 1)])["1|shop"].waiting == 5
 
 
 def test_a_returning_waiter_keeps_its_slot_and_an_early_one_waits_for_it():

@@ -99,7 +99,12 @@ def wait(
         outcome.hold_ms = max(1, wait_ms)
         outcome.hold_headers = {**run.headers, **extra}
     else:
-        outcome.outputs.append(run.to_self(extra, delay_ms=wait_ms, tag=f"limit:{h.now_ms()}"))
+        # Only whole smallest-tier steps go through the tiers (a remainder would be rounded up to a whole tier,
+        # up to half a tier late), one step fewer than fit: every hop adds a little broker latency, so the message
+        # comes back up to two steps early and holds for the rest, instead of a little late for its slot.
+        steps = wait_ms // tiers[0]
+        delay_ms = (steps - 1 if steps >= 2 else steps) * tiers[0]
+        outcome.outputs.append(run.to_self(extra, delay_ms=delay_ms, tag=f"limit:{h.now_ms()}"))
     return outcome
 
 
