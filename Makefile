@@ -43,6 +43,10 @@ migrate: install services
 seed: migrate
 	$(PY) manage.py seed_demo
 
+# Development defaults of `make run`: the engine may call local workers and stubs, and the web process starts
+# on the development keys (production refuses both; see README).
+run: export FLOWYARD_EGRESS_ALLOW ?= 127.0.0.0/8,::1,localhost
+run: export FLOWYARD_ALLOW_DEV_KEYS ?= true
 run: seed
 	@echo ""
 	@echo "  Flowyard is starting at http://$(FLOWYARD_HOST):$(FLOWYARD_PORT)/"

@@ -9,7 +9,7 @@ from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
 from admin_ui.models import ApiToken, Membership
-from admin_ui.roles import Perm, role_has, scopes_have
+from admin_ui.roles import Perm, role_has, scope_opens
 
 
 class TokenUser:
@@ -45,6 +45,17 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         )
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked API token.")
+        # A token is never stronger than its creator is now: read the creator's current role on every request.
+        role = None
+        if token.created_by_id is not None:
+            role = (
+                Membership.objects.filter(tenant_id=token.tenant_id, user_id=token.created_by_id)
+                .values_list("role", flat=True)
+                .first()
+            )
+        if role is None:
+            raise exceptions.AuthenticationFailed("This token's creator is no longer a member of the tenant.")
+        token.creator_role = role  # type: ignore[attr-defined]
         now = timezone.now()
         # Writing on every call would serialise requests on one row; a minute's precision is enough.
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
@@ -63,8 +74,13 @@ def request_tenant(request: Request) -> Any:
 
 
 def request_has(request: Request, perm: Perm) -> bool:
+    """Session: the member's role has `perm`. Token: a scope opens this endpoint and its creator's role has `perm`."""
     if isinstance(request.auth, ApiToken):
-        return scopes_have(request.auth.scopes, perm)
+        match = request._request.resolver_match
+        url_name = match.view_name if match is not None else ""
+        return scope_opens(request.auth.scopes, url_name, str(request.method)) and role_has(
+            getattr(request.auth, "creator_role", ""), perm
+        )
     membership: Membership | None = getattr(request._request, "membership", None)
     return membership is not None and role_has(membership.role, perm)
 

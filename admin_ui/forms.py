@@ -10,6 +10,7 @@ from django.contrib.auth.forms import AuthenticationForm
 
 from admin_ui.applications import ApplicationKind, FieldSpec, mask_secret
 from admin_ui.models import ApiToken, Role, Tenant
+from admin_ui.roles import SCOPE_DESCRIPTIONS
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -104,7 +105,8 @@ class TokenForm(forms.Form):
         choices=ApiToken.Scope.choices,
         widget=forms.CheckboxSelectMultiple,
         initial=["read"],
-        help_text="read: GET anything · write: edit topologies · start: start processes · trash: work the trash",
+        help_text=" · ".join(f"{scope}: {text}" for scope, text in SCOPE_DESCRIPTIONS.items())
+        + ". A token never does more than its creator's current role allows.",
     )
 
 

@@ -1,4 +1,8 @@
-"""The permission matrix: what each role may do. Every page and endpoint checks one of these."""
+"""The permission matrices: what each role may do, and which API endpoints each token scope opens.
+
+Every page and endpoint checks a role permission; an API token additionally needs a scope that opens the endpoint
+and method in TOKEN_SCOPE_MATRIX, and its power never exceeds its creator's current role.
+"""
 
 from __future__ import annotations
 
@@ -24,12 +28,76 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
     Role.OWNER: frozenset({Perm.VIEW, Perm.OPERATE, Perm.EDIT, Perm.MANAGE, Perm.DELETE_TENANT}),
 }
 
-# Which permission each API token scope grants.
-SCOPE_PERMS: dict[str, frozenset[Perm]] = {
-    "read": frozenset({Perm.VIEW}),
-    "start": frozenset({Perm.VIEW, Perm.OPERATE}),
-    "trash": frozenset({Perm.VIEW, Perm.OPERATE}),
-    "write": frozenset({Perm.VIEW, Perm.OPERATE, Perm.EDIT}),
+GET = frozenset({"GET"})
+
+# Which API endpoints (URL names) and methods each token scope opens; HEAD and OPTIONS count as GET.
+# Anything not listed here is closed to every token: members, invitations, tokens, installs and the tenant
+# itself are managed in a session only. tests/admin_ui/test_token_scopes.py sweeps every API URL pattern
+# against this matrix, so a new endpoint must be added here (or to SESSION_ONLY_ENDPOINTS).
+TOKEN_SCOPE_MATRIX: dict[str, dict[str, frozenset[str]]] = {
+    "read": {
+        "api-tenant": GET,
+        "api-member-list": GET,
+        "api-member-detail": GET,
+        "api-application-list": GET,
+        "api-install-list": GET,
+        "api-install-detail": GET,
+        "install_options": GET,
+        "api_node_registry": GET,
+        "api_topology_list": GET,
+        "api_topology_detail": GET,
+        "api_version_list": GET,
+        "api_version_diff": GET,
+        "api_version_detail": GET,
+        "api_version_xml": GET,
+        "api_version_export": GET,
+        "api_process_list": GET,
+        "api_process_detail": GET,
+        "api_trash_list": GET,
+        "api_trash_groups": GET,
+        "api_trash_detail": GET,
+        "api_trash_history": GET,
+        "api_trash_bulk_list": GET,
+        "api_trash_bulk_detail": GET,
+    },
+    "write": {
+        "api_topology_list": frozenset({"POST"}),
+        "api_topology_detail": frozenset({"PATCH", "DELETE"}),
+        "api_topology_import": frozenset({"POST"}),
+        "api_version_xml": frozenset({"PUT"}),
+        "api_version_publish": frozenset({"POST"}),
+        "api_version_enable": frozenset({"POST"}),
+        "api_version_disable": frozenset({"POST"}),
+    },
+    "start": {
+        "api_topology_start": frozenset({"POST"}),
+        "api_process_terminate": frozenset({"POST"}),
+    },
+    # The trash scope opens exactly the trash API: read, edit, resend, reject, try and bulk jobs.
+    "trash": {
+        "api_trash_list": GET,
+        "api_trash_groups": GET,
+        "api_trash_detail": frozenset({"GET", "PATCH"}),
+        "api_trash_history": GET,
+        "api_trash_resend": frozenset({"POST"}),
+        "api_trash_reject": frozenset({"POST"}),
+        "api_trash_try": frozenset({"POST"}),
+        "api_trash_bulk_list": frozenset({"GET", "POST"}),
+        "api_trash_bulk_detail": GET,
+        "api_trash_bulk_cancel": frozenset({"POST"}),
+    },
+}
+
+# API endpoints no token scope opens, by design (session users with the role only).
+SESSION_ONLY_ENDPOINTS: frozenset[str] = frozenset(
+    {"api-invitation-list", "api-invitation-detail", "api-token-list", "api-token-detail"}
+)
+
+SCOPE_DESCRIPTIONS: dict[str, str] = {
+    "read": "GET topologies, versions, processes, trash, installs and members",
+    "write": "create, edit, import, publish, enable and disable topologies",
+    "start": "start and terminate processes",
+    "trash": "work the trash (resend, reject, edit)",
 }
 
 
@@ -37,5 +105,7 @@ def role_has(role: str, perm: Perm) -> bool:
     return perm in ROLE_PERMS.get(role, frozenset())
 
 
-def scopes_have(scopes: list[str], perm: Perm) -> bool:
-    return any(perm in SCOPE_PERMS.get(scope, frozenset()) for scope in scopes)
+def scope_opens(scopes: list[str], url_name: str, method: str) -> bool:
+    """Whether one of `scopes` opens `method` on the API endpoint named `url_name`."""
+    wanted = "GET" if method in ("GET", "HEAD", "OPTIONS") else method
+    return any(wanted in TOKEN_SCOPE_MATRIX.get(scope, {}).get(url_name, frozenset()) for scope in scopes)

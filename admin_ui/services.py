@@ -204,6 +204,7 @@ def membership_remove(*, membership: Membership, actor: Any, actor_membership: M
         object_type="member",
         before=_member_snapshot(membership),
     )
+    api_token_revoke_for_member(membership=membership, actor=actor)
     membership.delete()
 
 
@@ -425,6 +426,26 @@ def api_token_revoke(*, token: ApiToken, actor: Any) -> ApiToken:
         after={"name": token.name, "prefix": token.prefix, "active": False},
     )
     return token
+
+
+def api_token_revoke_for_member(*, membership: Membership, actor: Any) -> int:
+    """Revoke every active token the member created in the tenant (they leave or are removed), audited."""
+    tokens = list(
+        ApiToken.objects.filter(tenant=membership.tenant, created_by=membership.user, revoked_at__isnull=True)
+    )
+    for token in tokens:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit_log(
+            tenant=membership.tenant,
+            actor=actor,
+            action="token.revoke",
+            obj=token,
+            object_type="api_token",
+            before={"name": token.name, "prefix": token.prefix, "active": True},
+            after={"name": token.name, "prefix": token.prefix, "active": False, "why": "creator left the tenant"},
+        )
+    return len(tokens)
 
 
 # --------------------------------------------------------------------------- application installs

@@ -158,6 +158,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
+# Static schedules; django-celery-beat's scheduler copies them into its table at start.
+CELERY_BEAT_SCHEDULE = {
+    "trash-retention": {"task": "trash.tasks.trash_retention", "schedule": 24 * 3600.0},
+}
 
 # Runtime
 FLOWYARD_EXCHANGE = env_str("FLOWYARD_EXCHANGE", "flowyard")
@@ -174,6 +178,11 @@ FLOWYARD_LIMITER_MARGIN_MS = env_int("FLOWYARD_LIMITER_MARGIN_MS", 30)
 FLOWYARD_LIMITER_AUDIT = env_bool("FLOWYARD_LIMITER_AUDIT", False)
 # Extra modules with @node classes the engine imports at start (comma-separated dotted paths).
 FLOWYARD_NODE_MODULES = env_list("FLOWYARD_NODE_MODULES", "")
+# Egress policy of the engine's outgoing calls: CIDRs and host names (".example.com" for sub-domains) that may be
+# called although they are loopback, private, link-local or metadata addresses. Empty: public addresses only.
+FLOWYARD_EGRESS_ALLOW = env_list("FLOWYARD_EGRESS_ALLOW", "")
+# Resent and rejected trash messages are purged this many days after their last change (0 keeps them).
+FLOWYARD_TRASH_RETENTION_DAYS = env_int("FLOWYARD_TRASH_RETENTION_DAYS", 30)
 DATA_UPLOAD_MAX_MEMORY_SIZE = FLOWYARD_MAX_BPMN_BYTES * 2
 
 # Email: console by default.

@@ -44,6 +44,10 @@ def configure() -> None:
             "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
             # Playwright's sync API runs an event loop in this thread; the ORM calls here are plain sync code.
             "DJANGO_ALLOW_ASYNC_UNSAFE": "true",
+            # The stub servers are loopback, which the engine's egress policy refuses unless allowed.
+            "FLOWYARD_EGRESS_ALLOW": "127.0.0.1/32",
+            # Benchmarks run the web process without DEBUG on the development keys, on purpose.
+            "FLOWYARD_ALLOW_DEV_KEYS": "true",
         }
     )
     _configured = True

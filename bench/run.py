@@ -1,7 +1,8 @@
 """Run Flowyard's benchmarks and print one table: `python bench/run.py [NAME ...] [--save-baseline]`.
 
-Names: pika, celery, flowyard, connector, rss, editor, limiter (default: all, in that order). Results go to
-bench/results/latest.json; `--save-baseline` also rewrites bench/baseline.json with this run's figures."""
+Names: pika, celery, flowyard, connector, rss, editor, pages, trash, limiter (default: all, in that order).
+Results go to bench/results/latest.json; `--save-baseline` also rewrites bench/baseline.json with this run's
+figures."""
 
 from __future__ import annotations
 
@@ -48,6 +49,8 @@ BENCHMARKS: dict[str, Callable[[], BenchResult]] = {
     "connector": _bench("connector_bench"),
     "rss": _bench("rss_bench"),
     "editor": _bench("editor_bench"),
+    "pages": _bench("page_bench"),
+    "trash": _bench("trash_bench"),
     "limiter": _bench("limiter_bench"),
 }
 

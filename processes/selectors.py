@@ -11,6 +11,9 @@ from django.utils import timezone
 
 from admin_ui.models import Tenant
 from processes.models import Process, ProcessEvent
+from topology.models import Node, TopologyVersion
+
+START_KINDS = [Node.Kind.START_MANUAL, Node.Kind.START_WEBHOOK, Node.Kind.START_CRON, Node.Kind.START_EVENT]
 
 RANGES = {
     "1h": dt.timedelta(hours=1),
@@ -20,25 +23,13 @@ RANGES = {
 }
 
 
-def process_list(
-    *,
-    tenant: Tenant,
-    topology_id: int | None = None,
-    status: str = "",
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
-) -> QuerySet[Process]:
-    """The tenant's processes, newest first, filtered by topology, status and start time."""
-    qs = Process.objects.filter(tenant=tenant).select_related("version", "version__topology")
-    if topology_id:
-        qs = qs.filter(version__topology_id=topology_id)
-    if status in Process.Status.values:
-        qs = qs.filter(status=status)
-    if since is not None:
-        qs = qs.filter(started_at__gte=since)
-    if until is not None:
-        qs = qs.filter(started_at__lte=until)
-    return qs.order_by("-started_at", "-id")
+def process_list(*, tenant: Tenant) -> QuerySet[Process]:
+    """The tenant's processes, newest first; `processes.filters.ProcessFilter` narrows them."""
+    return (
+        Process.objects.filter(tenant=tenant)
+        .select_related("version", "version__topology")
+        .order_by("-started_at", "-id")
+    )
 
 
 def range_start(value: str) -> dt.datetime | None:
@@ -54,6 +45,13 @@ def process_get(*, tenant: Tenant | None, pk: int) -> Process:
     if process is None:
         raise Http404("No such process.")
     return process
+
+
+def start_nodes(*, version: TopologyVersion | None) -> list[Node]:
+    """The start nodes of a version in diagram order (none without a version)."""
+    if version is None:
+        return []
+    return list(version.nodes.filter(kind__in=START_KINDS).order_by("id"))
 
 
 def process_timeline(*, process: Process, limit: int = 500) -> list[ProcessEvent]:

@@ -1,52 +1,31 @@
-"""Process pages: list, detail with timeline, terminate, manual start, and the public webhook endpoint."""
+"""Process pages: list, detail with timeline, terminate, manual start."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.dateparse import parse_datetime
-from django.utils.timezone import get_current_timezone, is_naive, make_aware
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
+from admin_ui.errors import ServiceError
 from admin_ui.roles import Perm
 from admin_ui.tenancy import current_tenant, tenant_required
 from processes import selectors
+from processes.filters import ProcessFilter
 from processes.models import Process
-from processes.services import START_KINDS, StartError, enabled_version, process_start, process_terminate, webhook_start
+from processes.services import enabled_version, process_start, process_terminate
 from topology.models import Node
-from topology.selectors import topology_get, topology_list
-
-
-def _when(value: str) -> dt.datetime | None:
-    parsed = parse_datetime(value) if value else None
-    if parsed is not None and is_naive(parsed):
-        parsed = make_aware(parsed, get_current_timezone())
-    return parsed
+from topology.selectors import topology_get, topology_list, version_enabled
 
 
 @tenant_required(Perm.VIEW)
 def process_list(request: HttpRequest) -> HttpResponse:
     tenant: Any = request.tenant  # type: ignore[attr-defined]
-    topology = request.GET.get("topology", "")
-    status = request.GET.get("status", "")
-    time_range = request.GET.get("range", "")
-    since = selectors.range_start(time_range) or _when(request.GET.get("since", ""))
-    until = _when(request.GET.get("until", ""))
-    qs = selectors.process_list(
-        tenant=tenant,
-        topology_id=int(topology) if topology.isdigit() else None,
-        status=status,
-        since=since,
-        until=until,
-    )
-    page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    filtered = bool(topology or status or time_range or since or until)
+    filters = ProcessFilter(request.GET, queryset=selectors.process_list(tenant=tenant))
+    page = Paginator(filters.qs, 50).get_page(request.GET.get("page"))
+    keys = ("topology", "status", "range", "since", "until")
     return render(
         request,
         "processes/list.html",
@@ -57,14 +36,9 @@ def process_list(request: HttpRequest) -> HttpResponse:
             "topologies": topology_list(tenant=tenant),
             "statuses": Process.Status.choices,
             "ranges": list(selectors.RANGES),
-            "f": {
-                "topology": topology,
-                "status": status,
-                "range": time_range,
-                "since": request.GET.get("since", ""),
-                "until": request.GET.get("until", ""),
-            },
-            "filtered": filtered,
+            "f": {key: request.GET.get(key, "") for key in keys},
+            "filter_errors": filters.errors if not filters.is_valid() else {},
+            "filtered": any(request.GET.get(key) for key in keys),
         },
     )
 
@@ -95,7 +69,7 @@ def process_terminate_view(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         try:
             process_terminate(process=process, actor=request.user)
-        except StartError as exc:
+        except ServiceError as exc:
             messages.error(request, exc.detail)
         else:
             messages.success(request, "Process terminated; its remaining messages are dropped.")
@@ -106,8 +80,7 @@ def process_terminate_view(request: HttpRequest, pk: int) -> HttpResponse:
 @tenant_required(Perm.OPERATE)
 def topology_start_view(request: HttpRequest, pk: int) -> HttpResponse:
     topology = topology_get(tenant=current_tenant(request), pk=pk)
-    version = topology.versions.filter(enabled=True).first()
-    start_nodes = list(version.nodes.filter(kind__in=START_KINDS).order_by("id")) if version else []
+    version = version_enabled(topology=topology)
     payload = request.POST.get("payload", "{\n  \n}") if request.method == "POST" else "{\n  \n}"
     node_key = request.POST.get("node", "")
     error = ""
@@ -120,10 +93,8 @@ def topology_start_view(request: HttpRequest, pk: int) -> HttpResponse:
                 node_key=node_key or None,
                 kinds=(Node.Kind.START_MANUAL,),
             )
-        except StartError as exc:
+        except ServiceError as exc:
             error = exc.detail
-            if exc.errors:
-                error += " " + "; ".join(str(e) for errs in exc.errors.values() for e in errs)
         else:
             messages.success(request, f"Process {process.correlation_id} started.")
             return redirect("process_detail", pk=process.pk)
@@ -134,22 +105,10 @@ def topology_start_view(request: HttpRequest, pk: int) -> HttpResponse:
             "nav": "topologies",
             "topology": topology,
             "version": version,
-            "start_nodes": start_nodes,
+            "start_nodes": selectors.start_nodes(version=version),
             "payload": payload,
             "node_key": node_key,
             "error": error,
         },
         status=400 if error else 200,
     )
-
-
-@csrf_exempt
-@require_POST
-def webhook_start_view(request: HttpRequest, token: str) -> HttpResponse:
-    """Public endpoint: the token is the credential; answers 202 with the correlation id."""
-    headers = {"webhook-content-type": request.content_type or ""}
-    try:
-        process = webhook_start(token=token, body=request.body, headers=headers)
-    except StartError as exc:
-        return JsonResponse({"detail": exc.detail, "errors": exc.errors or {}}, status=exc.status)
-    return JsonResponse({"correlation_id": process.correlation_id, "status": process.status}, status=202)

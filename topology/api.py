@@ -74,6 +74,22 @@ class VersionOutputSerializer(serializers.ModelSerializer[TopologyVersion]):
         return reverse("topology_editor", args=[obj.topology_id, obj.number])
 
 
+class VersionListSerializer(VersionOutputSerializer):
+    """A version in a list: problem counts instead of the problem lists (which can be megabytes)."""
+
+    error_count = serializers.IntegerField(read_only=True)
+    unsupported_count = serializers.IntegerField(read_only=True)
+    node_count = serializers.IntegerField(read_only=True)
+
+    class Meta(VersionOutputSerializer.Meta):
+        fields = [
+            *(f for f in VersionOutputSerializer.Meta.fields if f not in ("errors", "unsupported")),
+            "node_count",
+            "error_count",
+            "unsupported_count",
+        ]
+
+
 class NodeOutputSerializer(serializers.ModelSerializer[Node]):
     class Meta:
         model = Node
@@ -213,10 +229,10 @@ class TopologyDetailApi(TopologyApi):
 class VersionListApi(TopologyApi):
     """All versions of a topology, newest first."""
 
-    @extend_schema(responses=VersionOutputSerializer(many=True))
+    @extend_schema(responses=VersionListSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
         versions = selectors.version_list(topology=self.topology(pk))
-        return Response(VersionOutputSerializer(versions, many=True).data)
+        return Response(VersionListSerializer(versions, many=True).data)
 
 
 class VersionDetailApi(TopologyApi):

@@ -7,7 +7,7 @@ as JSON from the node-registry API (`registry_payload`). Pure Python: no ORM, no
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 from topology.runtime.retry import RETRYABLE_KINDS, RetryPolicy
@@ -685,6 +685,27 @@ KINDS: dict[str, Kind] = {
             icon="bpmn-icon-end-event-none",
         ),
     )
+}
+
+# Any node that can send a message to the trash may declare what it accepts; the trash validates edited bodies
+# against it before they are resent (`trash.services.trash_body_errors`).
+INPUT = Section(
+    "Input",
+    (
+        Field(
+            "inputSchema",
+            "Input JSON Schema",
+            "textarea",
+            placeholder='{"type": "object", "required": ["id"]}',
+            mono=True,
+            help="Optional. Trash edits of messages that failed here are checked against it before a resend.",
+        ),
+    ),
+    collapsed=True,
+)
+KINDS = {
+    name: replace(k, sections=(*k.sections, INPUT)) if k.group == "step" or name == "router" else k
+    for name, k in KINDS.items()
 }
 
 START_KINDS: frozenset[str] = frozenset(k.name for k in KINDS.values() if k.is_start)

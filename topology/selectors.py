@@ -4,12 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Func, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from admin_ui.models import ApplicationInstall, Tenant
 from topology.bpmn.diff import version_diff
 from topology.models import Edge, Node, Topology, TopologyVersion
+
+# Version columns no list shows: the diagram and the problem lists can be megabytes per row.
+HEAVY_VERSION_FIELDS = ("bpmn_xml", "errors", "unsupported")
+# How many problems of the latest version the topology page lists (the editor shows them all).
+PAGE_ERRORS = 50
+
+
+class JSONArrayLength(Func):
+    """The length of a JSON array column, computed by the database (SQLite and PostgreSQL)."""
+
+    function = "JSON_ARRAY_LENGTH"
+    output_field = IntegerField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, function="JSONB_ARRAY_LENGTH", **extra)
 
 
 def topology_list(*, tenant: Tenant, search: str = "") -> QuerySet[Topology]:
@@ -64,20 +80,35 @@ def version_edges(*, version: TopologyVersion) -> QuerySet[Edge]:
 
 
 def version_list(*, topology: Topology) -> QuerySet[TopologyVersion]:
+    """Versions newest first, without their XML or problem lists; node, error and unsupported counts annotated."""
+    node_count = (
+        Node.objects.filter(version=OuterRef("pk")).order_by().values("version").annotate(n=Count("pk")).values("n")
+    )
     return (
         TopologyVersion.objects.filter(topology=topology)
+        .defer(*HEAVY_VERSION_FIELDS)
         .select_related("created_by")
-        .annotate(node_count=Count("nodes", distinct=True))
+        .annotate(
+            node_count=Coalesce(Subquery(node_count, output_field=IntegerField()), Value(0)),
+            error_count=Coalesce(JSONArrayLength("errors"), Value(0)),
+            unsupported_count=Coalesce(JSONArrayLength("unsupported"), Value(0)),
+        )
         .order_by("-number")
     )
 
 
+def version_errors(*, version: TopologyVersion, limit: int = PAGE_ERRORS) -> list[dict[str, Any]]:
+    """The first `limit` problems of one version (its errors column, read for this one row only)."""
+    errors = TopologyVersion.objects.filter(pk=version.pk).values_list("errors", flat=True).first() or []
+    return list(errors[:limit])
+
+
 def version_latest(*, topology: Topology) -> TopologyVersion | None:
-    return TopologyVersion.objects.filter(topology=topology).order_by("-number").first()
+    return TopologyVersion.objects.filter(topology=topology).defer(*HEAVY_VERSION_FIELDS).order_by("-number").first()
 
 
 def version_enabled(*, topology: Topology) -> TopologyVersion | None:
-    return TopologyVersion.objects.filter(topology=topology, enabled=True).first()
+    return TopologyVersion.objects.filter(topology=topology, enabled=True).defer(*HEAVY_VERSION_FIELDS).first()
 
 
 def topology_in_progress_count(*, topology: Topology) -> int:

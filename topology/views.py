@@ -84,6 +84,7 @@ def topology_detail(request: HttpRequest, pk: int) -> HttpResponse:
             topology,
             versions=versions,
             latest=latest,
+            latest_errors=selectors.version_errors(version=latest) if latest else [],
             enabled_version=enabled,
             in_progress=selectors.topology_in_progress_count(topology=topology),
             webhooks=webhook_urls(topology=topology),

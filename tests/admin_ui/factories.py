@@ -6,6 +6,7 @@ import itertools
 
 from admin_ui import services
 from admin_ui.models import ApiToken, Application, ApplicationInstall, Invitation, Membership, Role, Tenant
+from tests.factories import make_member
 
 _seq = itertools.count(1)
 SECRET = "s3cr3t-value-that-must-never-leak-7391"
@@ -26,9 +27,15 @@ def make_invitation(tenant: Tenant, email: str | None = None, role: str = Role.V
     )
 
 
-def make_token(tenant: Tenant, scopes: list[str] | None = None, name: str | None = None) -> services.NewToken:
+def make_token(
+    tenant: Tenant, scopes: list[str] | None = None, name: str | None = None, creator=None
+) -> services.NewToken:
+    """A token made by `creator` (default: the tenant's owner, made if missing): a token acts as its creator."""
+    if creator is None:
+        owner = owner_membership(tenant)
+        creator = owner.user if owner else make_member(tenant, Role.OWNER)
     return services.api_token_create(
-        tenant=tenant, name=name or f"token {next(_seq)}", scopes=scopes or ["read"], actor=None
+        tenant=tenant, name=name or f"token {next(_seq)}", scopes=scopes or ["read"], actor=creator
     )
 
 

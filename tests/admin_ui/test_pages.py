@@ -405,7 +405,7 @@ def test_audit_page_filters_and_paginates(alice_client, tenant_a, alice):
             before={"name": f"n{i}"},
             after={"name": f"n{i + 1}"},
         )
-    make_token(tenant_a, name="ci")
+    make_token(tenant_a, name="ci", creator=make_member(tenant_a, Role.ADMIN, "carol@example.com"))
     page1 = alice_client.get("/settings/audit/").content.decode()
     assert "31 entries" in page1 and "page 1 of 2" in page1
     assert "<del>n29</del>" in page1 and "<ins>n30</ins>" in page1

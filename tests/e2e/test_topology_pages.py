@@ -14,7 +14,15 @@ from tests.topology.factories import valid_xml
 from topology import services
 from topology.models import Topology, TopologyVersion
 
-SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "bpmn-samples"
+# ../shared/bpmn-samples next to the checkout (worktrees sit one level deeper, so look further up too).
+SAMPLES = next(
+    (
+        p / "shared" / "bpmn-samples"
+        for p in Path(__file__).resolve().parents
+        if (p / "shared" / "bpmn-samples").is_dir()
+    ),
+    Path(__file__).resolve().parents[2] / ".." / "shared" / "bpmn-samples",
+)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -8,7 +8,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from admin_ui.models import ApiToken, Role
+from admin_ui.models import ApiToken, Membership, Role
+from tests.factories import make_member
 from tests.topology.factories import (
     SAMPLES,
     chain,
@@ -34,7 +35,16 @@ def put_xml(client: Client, topology: Topology, number: int, xml: str):
 
 def token_client(tenant, scopes: list[str]) -> Client:
     key = f"fy_test_{'-'.join(scopes)}_{tenant.pk}"
-    ApiToken.objects.create(tenant=tenant, name="t", prefix=key[:12], hashed_key=ApiToken.hash_key(key), scopes=scopes)
+    owner = Membership.objects.filter(tenant=tenant, role=Role.OWNER).first()
+    creator = owner.user if owner else make_member(tenant, Role.OWNER)
+    ApiToken.objects.create(
+        tenant=tenant,
+        name="t",
+        prefix=key[:12],
+        hashed_key=ApiToken.hash_key(key),
+        scopes=scopes,
+        created_by=creator,
+    )
     return Client(HTTP_AUTHORIZATION=f"Bearer {key}")
 
 

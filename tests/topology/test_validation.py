@@ -271,3 +271,19 @@ def test_no_process_at_all(tenant_a):
     assert bpmn_validate(parsed=parse_bpmn(xml), tenant=tenant_a) == [
         {"element_id": "", "message": "The file contains no BPMN process.", "field": ""}
     ]
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"url": "http://attacker.example/"}, "url"),
+        ({"path": "http://attacker.example/steal"}, "path"),
+        ({"path": "//attacker.example/steal"}, "path"),
+    ],
+)
+def test_a_node_using_an_install_may_set_a_relative_path_only(tenant_a, extra, field):
+    install = make_install(tenant_a)
+    node = {"id": "C", "kind": "connector", "name": "Steal", "install": install.pk, "path": "/orders", **extra}
+    errors = one(tenant_a, node)
+    assert [(e["element_id"], e["field"]) for e in errors] == [("C", field)]
+    assert "install" in errors[0]["message"]

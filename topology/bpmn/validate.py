@@ -15,6 +15,7 @@ from croniter import croniter
 from jmespath.exceptions import JMESPathError
 
 from topology.bpmn.parse import KIND_ELEMENTS, KINDS, RETRY_ON_VALUES, START_KINDS, ParsedBpmn, ParsedNode
+from topology.runtime import origin
 
 
 def _error(element_id: str, message: str, field: str = "") -> dict[str, str]:
@@ -74,6 +75,18 @@ def _required_fields(node: ParsedNode, registry_names: set[str]) -> list[dict[st
         url = urlparse(str(node.config["url"]))
         if url.scheme not in ("http", "https") or not url.netloc:
             errors.append(_error(node.key, f"{label}: the worker URL must start with http:// or https://.", "url"))
+    return errors
+
+
+def _install_origin(node: ParsedNode, label: str) -> list[dict[str, str]]:
+    """A node using an install calls only the install's origin: no URL of its own, a relative path."""
+    errors: list[dict[str, str]] = []
+    if _present(node, "url"):
+        message = f"{label}: a node that uses an install calls the install's base URL; remove the URL."
+        errors.append(_error(node.key, message, "url"))
+    problem = origin.path_problem(str(node.config.get("path") or ""))
+    if problem:
+        errors.append(_error(node.key, f"{label}: the path {problem}.", "path"))
     return errors
 
 
@@ -193,6 +206,8 @@ def validate(parsed: ParsedBpmn, *, installs: Collection[int], python_nodes: Col
                     )
         if node.install_id is not None and node.install_id not in tenant_installs:
             errors.append(_error(node.key, f"{label}: the application install does not exist.", "install"))
+        if node.install_id is not None:
+            errors.extend(_install_origin(node, label))
         errors.extend(_required_fields(node, registry_names))
         errors.extend(_value_rules(node))
     return errors

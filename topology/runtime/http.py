@@ -13,6 +13,7 @@ from urllib.parse import quote
 import jmespath
 import requests
 
+from topology.runtime import egress, origin
 from topology.runtime.errors import RetryableError, TrashError
 from topology.runtime.headers import (
     FORCE_TARGET_QUEUE,
@@ -34,7 +35,8 @@ DEFAULT_TIMEOUT = 30.0
 def session() -> requests.Session:
     sess: requests.Session | None = getattr(_local, "session", None)
     if sess is None:
-        sess = requests.Session()
+        # -- egress policy (security): every connection passes topology/runtime/egress.py --
+        sess = egress.guarded_session()
         _local.session = sess
     return sess
 
@@ -80,6 +82,9 @@ def _classify(response: requests.Response) -> None:
 def _send(method: str, url: str, *, timeout: float, **kwargs: Any) -> requests.Response:
     try:
         return session().request(method, url, timeout=timeout, **kwargs)
+    except egress.EgressRefused as exc:
+        # -- egress policy (security): a refused address is final, never retried --
+        raise TrashError(str(exc), kind="egress") from exc
     except requests.Timeout as exc:
         raise RetryableError(f"timeout calling {url}: {exc}", kind="timeout") from exc
     except requests.ConnectionError as exc:
@@ -128,7 +133,9 @@ def _auth(creds: dict[str, Any], timeout: float) -> tuple[dict[str, str], Any]:
     if kind == "bearer":
         return {"Authorization": f"Bearer {creds.get('token', '')}"}, None
     if kind == "api_key":
-        return {str(creds.get("api_key_header") or "X-API-Key"): str(creds.get("api_key", ""))}, None
+        # The install form saves `header_name`; `api_key_header` is the older spelling.
+        header = creds.get("header_name") or creds.get("api_key_header") or "X-API-Key"
+        return {str(header): str(creds.get("api_key", ""))}, None
     if kind == "oauth2_client_credentials":
         return {"Authorization": f"Bearer {_oauth_token(creds, timeout)}"}, None
     return {}, None
@@ -142,13 +149,30 @@ def call_connector(*, config: dict[str, Any], credentials: dict[str, Any] | None
         data = json.loads(body) if body else None
     except ValueError:
         data = None
-    base = str(config.get("url") or creds.get("base_url") or "")
-    if not base:
-        raise TrashError("connector has no base URL (install base_url or url attribute)")
-    url = _join(base, render_path(str(config.get("path") or ""), data))
+    path = render_path(str(config.get("path") or ""), data)
+    kwargs: dict[str, Any] = {}
+    # -- install origin (security): an install's credentials go only to its own base URL's origin --
+    if credentials is not None:
+        if config.get("url"):
+            raise TrashError("a node that uses an install calls the install's base URL; remove the node's url")
+        base = str(creds.get("base_url") or creds.get("webhook_url") or "")
+        if not base:
+            raise TrashError("the install has no base URL")
+        try:
+            url = origin.install_url(base, path)
+        except ValueError as exc:
+            raise TrashError(f"refused to send the install's credentials: {exc}") from exc
+        # A redirect could carry custom credential headers to another origin.
+        kwargs["allow_redirects"] = False
+    else:
+        base = str(config.get("url") or "")
+        if not base:
+            raise TrashError("connector has no base URL (install base_url or url attribute)")
+        url = _join(base, path)
+    # -- end install origin --
     method = str(config.get("method") or "POST").upper()
     headers, auth = _auth(creds, timeout)
-    kwargs: dict[str, Any] = {"headers": headers, "auth": auth}
+    kwargs.update(headers=headers, auth=auth)
     if method not in ("GET", "HEAD", "DELETE"):
         template = config.get("bodyTemplate")
         if template:
@@ -164,13 +188,15 @@ def call_connector(*, config: dict[str, Any], credentials: dict[str, Any] | None
     return Result(body=response.content, headers={"http-status": str(response.status_code)})
 
 
-def _failure_reason(response: requests.Response) -> str:
-    """A failed worker answer's reason: the SDK's `result-message` when it sent an envelope, else the text."""
+def _worker_message(response: Any) -> str:
+    """What a refusing worker said: the `result-message` of its envelope (the SDKs answer 4xx that way), else the
+    start of the raw response."""
     try:
-        message = (response.json().get("headers") or {}).get(RESULT_MESSAGE)
+        headers = response.json().get("headers") or {}
+        message = str(headers.get(RESULT_MESSAGE) or "").strip()
     except (ValueError, AttributeError):
-        message = None
-    return f"worker HTTP {response.status_code}: {message or response.text[:500]}"
+        message = ""
+    return message or response.text[:500]
 
 
 def call_worker(
@@ -193,14 +219,24 @@ def call_worker(
         # Orchesty trashes a worker's 500; Flowyard retries it by the node's retry policy unless `retry_on`
         # leaves out 5xx (the panel's "Retry on"), which trashes it at once as Orchesty does.
         raise RetryableError(
-            _failure_reason(response), kind="5xx", response=response.text, retry_after=retry_after(response)
+            f"worker HTTP {response.status_code}: {_worker_message(response)}",
+            kind="5xx",
+            response=response.text,
+            retry_after=retry_after(response),
         )
     if response.status_code == 429:
         raise RetryableError(
-            _failure_reason(response), kind="429", response=response.text, retry_after=retry_after(response)
+            f"worker HTTP {response.status_code}: {_worker_message(response)}",
+            kind="429",
+            response=response.text,
+            retry_after=retry_after(response),
         )
     if response.status_code >= 400:
-        raise TrashError(_failure_reason(response), kind=str(response.status_code), response=response.text)
+        raise TrashError(
+            f"worker HTTP {response.status_code}: {_worker_message(response)}",
+            kind=str(response.status_code),
+            response=response.text,
+        )
     try:
         answer = response.json()
         answer_headers = {str(k): str(v) for k, v in (answer.get("headers") or {}).items()}

@@ -26,6 +26,8 @@ from processes.models import Process
 
 ROOT = Path(__file__).resolve().parents[3]
 DELAY_TIERS = "100,500,2000"
+# The local stub server is loopback, which the egress policy refuses unless a deployment allows it.
+EGRESS_ALLOW = "127.0.0.1/32"
 
 
 def database_url() -> str:
@@ -53,6 +55,7 @@ class RuntimeEnv:
             FLOWYARD_REDIS_PREFIX=self.redis_prefix,
             FLOWYARD_DELAY_TIERS_MS=[int(v) for v in DELAY_TIERS.split(",")],
             FLOWYARD_NODE_MODULES=["tests.topology.runtime.nodes_for_tests"],
+            FLOWYARD_EGRESS_ALLOW=[EGRESS_ALLOW],
         )
 
     def __enter__(self) -> RuntimeEnv:
@@ -75,6 +78,7 @@ class RuntimeEnv:
             FLOWYARD_DELAY_TIERS_MS=DELAY_TIERS,
             FLOWYARD_NODE_MODULES="tests.topology.runtime.nodes_for_tests",
             FLOWYARD_LIMITER_AUDIT="1",  # admission times, to check the limiter apart from OS scheduling jitter
+            FLOWYARD_EGRESS_ALLOW=EGRESS_ALLOW,
             PYTHONUNBUFFERED="1",
             LOG_LEVEL="INFO",
         )

@@ -9,9 +9,9 @@ from django.test import Client
 from django.urls import reverse
 from django_celery_beat.models import PeriodicTask
 
-from admin_ui.services import api_token_create
 from processes.models import Process
 from processes.tasks import cron_start
+from tests.admin_ui.factories import make_token
 from tests.topology.runtime.harness import wait_process
 from tests.topology.runtime_factories import make_runtime_version
 from topology.cron import cron_sync
@@ -42,7 +42,7 @@ def queue_depth(runtime, version):
 
 def test_rest_start_with_token_returns_correlation_id(tenant_a, runtime):
     version = simple(tenant_a, runtime, name="orders")
-    key = api_token_create(tenant=tenant_a, name="ci", scopes=["start"], actor=None).key
+    key = make_token(tenant_a, ["start"], name="ci").key
     client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
     response = client.post("/api/topologies/orders/start", data=json.dumps({"id": 1}), content_type="application/json")
     assert response.status_code == 202, response.content
@@ -52,7 +52,7 @@ def test_rest_start_with_token_returns_correlation_id(tenant_a, runtime):
 
 def test_rest_start_bad_input_is_4xx_and_publishes_nothing(tenant_a, runtime, settings):
     version = simple(tenant_a, runtime, name="strict")
-    key = api_token_create(tenant=tenant_a, name="ci", scopes=["start"], actor=None).key
+    key = make_token(tenant_a, ["start"], name="ci").key
     client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
     url = "/api/topologies/strict/start"
     runtime.stop_engines()  # nothing may consume, so the queue depth shows what was published
@@ -68,7 +68,7 @@ def test_rest_start_bad_input_is_4xx_and_publishes_nothing(tenant_a, runtime, se
         TopologyVersion.objects.filter(pk=version.pk).update(enabled=False)
         disabled = client.post(url, data="{}", content_type="application/json")
         assert disabled.status_code == 409
-        read_only = api_token_create(tenant=tenant_a, name="ro", scopes=["read"], actor=None).key
+        read_only = make_token(tenant_a, ["read"], name="ro").key
         TopologyVersion.objects.filter(pk=version.pk).update(enabled=True)
         forbidden = Client(HTTP_AUTHORIZATION=f"Bearer {read_only}").post(
             url, data="{}", content_type="application/json"
