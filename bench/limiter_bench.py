@@ -99,7 +99,8 @@ def run() -> BenchResult:
     from admin_ui.applications import application_sync
     from admin_ui.models import Application
     from admin_ui.services import install_create
-    from limiter import backend, services
+    from limiter import services
+    from topology.runtime import ratelimit as backend
     from topology.runtime import state
 
     benches: list[Any] = []

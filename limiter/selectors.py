@@ -9,12 +9,17 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from admin_ui.models import Application, Tenant
-from limiter import backend
 from limiter.models import Limit
+from topology.runtime import ratelimit as backend
 
 
 def limit_list(*, tenant: Tenant) -> QuerySet[Limit]:
     return Limit.objects.filter(Q(tenant=tenant) | Q(tenant__isnull=True)).select_related("application")
+
+
+def limit_rates_all() -> dict[str, backend.Rate]:
+    """Every limit of every tenant by key: what the engines enforce (registered in limiter/apps.py)."""
+    return {row.key: backend.Rate(row.key, row.amount, row.seconds) for row in Limit.objects.all()}
 
 
 def limit_get(*, tenant: Tenant, pk: int) -> Limit:

@@ -9,8 +9,8 @@ from django.db import IntegrityError, transaction
 from admin_ui.errors import Refusal, ServiceError
 from admin_ui.models import Application, Tenant
 from admin_ui.services import audit_log
-from limiter.backend import group_key, install_key
 from limiter.models import MAX_AMOUNT, MAX_SECONDS, Limit
+from topology.runtime.ratelimit import group_key, install_key
 
 
 def _snapshot(limit: Limit) -> dict[str, Any]:

@@ -17,7 +17,6 @@ import redis
 from django.test import override_settings
 
 from admin_ui.models import Application, ApplicationInstall
-from limiter.backend import audit_log, install_key
 from limiter.models import Limit
 from processes.models import Process
 from processes.services import process_start_many
@@ -25,6 +24,7 @@ from tests.topology.runtime.harness import RuntimeEnv, Stub
 from tests.topology.runtime.test_limits import max_in_window
 from tests.topology.runtime_factories import make_runtime_version
 from topology.runtime import state
+from topology.runtime.ratelimit import audit_log, install_key
 from topology.runtime.spec import build_version
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

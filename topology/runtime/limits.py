@@ -12,11 +12,12 @@ Redis unreachable: the message is held and the engine stops taking that node's m
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from limiter.backend import Decision, LimiterUnavailable, Rate, acquire, group_key, install_key, pause
 from topology.runtime import headers as h
 from topology.runtime import names
+from topology.runtime.ratelimit import Decision, LimiterUnavailable, Rate, acquire, group_key, install_key, pause
 from topology.runtime.results import LIMIT_WAIT, ResultCode
 
 if TYPE_CHECKING:
@@ -31,11 +32,19 @@ DOWN_RETRY_MS = 1000
 CALL_KINDS = frozenset({"worker", "batch", "connector", "python"})
 
 
+# Where limits come from: the limiter app registers its selector at start (limiter/apps.py), so the runtime
+# imports no limiter module and the trash, which runs the runtime's executor, stays independent of the limiter.
+_loader: Callable[[], dict[str, Rate]] | None = None
+
+
+def set_loader(loader: Callable[[], dict[str, Rate]]) -> None:
+    global _loader
+    _loader = loader
+
+
 def load() -> dict[str, Rate]:
     """Every configured limit by key (the engine's loader calls this with the versions; no ORM on the hot path)."""
-    from limiter.models import Limit
-
-    return {row.key: Rate(row.key, row.amount, row.seconds) for row in Limit.objects.all()}
+    return _loader() if _loader is not None else {}
 
 
 def parse_limiter_key(value: str, tenant_id: int | str) -> list[Rate]:

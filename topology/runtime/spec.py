@@ -16,10 +16,10 @@ import jmespath
 from django.db.models import Q
 
 from admin_ui.services import install_credentials
-from limiter.backend import Rate
 from processes.models import Process
 from topology.models import TopologyVersion
 from topology.runtime import names
+from topology.runtime.ratelimit import Rate
 from topology.runtime.registry import registry
 from topology.runtime.retry import RetryPolicy
 

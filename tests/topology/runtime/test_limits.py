@@ -7,12 +7,12 @@ import time
 import pytest
 
 from admin_ui.models import Application, ApplicationInstall
-from limiter.backend import audit_log, group_key, install_key
 from limiter.models import Limit
 from processes.models import Process
 from processes.services import process_start, process_start_many
 from tests.topology.runtime.harness import wait_process
 from tests.topology.runtime_factories import make_runtime_version
+from topology.runtime.ratelimit import audit_log, group_key, install_key
 from topology.runtime.spec import build_version
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from limiter.backend import audit_log
 from processes.models import Process, ProcessEvent
 from processes.services import process_start, process_start_many
 from tests.topology.runtime.harness import SdkWorker, wait_process
 from tests.topology.runtime.test_limits import max_in_window
 from tests.topology.runtime_factories import make_runtime_version
+from topology.runtime.ratelimit import audit_log
 from topology.runtime.spec import build_version
 from trash.models import TrashMessage
 
