@@ -5,12 +5,14 @@ from __future__ import annotations
 import django_filters
 from django import forms
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema_field
 
 from admin_ui.api_input import MAX_INT
 from processes import selectors
 from processes.models import Process
 
 
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_INT})
 class IdFilter(django_filters.NumberFilter):
     """A row id: a whole number a database column can hold ("²" and 20-digit numbers are refused)."""
 
@@ -21,8 +23,9 @@ class IdFilter(django_filters.NumberFilter):
 
 
 class ProcessFilter(django_filters.FilterSet):
-    """?topology=<id>&status=<status>&range=1h|24h|7d|30d&since=<datetime>&until=<datetime>"""
+    """?q=<correlation id or its start>&topology=<id>&status=<status>&range=1h|24h|7d|30d&since=&until=<datetime>"""
 
+    q = django_filters.CharFilter(method="correlation_search", label="Correlation id", max_length=64)
     topology = IdFilter(field_name="version__topology_id", label="Topology")
     status = django_filters.ChoiceFilter(choices=Process.Status.choices)
     range = django_filters.ChoiceFilter(
@@ -38,3 +41,6 @@ class ProcessFilter(django_filters.FilterSet):
     def started_within(self, queryset: QuerySet[Process], name: str, value: str) -> QuerySet[Process]:
         since = selectors.range_start(value)
         return queryset if since is None else queryset.filter(started_at__gte=since)
+
+    def correlation_search(self, queryset: QuerySet[Process], name: str, value: str) -> QuerySet[Process]:
+        return selectors.process_search(queryset, value)

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -205,9 +206,16 @@ def process_terminate(*, process: Process, actor: Any = None) -> Process:
     )
     if not updated:
         raise ServiceError("The process has just finished.", reason=Refusal.CONFLICT)
-    state.terminated_add(process.correlation_id)
+    try:
+        state.terminated_add(process.correlation_id)
+    except redis.RedisError as exc:
+        # The row is the record: engines merge terminated rows from the database, the broadcast reaches them now.
+        log.warning("terminated set not updated in Redis: %s", exc)
     control.broadcast({"type": "terminate", "correlation_id": process.correlation_id})
     process.refresh_from_db()
+    from processes import events as live
+
+    live.topology_changed(tenant_id=process.tenant_id, topology_id=process.version.topology_id)
     audit_log(
         tenant=process.tenant,
         actor=actor,
@@ -217,3 +225,17 @@ def process_terminate(*, process: Process, actor: Any = None) -> Process:
         after={"status": process.status},
     )
     return process
+
+
+def processes_terminate(*, processes: list[Process], actor: Any = None) -> int:
+    """Terminate every still running process of a selection (bulk action); finished ones are left alone."""
+    count = 0
+    for process in processes:
+        if process.status != Process.Status.IN_PROGRESS:
+            continue
+        try:
+            process_terminate(process=process, actor=actor)
+        except ServiceError:
+            continue  # it finished meanwhile
+        count += 1
+    return count

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import generics, serializers, status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -126,26 +126,40 @@ class TrashApi(TenantApi):
         return request.user
 
 
-class TrashListApi(TrashApi):
-    @extend_schema(responses=TrashMessageSerializer(many=True), parameters=FILTER_PARAMETERS)
-    def get(self, request: Request) -> Response:
-        qs = selectors.trash_message_list(
-            tenant=request_tenant(request), filters=selectors.trash_filters(request.query_params)
+class TrashListApi(TrashApi, generics.ListAPIView):
+    """The tenant's trash, filtered like the trash page; limit/offset paginated."""
+
+    serializer_class = TrashMessageSerializer
+    pagination_class = LimitOffsetPagination
+
+    @extend_schema(parameters=FILTER_PARAMETERS)
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no tenant
+            return TrashMessage.objects.none()
+        return selectors.trash_message_list(
+            tenant=self.tenant, filters=selectors.trash_filters(self.request.query_params)
         )
-        paginator = LimitOffsetPagination()
-        page: Any = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(TrashMessageSerializer(page, many=True).data)
 
 
-class TrashGroupListApi(TrashApi):
-    @extend_schema(responses=GroupSerializer(many=True), parameters=FILTER_PARAMETERS)
-    def get(self, request: Request) -> Response:
-        rows = selectors.trash_group_list(
-            tenant=request_tenant(request), filters=selectors.trash_filters(request.query_params)
+class TrashGroupListApi(TrashApi, generics.ListAPIView):
+    """Identical failures folded into groups (signature = normalised reason + node); limit/offset paginated."""
+
+    serializer_class = GroupSerializer
+    pagination_class = LimitOffsetPagination
+
+    @extend_schema(parameters=FILTER_PARAMETERS)
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return []
+        return selectors.trash_group_list(
+            tenant=self.tenant, filters=selectors.trash_filters(self.request.query_params)
         )
-        paginator = LimitOffsetPagination()
-        page: Any = paginator.paginate_queryset(rows, request, view=self)
-        return paginator.get_paginated_response(GroupSerializer(page, many=True).data)
 
 
 class EditInput(serializers.Serializer[Any]):

@@ -38,6 +38,7 @@ REPEAT_KEYS = (REPEAT_HOPS, REPEAT_MAX_HOPS, REPEAT_INTERVAL)
 DUE_AT = "due-at"
 RETRY_ATTEMPT = "retry-attempt"
 WAIT_NODE = "wait-node"
+STATE_ATTEMPT = "state-attempt"  # retries while join state was unreachable
 LIMITER_SLOT = "limiter-slot"  # the slot a waiting message holds in its limit queue
 
 # Answers of the previous node that must not leak into the next call (an SDK worker echoes request headers).
@@ -46,6 +47,7 @@ INTERNAL = (
     DUE_AT,
     RETRY_ATTEMPT,
     WAIT_NODE,
+    STATE_ATTEMPT,
     LIMITER_SLOT,
     FORWARD_TO,
     WORKER_FOLLOWERS,

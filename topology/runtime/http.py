@@ -13,7 +13,7 @@ from urllib.parse import quote
 import jmespath
 import requests
 
-from topology.runtime import egress, origin
+from topology.runtime import breaker, egress, origin
 from topology.runtime.errors import RetryableError, TrashError
 from topology.runtime.headers import (
     FORCE_TARGET_QUEUE,
@@ -80,15 +80,19 @@ def _classify(response: requests.Response) -> None:
 
 
 def _send(method: str, url: str, *, timeout: float, **kwargs: Any) -> requests.Response:
-    try:
-        return session().request(method, url, timeout=timeout, **kwargs)
-    except egress.EgressRefused as exc:
-        # -- egress policy (security): a refused address is final, never retried --
-        raise TrashError(str(exc), kind="egress") from exc
-    except requests.Timeout as exc:
-        raise RetryableError(f"timeout calling {url}: {exc}", kind="timeout") from exc
-    except requests.ConnectionError as exc:
-        raise RetryableError(f"cannot connect to {url}: {exc}", kind="connection") from exc
+    # Circuit breaker per remote host (breaker.py): refuses the call while the host is known to be down.
+    with breaker.guard(url) as call:
+        try:
+            response = session().request(method, url, timeout=timeout, **kwargs)
+        except egress.EgressRefused as exc:
+            # -- egress policy (security): a refused address is final, never retried --
+            raise TrashError(str(exc), kind="egress") from exc
+        except requests.Timeout as exc:
+            raise RetryableError(f"timeout calling {url}: {exc}", kind="timeout") from exc
+        except requests.ConnectionError as exc:
+            raise RetryableError(f"cannot connect to {url}: {exc}", kind="connection") from exc
+        call.status = response.status_code
+        return response
 
 
 def render_path(template: str, data: Any) -> str:
