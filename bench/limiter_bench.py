@@ -207,7 +207,7 @@ def run() -> BenchResult:
                     if arrivals
                     else None,
                     "accuracy_seconds": round(time.time() - started, 2),
-                    "margin_ms": int(os.environ.get("FLOWYARD_LIMITER_MARGIN_MS", "30")),
+                    "margin_ms": int(os.environ.get("FLOWYARD_LIMITER_MARGIN_MS", "10")),
                 }
             )
             if finished.success < accuracy_count:

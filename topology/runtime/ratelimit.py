@@ -53,10 +53,22 @@ for i = 0, n - 1 do
         else e = redis.call('ZRANGE', log, idx, idx, 'WITHSCORES') end
         w = tonumber(e[2]) + win - now
       end
-    elseif nl >= amount then
-      -- A returning waiter is judged by the real calls alone.
-      local e = redis.call('ZRANGE', log, nl - amount, nl - amount, 'WITHSCORES')
-      w = tonumber(e[2]) + win - now
+    else
+      -- A returning waiter is judged by the real calls, counting the waiters still ahead of it: the r-th in
+      -- line runs once r + 1 more calls have left the window, so a burst of waiters wakes one by one as
+      -- the calls of the previous burst leave, instead of all at the first and retrying.
+      local r = redis.call('ZRANK', sched, waiter) or 0
+      local idx = nl - amount + r
+      if idx >= nl then
+        if slot > now then w = slot - now end
+      elseif idx >= 0 then
+        local e = redis.call('ZRANGE', log, idx, idx, 'WITHSCORES')
+        w = tonumber(e[2]) + win - now
+      end
+      if w <= 0 and nl >= amount then
+        local e = redis.call('ZRANGE', log, nl - amount, nl - amount, 'WITHSCORES')
+        w = tonumber(e[2]) + win - now
+      end
     end
     if w > wait then wait = w; why = 'over ' .. amount .. ' per ' .. ARGV[10 + i * 3] .. ' ms on ' .. k end
     limited[#limited + 1] = {k, amount, win}
