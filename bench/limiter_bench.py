@@ -1,8 +1,8 @@
-"""Limiter (issue 12): overhead per message and accuracy, one engine, a local remote-worker stub.
+"""Limiter (issue 12): overhead per message and accuracy, one engine, a connector node calling a local stub.
 
-Overhead: two remote-worker nodes in a row call the same stub; `Limited` is bound to an install with a limit far
-above the load (so it never waits), `Unlimited` has no install and never asks the limiter. The difference of
-their median run times (same run, same messages) is the limiter's cost per message.
+Overhead: the same connector node with a limit far above the load (so it never waits) and without a limit
+(it still asks Redis for pauses from Retry-After), alternating in one run; the difference of the median run
+times is the rate limiter's cost per message. `limiter call` is one acquire round trip on its own.
 Accuracy: the limit drops to RATE per second and COUNT messages go through; the limiter's admission times
 (FLOWYARD_LIMITER_AUDIT) give the most calls in any window ÷ the limit and the utilisation of the limit; the
 same figures at the stub (arrival times, which add the machine's scheduling jitter) are in the details."""
@@ -25,6 +25,7 @@ OVERHEAD_TARGET_MS = 0.5
 PREFETCH = 50  # room for messages held in place for less than the smallest delay tier
 PACE_CHUNK, PACE_SECONDS = 10, 0.1
 CALLS = 2000
+ROUNDS = 3
 
 
 class WorkerStub:
@@ -90,7 +91,7 @@ def _durations(ids: list[int], node_key: str) -> list[float]:
 
 def run() -> BenchResult:
     result = BenchResult("limiter")
-    count = env_int("BENCH_LIMITER_MESSAGES", 1000)
+    count = env_int("BENCH_LIMITER_MESSAGES", 300)
     rate = env_int("BENCH_LIMITER_RATE", 20)
     accuracy_count = env_int("BENCH_LIMITER_ACCURACY_MESSAGES", 200)
     timeout = env_float("BENCH_LIMITER_TIMEOUT", 180)
@@ -116,26 +117,37 @@ def run() -> BenchResult:
                 values={"base_url": stub.url, "auth_type": "none"},
                 actor=user,
             )
-            limit = services.limit_create(
-                tenant=tenant, application=application, amount=1_000_000, seconds=1, actor=user
+            bench = fy.chain_topology(
+                "Bench limiter",
+                [
+                    {
+                        "id": "Call",
+                        "kind": "connector",
+                        "name": "Call",
+                        "install": install.pk,
+                        "method": "POST",
+                        "path": "/limited",
+                        "prefetch": PREFETCH,
+                    }
+                ],
             )
-            worker = {"kind": "worker", "url": stub.url, "prefetch": PREFETCH}
-            nodes = {
-                "Limited": {**worker, "id": "Limited", "name": "Limited", "action": "/limited", "install": install.pk},
-                "Unlimited": {**worker, "id": "Unlimited", "name": "Unlimited", "action": "/unlimited"},
-            }
-            # Both orders: the first node of a chain sees its input in bursts, the second spread out; the mean
-            # of the two differences cancels that and leaves the limiter's cost.
-            chains = [
-                fy.chain_topology("Bench limiter", [nodes["Limited"], nodes["Unlimited"]]),
-                fy.chain_topology("Bench limiter swapped", [nodes["Unlimited"], nodes["Limited"]]),
-            ]
-            benches.extend(chains)
-            fy.start_engine(procs, chains[1], log_name="limiter-engine")
-            fy.wait_finished(fy.start_processes(chains[0], PREFETCH), timeout=60)
-            differences, started_total = [], PREFETCH
-            for bench in chains:
-                # Paced starts, so neither node runs into a queue of its own.
+            benches.append(bench)
+            fy.start_engine(procs, bench, log_name="limiter-engine")
+            fy.wait_finished(fy.start_processes(bench, PREFETCH), timeout=60)
+            started_total = PREFETCH
+            medians: dict[str, list[float]] = {"limited": [], "unlimited": []}
+            limit = None
+            # The same node with and without a limit, alternating so that the machine's drift falls on both, and
+            # the median of each side's rounds (a busy machine spoils single rounds); paced starts, so the node
+            # never runs into a queue of its own.
+            for phase in ("limited", "unlimited") * ROUNDS:
+                if phase == "limited":
+                    limit = services.limit_create(
+                        tenant=tenant, application=application, amount=1_000_000, seconds=1, actor=user
+                    )
+                elif limit is not None:
+                    services.limit_delete(limit=limit, tenant=tenant, actor=user)
+                time.sleep(3)  # the engine reloads its limits on the broadcast
                 ids: list[int] = []
                 for first in range(0, count, PACE_CHUNK):
                     ids += fy.start_processes(bench, min(PACE_CHUNK, count - first), offset=started_total + first)
@@ -143,23 +155,21 @@ def run() -> BenchResult:
                 started_total += count
                 finished = fy.wait_finished(ids, timeout=timeout)
                 if finished.success < count:
-                    result.error = f"overhead phase: {finished.success}/{count} processes succeeded"
+                    result.error = f"{phase} phase: {finished.success}/{count} processes succeeded"
                     return result
-                limited, unlimited = _durations(ids, "Limited"), _durations(ids, "Unlimited")
-                differences.append(statistics.median(limited) - statistics.median(unlimited))
-                result.details[f"{bench.topology.name}: limited / unlimited median ms"] = (
-                    round(statistics.median(limited), 3),
-                    round(statistics.median(unlimited), 3),
-                )
+                medians[phase].append(statistics.median(_durations(ids, "Call")))
             result.add(
                 "overhead per message",
-                statistics.mean(differences),
+                statistics.median(medians["limited"]) - statistics.median(medians["unlimited"]),
                 "ms",
                 target=OVERHEAD_TARGET_MS,
                 higher_is_better=False,
-                note="median run time, limited minus unlimited node, same run, both chain orders",
+                note="median run time of one connector node with a limit minus without, same run, alternating",
             )
-            bench = chains[0]
+            result.details["limited / unlimited median ms"] = (
+                [round(m, 3) for m in medians["limited"]],
+                [round(m, 3) for m in medians["unlimited"]],
+            )
             # The limiter call alone, one thread, next to a PING: what each limited message adds at least.
             scratch = [backend.Rate(f"bench-{time.time_ns()}", 1_000_000, 1)]
             client = state.client()
@@ -173,8 +183,8 @@ def run() -> BenchResult:
             result.add("limiter call", per_call, "ms", note="one acquire round trip, single thread")
             result.details["redis_ping_ms"] = round((time.perf_counter() - began) / CALLS * 1000, 3)
 
+            limit = services.limit_create(tenant=tenant, application=application, amount=rate, seconds=1, actor=user)
             key = limit.key
-            services.limit_update(limit=limit, amount=rate, seconds=1, tenant=tenant, actor=user)
             time.sleep(3)  # the engine reloads on the broadcast; let the old window drain too
             state.client().delete(f"{backend._prefix()}:audit:{key}")
             stub.calls.pop("/limited", None)
