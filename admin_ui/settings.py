@@ -237,6 +237,8 @@ SPECTACULAR_SETTINGS = {
         "VersionStatusEnum": "topology.models.TopologyVersion.Status",
         "InvitationStatusEnum": "admin_ui.models.Invitation.Status",
         "TrashStatusEnum": "trash.models.TrashMessage.Status",
+        "TrashEditActionEnum": "trash.models.TrashEdit.Action",
+        "TrashBulkActionEnum": "trash.models.TrashBulkJob.Action",
     },
 }
 

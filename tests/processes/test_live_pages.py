@@ -55,6 +55,11 @@ def test_payloads_are_kept_only_where_the_engine_sent_them(alice_client, tenant_
     assert "limited" in page and "waits" in page  # 1004 is a wait, in words
     fragment = alice_client.get(reverse("process_payload", args=[process.pk, "m1"])).content.decode()
     assert "Ada" in fragment and "ok" in fragment
+    summary = {
+        row["node_key"]: row["runs"]
+        for row in alice_client.get(reverse("process_detail", args=[process.pk])).context["summary"]
+    }
+    assert summary == {"kept": 1, "plain": 1}  # the 1004 wait is not a run
     path = alice_client.get(reverse("process_path", args=[process.pk])).json()
     assert path["nodes"]["plain"] == {"runs": 1, "waits": 1, "failed": 0, "total_ms": 1.5}
 

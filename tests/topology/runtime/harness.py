@@ -168,10 +168,9 @@ class RuntimeEnv:
         from topology.runtime import state
 
         client = state.client()
-        for pattern in (f"{self.redis_prefix}:*", "fytest:*"):
-            keys = list(client.scan_iter(pattern, count=1000))
-            if keys:
-                client.delete(*keys)
+        keys = list(client.scan_iter(f"{self.redis_prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
 
 
 def wait_process(correlation_id: str, *, timeout: float = 30, env: RuntimeEnv | None = None) -> Process:
