@@ -11,6 +11,7 @@ from django.utils import timezone
 from processes.models import Process, ProcessPayload
 from tests.topology.runtime_factories import make_runtime_version
 from topology.models import TopologyVersion
+from topology.runtime.events import EventBatch, NodeRun
 from topology.runtime.recorder import record_batches
 
 pytestmark = pytest.mark.django_db
@@ -26,11 +27,19 @@ def version(tenant_a):
 
 def _record(version, process, key, mid, code=0, payload=None):
     node = version.nodes.get(key=key)
-    record = {"corr": process.correlation_id, "mid": mid, "n": key, "nid": node.pk, "c": code, "s": time.time()}
-    record.update({"ms": 1.5, "e": {}, "f": False, "tr": None, "st": []})
-    if payload is not None:
-        record["p"] = payload
-    return record
+    return NodeRun(
+        correlation_id=process.correlation_id,
+        message_id=mid,
+        tenant_id=version.topology.tenant_id,
+        version_id=version.pk,
+        node_id=node.pk,
+        node_key=key,
+        result_code=code,
+        result_message="",
+        started_at=time.time(),
+        duration_ms=1.5,
+        payload=payload,
+    )
 
 
 def test_payloads_are_kept_only_where_the_engine_sent_them(alice_client, tenant_a, version):
@@ -39,13 +48,14 @@ def test_payloads_are_kept_only_where_the_engine_sent_them(alice_client, tenant_
     )
     record_batches(
         [
-            {
-                "records": [
+            EventBatch(
+                engine="test",
+                runs=[
                     _record(version, process, "kept", "m1", payload={"in": '{"name": "Ada"}', "out": ['{"ok": 1}']}),
                     _record(version, process, "plain", "m2"),
                     _record(version, process, "plain", "m3", code=1004),
-                ]
-            }
+                ],
+            )
         ]
     )
     assert list(ProcessPayload.objects.values_list("message_id", flat=True)) == ["m1"]
