@@ -56,6 +56,7 @@ class NodeSpec:
     incoming: list[str] = field(default_factory=list)
     shards: int = 0
     credentials: dict[str, Any] | None = None
+    application: str = ""  # the install's application key: the limiter's `tenant|application` key
     instance: Any = None
     keep_payload: bool = False  # the node's `keepPayload`: its runs' payloads go to the recorder
 
@@ -172,6 +173,8 @@ def build_version(version: Any, *, runnable: bool = True) -> VersionSpec:
             shards=max(0, shards),
             keep_payload=_truthy(config.get("keepPayload")),
         )
+        if row.install is not None:
+            node.application = row.install.application.key
         if runnable and row.install is not None:
             node.credentials = _credentials(row.install)
         if runnable and row.kind in ("python", "batch") and not config.get("url"):
