@@ -8,7 +8,7 @@ FLOWYARD_PORT ?= 8000
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/flowyard
 export FLOWYARD_HOST FLOWYARD_PORT
 
-.PHONY: install frontend services migrate seed run test lint test-fast test-unit test-e2e test-postgres chaos fuzz bench clean
+.PHONY: install frontend services migrate seed run test lint test-fast test-unit test-e2e test-postgres chaos fuzz bench clean test-workers
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,12 +20,18 @@ static/node_modules/.installed: static/package.json static/package-lock.json
 	cd static && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# The Orchesty SDK worker the runtime tests drive (tests/orchesty_worker): its own npm project and lockfile.
+tests/orchesty_worker/node_modules/.installed: tests/orchesty_worker/package.json tests/orchesty_worker/package-lock.json
+	cd tests/orchesty_worker && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 static/dist/.built: static/node_modules/.installed static/build.mjs $(shell find static/src -type f 2>/dev/null)
 	cd static && npm run --silent build
 	@mkdir -p staticfiles  # whitenoise warns when STATIC_ROOT is missing; collectstatic fills it for production
 	@touch $@
 
 install: $(VENV)/.installed frontend
+test-workers: tests/orchesty_worker/node_modules/.installed
 frontend: static/dist/.built
 
 services:
@@ -59,7 +65,7 @@ lint: install
 test-fast: install services
 	$(VENV)/bin/pytest tests -m "not slow and not fuzz" --ignore=tests/e2e --ignore=tests/chaos -q
 
-test-unit: install services
+test-unit: install test-workers services
 	$(VENV)/bin/pytest tests --ignore=tests/e2e -q
 
 test-e2e: install services
@@ -69,7 +75,7 @@ test-e2e: install services
 test: lint test-unit test-e2e
 
 # The chaos short form already ran in test-unit; its scenarios do not depend on the database engine.
-test-postgres: install services
+test-postgres: install test-workers services
 	DATABASE_URL=$(PG_TEST_URL) .ci/ensure-services
 	DATABASE_URL=$(PG_TEST_URL) $(VENV)/bin/pytest tests --ignore=tests/e2e --ignore=tests/chaos -q
 
@@ -90,4 +96,4 @@ bench: install services
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) static/node_modules static/dist staticfiles db.sqlite3 .test-db.sqlite3
+	rm -rf $(VENV) static/node_modules tests/orchesty_worker/node_modules static/dist staticfiles db.sqlite3 .test-db.sqlite3

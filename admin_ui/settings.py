@@ -184,6 +184,10 @@ FLOWYARD_DELIVERY_LIMIT = env_int("FLOWYARD_DELIVERY_LIMIT", 10)
 FLOWYARD_LIVE_NOTICES = env_bool("FLOWYARD_LIVE_NOTICES", True)
 FLOWYARD_LIVE_INTERVAL_MS = env_int("FLOWYARD_LIVE_INTERVAL_MS", 250)
 RABBITMQ_MANAGEMENT_URL = env_str("RABBITMQ_MANAGEMENT_URL", "")
+# Added to every limit window: covers jitter between the limiter admitting a call and the call reaching the remote.
+FLOWYARD_LIMITER_MARGIN_MS = env_int("FLOWYARD_LIMITER_MARGIN_MS", 10)
+# Keep every admission time per limited key for an hour (tests and benchmarks measure accuracy with it).
+FLOWYARD_LIMITER_AUDIT = env_bool("FLOWYARD_LIMITER_AUDIT", False)
 # Extra modules with @node classes the engine imports at start (comma-separated dotted paths).
 FLOWYARD_NODE_MODULES = env_list("FLOWYARD_NODE_MODULES", "")
 # Egress policy of the engine's outgoing calls: CIDRs and host names (".example.com" for sub-domains) that may be

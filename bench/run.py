@@ -1,8 +1,8 @@
 """Run Flowyard's benchmarks and print one table: `python bench/run.py [NAME ...] [--save-baseline]`.
 
-Names: pika, celery, flowyard, flowyard-notices-off, connector, webhook, rest, rss, editor, pages, trash (default:
-all, in that order). Results go to
-bench/results/latest.json; `--save-baseline` also rewrites bench/baseline.json with this run's figures."""
+Names: pika, celery, flowyard, flowyard-notices-off, connector, webhook, rest, rss, editor, pages, trash, limiter
+(default: all, in that order). Results go to bench/results/latest.json; `--save-baseline` also rewrites
+bench/baseline.json with this run's figures."""
 
 from __future__ import annotations
 
@@ -54,6 +54,7 @@ BENCHMARKS: dict[str, Callable[[], BenchResult]] = {
     "editor": _bench("editor_bench"),
     "pages": _bench("page_bench"),
     "trash": _bench("trash_bench"),
+    "limiter": _bench("limiter_bench"),
 }
 
 

@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from limiter import api
+
+urlpatterns = [
+    path("limits/", api.LimitListApi.as_view(), name="api_limit_list"),
+    path("limits/<int:pk>/", api.LimitDetailApi.as_view(), name="api_limit_detail"),
+]

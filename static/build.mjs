@@ -8,6 +8,7 @@ const entryPoints = {
   trash: "src/trash.js",
   monitor: "src/monitor.js",
   dashboard: "src/dashboard.js",
+  limits: "src/limits.js",
 };
 
 mkdirSync("dist", { recursive: true });

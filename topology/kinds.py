@@ -249,7 +249,10 @@ RETRY = Section(
             default=list(_POLICY.retry_on),
             placeholder="5xx, 429, timeout",
             choices=tuple((v, v) for v in RETRY_ON_VALUES),
-            help=f"Comma-separated: {', '.join(RETRY_ON_VALUES)}. Empty: all of them.",
+            help=(
+                f"Comma-separated: {', '.join(RETRY_ON_VALUES)}. Empty: all of them. A remote worker's HTTP 500 is "
+                "retried by default; leave 5xx out to trash it at once, as Orchesty does."
+            ),
         ),
     ),
     collapsed=True,

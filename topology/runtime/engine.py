@@ -116,6 +116,7 @@ class Engine:
         self.delivery_limit = max(1, int(settings.FLOWYARD_DELIVERY_LIMIT))
         self._stopping = threading.Event()
         self._reload = threading.Event()
+        self._limiter_paused: set[str] = set()  # queues not consumed while the limiter's Redis is unreachable
         self._gen = 0
         self._conn: SelectConnection | None = None
         self._ready_once = False
@@ -323,7 +324,7 @@ class Engine:
         self.runtime = runtime
         if self._channel is None or not self._channel.is_open:
             return  # applied when the channel (re)opens
-        wanted = set(runtime.consume)
+        wanted = set(runtime.consume) - self._limiter_paused
         needed = sum(runtime.by_queue[q].effective_prefetch for q in wanted)
         self._resize_pool(needed)
         for queue in sorted(wanted - set(self._consumers)):
@@ -449,8 +450,17 @@ class Engine:
         self._inflight -= 1
         step = job.step
         assert step is not None and self._conn is not None
+        # --- limiter (topology/runtime/limits.py): Redis down stops this node's intake; a held run resumes it
+        if step.limiter_down:
+            self._limiter_paused.update(job.node.queues())
+            self._apply_runtime(self.runtime)
+        elif self._limiter_paused.intersection(job.node.queues()):
+            self._limiter_paused.difference_update(job.node.queues())
+            self._apply_runtime(self.runtime)
+        # --- end limiter
         if step.hold_ms is not None:
-            # Ordered node: keep the input unacked and run it again later so nothing overtakes it.
+            # Keep the input unacked and run it again later: an ordered node so nothing overtakes it, a short
+            # limiter wait because it is below the smallest delay tier.
             job.headers = step.hold_headers or job.headers
             self._inflight += 1
             self._conn.ioloop.call_later(step.hold_ms / 1000, functools.partial(self._resubmit, job))

@@ -8,11 +8,15 @@ class NodeError(Exception):
 
     retryable = False
 
-    def __init__(self, reason: str, *, kind: str = "error", response: str = "") -> None:
+    def __init__(
+        self, reason: str, *, kind: str = "error", response: str = "", retry_after: float | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.kind = kind
         self.response = response
+        # Seconds a remote 429/503 asked us to wait (Retry-After): the limiter pauses the key for that long.
+        self.retry_after = retry_after
 
 
 class RetryableError(NodeError):

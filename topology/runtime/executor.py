@@ -19,7 +19,7 @@ from typing import Any
 import jmespath
 
 from topology.kinds import INLINE_KINDS, PASSTHROUGH_KINDS, START_KINDS
-from topology.runtime import breaker, delays, names, state
+from topology.runtime import breaker, delays, limits, names, state
 from topology.runtime import headers as h
 from topology.runtime.backoff import backoff_seconds
 from topology.runtime.errors import NodeError, RetryableError, TrashError
@@ -81,6 +81,8 @@ class Outcome:
     # Ordered nodes keep the input unacked and run it again after this delay, so nothing overtakes it.
     hold_ms: int | None = None
     hold_headers: dict[str, str] | None = None
+    # The limiter is unreachable: the engine stops taking this node's messages until a held one gets through.
+    limiter_down: bool = False
 
 
 def encode(body: Any, fallback: bytes) -> bytes:
@@ -132,6 +134,8 @@ class Run:
         """A message for `target` carrying this run's headers; `branch` starts a new process-id under this one."""
         headers = h.strip_answers(self.headers)
         headers.update(h.strip_answers(extra or {}))
+        # A batch's cursor drives its own loop only: items and the next node start without it.
+        headers.pop(h.CURSOR, None)
         headers[h.NODE_ID] = target.key
         headers[h.PREVIOUS_NODE_ID] = self.node.key
         headers[h.PUBLISHED_AT] = str(h.now_ms())
@@ -230,7 +234,8 @@ def _call(run: Run) -> Result:
         config = dict(node.config)
         if kind == "batch":
             config["batch"] = True
-        return call_worker(config=config, headers=run.headers, body=run.body)
+        followers = [{"name": node.version.nodes[e.target].name or e.target, "id": e.target} for e in node.followers]
+        return call_worker(config=config, headers=run.headers, body=run.body, followers=followers)
     if kind == "connector":
         return call_connector(config=node.config, credentials=node.credentials, body=run.body)
     if kind == "transform":
@@ -426,13 +431,19 @@ def _apply(run: Run, result: Result, outcome: Outcome) -> Outcome:
         _emit(run, targets, result, outcome)
         return outcome
     if code == ResultCode.REPEAT:
+        # As Orchesty: `repeat-max-hops` bounds the calls in all (the first one included), `repeat-interval`
+        # is in seconds, and the repeated call sees the repeat-* headers (http.call_worker sends them back).
         hops = int(run.headers.get(h.REPEAT_HOPS) or 0) + 1
         max_hops = int(result.headers.get(h.REPEAT_MAX_HOPS) or run.headers.get(h.REPEAT_MAX_HOPS) or DEFAULT_MAX_HOPS)
-        if hops > max_hops:
+        if hops >= max_hops:
             return _trash(run, outcome, f"repeat limit reached ({max_hops} hops): {result.message}".rstrip(": "))
-        interval = int(result.headers.get(h.REPEAT_INTERVAL) or run.headers.get(h.REPEAT_INTERVAL) or DEFAULT_REPEAT_MS)
-        extra = {h.REPEAT_HOPS: str(hops), h.REPEAT_MAX_HOPS: str(max_hops), h.REPEAT_INTERVAL: str(interval)}
-        _delay_self(run, outcome, extra, interval, f"repeat:{hops}")
+        interval = result.headers.get(h.REPEAT_INTERVAL) or run.headers.get(h.REPEAT_INTERVAL) or ""
+        try:
+            delay_ms = int(float(interval) * 1000) if interval else DEFAULT_REPEAT_MS
+        except ValueError:
+            delay_ms = DEFAULT_REPEAT_MS
+        extra = {h.REPEAT_HOPS: str(hops), h.REPEAT_MAX_HOPS: str(max_hops), h.REPEAT_INTERVAL: interval or "1"}
+        _delay_self(run, outcome, extra, delay_ms, f"repeat:{hops}")
         return outcome
     if code == ResultCode.FORWARD:
         wanted = result.forward_to or [
@@ -447,9 +458,7 @@ def _apply(run: Run, result: Result, outcome: Outcome) -> Outcome:
     if code == ResultCode.STOP_OK:
         return outcome
     if code == ResultCode.LIMITED:
-        wait = int(result.headers.get(h.REPEAT_INTERVAL) or DEFAULT_REPEAT_MS)
-        _delay_self(run, outcome, {}, wait, f"limited:{h.now_ms()}")
-        return outcome
+        return limits.after_limited(run, result, outcome, DEFAULT_REPEAT_MS)
     if code == ResultCode.STOP_FAIL:
         return _trash(run, outcome, result.message or "stopped with failure (1006)", code=code)
     if code in (ResultCode.BATCH_CURSOR, ResultCode.BATCH_CURSOR_ONLY):
@@ -469,6 +478,9 @@ def execute(runtime: RuntimeSpec, node: NodeSpec, headers: dict[str, str], body:
     try:
         if node.kind == "wait" and _wait(run, outcome):
             return outcome
+        # limiter: a node bound to a limited key runs only when the limiter admits it (topology/runtime/limits.py)
+        if node.kind in limits.CALL_KINDS and (waiting := limits.before_call(run, outcome)) is not None:
+            return waiting
         result = _call(run)
         return _apply(run, result, outcome)
     except state.StateUnavailable as exc:
@@ -480,6 +492,8 @@ def execute(runtime: RuntimeSpec, node: NodeSpec, headers: dict[str, str], body:
         _delay_self(run, outcome, {}, delay_ms, "circuit")
         return outcome
     except RetryableError as exc:
+        if (paused := limits.after_retry_after(run, Outcome(), exc)) is not None:
+            return paused
         attempt = int(headers.get(h.RETRY_ATTEMPT) or 0)
         if attempt < node.retry.attempts and node.retry.retries(exc.kind):
             delay_ms = node.retry.delay_ms(attempt)
@@ -571,6 +585,7 @@ class Step:
     outputs: list[Output] = field(default_factory=list)
     hold_ms: int | None = None
     hold_headers: dict[str, str] | None = None
+    limiter_down: bool = False  # see Outcome.limiter_down
 
 
 def fusable(output: Output) -> bool:
@@ -600,7 +615,7 @@ def run_step(
     """Run the node for one consumed message, then the built-in nodes its outputs go to; never raises."""
     outcome, started, duration_ms = timed_execute(runtime, node, headers, body, mid)
     if outcome.hold_ms is not None:
-        return Step(hold_ms=outcome.hold_ms, hold_headers=outcome.hold_headers)
+        return Step(hold_ms=outcome.hold_ms, hold_headers=outcome.hold_headers, limiter_down=outcome.limiter_down)
     step = Step(
         runs=[
             node_run(

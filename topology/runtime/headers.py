@@ -30,6 +30,10 @@ DEADLINE = "deadline"
 PUBLISHED_AT = "published-at"
 TRASH_ID = "trash-id"
 FORWARD_TO = "forward-to"
+# Orchesty worker protocol: the followers a worker may force, and the ids it forced (read as forward-to).
+WORKER_FOLLOWERS = "worker-followers"
+FORCE_TARGET_QUEUE = "force-target-queue"
+REPEAT_KEYS = (REPEAT_HOPS, REPEAT_MAX_HOPS, REPEAT_INTERVAL)
 # Engine-internal headers: never shown to nodes as answers, always recomputed by the engine.
 DUE_AT = "due-at"
 RETRY_ATTEMPT = "retry-attempt"
@@ -42,6 +46,7 @@ START_RUNS = "start-runs"
 # The message id of the run that emitted this message (same process only): the recorder counts a run only after
 # the run that emitted it, since an engine publishes a run's event and its outputs together.
 EMITTED_BY = "emitted-by"
+LIMITER_SLOT = "limiter-slot"  # the slot a waiting message holds in its limit queue
 
 # Answers of the previous node that must not leak into the next call (an SDK worker echoes request headers).
 ANSWER_PREFIXES = ("result-", "repeat-")
@@ -52,7 +57,10 @@ INTERNAL = (
     RETRY_ATTEMPT,
     WAIT_NODE,
     STATE_ATTEMPT,
+    LIMITER_SLOT,
     FORWARD_TO,
+    WORKER_FOLLOWERS,
+    FORCE_TARGET_QUEUE,
     "x-death",
     "x-first-death-exchange",
     "x-first-death-queue",

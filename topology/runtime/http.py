@@ -6,6 +6,7 @@ import json
 import re
 import threading
 import time
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -14,7 +15,14 @@ import requests
 
 from topology.runtime import breaker, egress, origin
 from topology.runtime.errors import RetryableError, TrashError
-from topology.runtime.headers import RESULT_CODE, RESULT_MESSAGE, strip_answers
+from topology.runtime.headers import (
+    FORCE_TARGET_QUEUE,
+    REPEAT_KEYS,
+    RESULT_CODE,
+    RESULT_MESSAGE,
+    WORKER_FOLLOWERS,
+    strip_answers,
+)
 from topology.runtime.sdk import Result
 
 _local = threading.local()
@@ -41,10 +49,32 @@ def _join(base: str, path: str) -> str:
     return base.rstrip("/") + "/" + path.lstrip("/")
 
 
+def retry_after(response: requests.Response) -> float | None:
+    """Seconds a 429/503 asks us to wait (`Retry-After` as seconds or an HTTP date); None when absent."""
+    if response.status_code not in (429, 503):
+        return None
+    value = (response.headers.get("Retry-After") or "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
 def _classify(response: requests.Response) -> None:
     status = response.status_code
     if status in (408, 429) or status >= 500:
-        raise RetryableError(f"HTTP {status}: {response.text[:500]}", kind=str(status), response=response.text)
+        raise RetryableError(
+            f"HTTP {status}: {response.text[:500]}",
+            kind=str(status),
+            response=response.text,
+            retry_after=retry_after(response),
+        )
     if status >= 300:
         raise TrashError(f"HTTP {status}: {response.text[:500]}", kind=str(status), response=response.text)
 
@@ -173,17 +203,37 @@ def _worker_message(response: Any) -> str:
     return message or response.text[:500]
 
 
-def call_worker(*, config: dict[str, Any], headers: dict[str, str], body: bytes) -> Result:
+def call_worker(
+    *, config: dict[str, Any], headers: dict[str, str], body: bytes, followers: list[dict[str, str]] | None = None
+) -> Result:
     """POST the Orchesty envelope {body, headers} to a remote worker and read the same shape back."""
     url = _join(str(config.get("url") or ""), str(config.get("action") or config.get("path") or ""))
     if not url:
         raise TrashError("worker node has no url")
     timeout = float(config.get("timeout") or DEFAULT_TIMEOUT)
-    envelope = {"body": body.decode("utf-8", errors="replace"), "headers": strip_answers(headers)}
+    request_headers = strip_answers(headers)
+    # A repeated call carries the repeat state back, as Orchesty sends it; `to_node` already dropped it on
+    # the way to another node, so these are never a previous node's answers.
+    request_headers.update({k: headers[k] for k in REPEAT_KEYS if k in headers})
+    # The SDK's setForceFollowers validates names against this list and answers their ids.
+    request_headers[WORKER_FOLLOWERS] = json.dumps(followers or [])
+    envelope = {"body": body.decode("utf-8", errors="replace"), "headers": request_headers}
     response = _send("POST", url, timeout=timeout, json=envelope)
     if response.status_code >= 500:
+        # Orchesty trashes a worker's 500; Flowyard retries it by the node's retry policy unless `retry_on`
+        # leaves out 5xx (the panel's "Retry on"), which trashes it at once as Orchesty does.
         raise RetryableError(
-            f"worker HTTP {response.status_code}: {response.text[:500]}", kind="5xx", response=response.text
+            f"worker HTTP {response.status_code}: {_worker_message(response)}",
+            kind="5xx",
+            response=response.text,
+            retry_after=retry_after(response),
+        )
+    if response.status_code == 429:
+        raise RetryableError(
+            f"worker HTTP {response.status_code}: {_worker_message(response)}",
+            kind="429",
+            response=response.text,
+            retry_after=retry_after(response),
         )
     if response.status_code >= 400:
         raise TrashError(
@@ -210,7 +260,7 @@ def call_worker(*, config: dict[str, Any], headers: dict[str, str], body: bytes)
         message=answer_headers.get(RESULT_MESSAGE, ""),
         cursor=answer_headers.get("cursor") or None,
     )
-    forward = answer_headers.get("forward-to")
+    forward = answer_headers.get("forward-to") or answer_headers.get(FORCE_TARGET_QUEUE)
     if forward:
         result.forward_to = [k.strip() for k in forward.split(",") if k.strip()]
     if config.get("batch") or code in (1010, 1011):

@@ -18,6 +18,7 @@ class ResultCode(IntEnum):
 
 # Event-only codes (never answered by nodes) so the timeline shows why a run emitted nothing.
 RETRY_SCHEDULED = 2001
+LIMIT_WAIT = 2004  # over a limit (or the limiter unreachable): waiting, see topology/runtime/limits.py
 TRASHED = 2006
 TERMINATED = 2009
 DELAY_HOP = 2010

@@ -21,6 +21,7 @@ from admin_ui.services import install_credentials
 from processes.models import Process
 from topology.models import TopologyVersion
 from topology.runtime import names
+from topology.runtime.ratelimit import Rate
 from topology.runtime.registry import registry
 from topology.runtime.retry import RetryPolicy
 
@@ -47,6 +48,7 @@ class NodeSpec:
     kind: str
     config: dict[str, Any]
     version: VersionSpec
+    name: str = ""
     ordered: bool = False
     prefetch: int = 10
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -54,6 +56,7 @@ class NodeSpec:
     incoming: list[str] = field(default_factory=list)
     shards: int = 0
     credentials: dict[str, Any] | None = None
+    application: str = ""  # the install's application key: the limiter's `tenant|application` key
     instance: Any = None
     keep_payload: bool = False  # the node's `keepPayload`: its runs' payloads go to the recorder
 
@@ -115,6 +118,7 @@ class RuntimeSpec:
     by_queue: dict[str, NodeSpec] = field(default_factory=dict)
     consume: list[str] = field(default_factory=list)
     events: dict[tuple[int, str], list[NodeSpec]] = field(default_factory=dict)
+    limits: dict[str, Rate] = field(default_factory=dict)  # configured limits by key (topology/runtime/limits.py)
 
 
 def _truthy(value: Any) -> bool:
@@ -159,6 +163,7 @@ def build_version(version: Any, *, runnable: bool = True) -> VersionSpec:
         node = NodeSpec(
             id=row.pk,
             key=row.key,
+            name=row.name,
             kind=row.kind,
             config=config,
             version=spec,
@@ -168,6 +173,8 @@ def build_version(version: Any, *, runnable: bool = True) -> VersionSpec:
             shards=max(0, shards),
             keep_payload=_truthy(config.get("keepPayload")),
         )
+        if row.install is not None:
+            node.application = row.install.application.key
         if runnable and row.install is not None:
             node.credentials = _credentials(row.install)
         if runnable and row.kind in ("python", "batch") and not config.get("url"):
@@ -228,7 +235,9 @@ def load_runtime(*, topology: str | None = None, node: str | None = None) -> Run
         .select_related("topology")
         .order_by("id")
     )
-    runtime = RuntimeSpec()
+    from topology.runtime import limits
+
+    runtime = RuntimeSpec(limits=limits.load())
     for version in versions:
         spec = build_version(version)
         runtime.versions[spec.id] = spec

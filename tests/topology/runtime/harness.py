@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pika
+import requests
 from django.conf import settings
 from django.db import connection
 from django.test import override_settings
@@ -79,6 +81,7 @@ class RuntimeEnv:
             FLOWYARD_REDIS_PREFIX=self.redis_prefix,
             FLOWYARD_DELAY_TIERS_MS=DELAY_TIERS,
             FLOWYARD_NODE_MODULES="tests.topology.runtime.nodes_for_tests",
+            FLOWYARD_LIMITER_AUDIT="1",  # admission times, to check the limiter apart from OS scheduling jitter
             FLOWYARD_EGRESS_ALLOW=EGRESS_ALLOW,
             PYTHONUNBUFFERED="1",
             LOG_LEVEL="INFO",
@@ -206,12 +209,21 @@ class Stub:
                 except ValueError:
                     data = raw.decode(errors="replace")
                 path = self.path.split("?")[0]
-                call = {"path": path, "method": self.command, "json": data, "headers": dict(self.headers)}
+                call = {
+                    "path": path,
+                    "method": self.command,
+                    "json": data,
+                    "headers": dict(self.headers),
+                    "at": time.time(),
+                }
                 stub.calls.append(call)
                 handler = stub.routes.get(path)
-                status, body = handler(call) if handler else (404, {"error": "no route"})
+                # A handler answers (status, body) or (status, body, extra response headers).
+                status, body, *extra = handler(call) if handler else (404, {"error": "no route"})
                 payload = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(status)
+                for name, value in (extra[0] if extra else {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
@@ -231,3 +243,41 @@ class Stub:
 
     def close(self) -> None:
         self.server.shutdown()
+
+
+class SdkWorker:
+    """A remote worker on Orchesty's Node.js SDK (tests/orchesty_worker), run with node on a free port."""
+
+    DIR = ROOT / "tests" / "orchesty_worker"
+
+    def __init__(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = Path(f"/tmp/fytest-sdk-worker-{port}.log")
+        env = dict(os.environ, APP_PORT=str(port), APP_ENV="prod")
+        self.proc = subprocess.Popen(
+            ["node", "worker.js"], cwd=self.DIR, env=env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"{self.url}/custom-node/list", timeout=1).raise_for_status()
+                break
+            except requests.RequestException:
+                assert self.proc.poll() is None, self.log.read_text(errors="replace")[-2000:]
+                assert time.monotonic() < deadline, "the SDK worker did not start"
+                time.sleep(0.2)
+
+    def calls(self, node: str | None = None) -> list[dict[str, Any]]:
+        calls: list[dict[str, Any]] = requests.get(f"{self.url}/test/calls", timeout=5).json()
+        return [c for c in calls if node is None or c["node"] == node]
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
