@@ -10,6 +10,7 @@ from admin_ui.errors import Refusal, ServiceError
 from admin_ui.models import Application, Tenant
 from admin_ui.services import audit_log
 from limiter.models import MAX_AMOUNT, MAX_SECONDS, Limit
+from topology.runtime.control import broadcast
 from topology.runtime.ratelimit import group_key, install_key
 
 
@@ -49,7 +50,6 @@ def _check_may_edit(*, group: bool, actor: Any) -> None:
 
 def _announce() -> None:
     """Engines hold limits in memory (no query per message): tell them to reload once the change is committed."""
-    from topology.runtime.control import broadcast
 
     transaction.on_commit(lambda: broadcast({"type": "reload", "reason": "limits"}))
 

@@ -20,7 +20,7 @@ from django.db.models import Q
 from admin_ui.services import install_credentials
 from processes.models import Process
 from topology.models import TopologyVersion
-from topology.runtime import names
+from topology.runtime import limits, names
 from topology.runtime.ratelimit import Rate
 from topology.runtime.registry import registry
 from topology.runtime.retry import RetryPolicy
@@ -235,7 +235,6 @@ def load_runtime(*, topology: str | None = None, node: str | None = None) -> Run
         .select_related("topology")
         .order_by("id")
     )
-    from topology.runtime import limits
 
     runtime = RuntimeSpec(limits=limits.load())
     for version in versions:
