@@ -1,16 +1,45 @@
-"""Build enabled topology versions for runtime tests from a compact spec (no BPMN needed)."""
+"""Build enabled topology versions for runtime tests from a compact spec, through the topology services.
+
+The spec becomes BPMN (`topology.bpmn.build`), then is created, validated, published and enabled exactly as the
+editor's save path does, so a runtime test runs what a user could have drawn (defaults included).
+"""
 
 from __future__ import annotations
 
 import itertools
 from typing import Any
 
-from django.utils import timezone
+from django.db import transaction
 
 from topology import services
-from topology.models import Edge, Node, Topology, TopologyVersion
+from topology.bpmn.build import build_bpmn
+from topology.bpmn.parse import RETRY_ATTRS
+from topology.models import TopologyVersion
+from topology.runtime.spec import build_version
 
 _seq = itertools.count(1)
+# The runtime's retry keys back to the node attributes the editor stores them in.
+_RETRY_ATTRS = {key: attr for attr, key in RETRY_ATTRS.items()}
+
+
+def _node(key: str, value: Any) -> dict[str, Any]:
+    kind, config, extra = (value, {}, {}) if isinstance(value, str) else ((*tuple(value), {}, {}))[:3]
+    node: dict[str, Any] = {"id": key, "kind": kind, "name": key, **config}
+    if "ordered" in extra:
+        node["ordered"] = extra["ordered"]
+    if "prefetch" in extra:
+        node["prefetch"] = extra["prefetch"]
+    if extra.get("install") is not None:
+        node["install"] = extra["install"].pk
+    for retry_key, value in (extra.get("retry") or {}).items():
+        node[_RETRY_ATTRS[retry_key]] = ",".join(value) if isinstance(value, list | tuple) else value
+    return node
+
+
+def _edge(index: int, spec: Any) -> dict[str, Any]:
+    arrow, condition, default = (spec, "", False) if isinstance(spec, str) else ((*tuple(spec), None, False))[:3]
+    source, target = arrow.split(">")
+    return {"id": f"flow{index}", "source": source, "target": target, "condition": condition or "", "default": default}
 
 
 def make_runtime_version(
@@ -23,54 +52,20 @@ def make_runtime_version(
 ) -> TopologyVersion:
     """nodes: {key: kind | (kind, config) | (kind, config, {ordered, prefetch, retry, install})};
     edges: ["a>b", ("router>x", "amount > `10`"), ("router>y", None, True)] (condition, is_default)."""
-    topology = Topology.objects.create(tenant=tenant, name=name or f"runtime-{next(_seq)}")
-    version = TopologyVersion.objects.create(
-        topology=topology,
-        number=1,
-        bpmn_xml="<definitions/>",
-        status=TopologyVersion.Status.PUBLISHED,
-        published_at=timezone.now(),
-    )
-    rows: dict[str, Node] = {}
-    for key, value in nodes.items():
-        kind, config, extra = (value, {}, {}) if isinstance(value, str) else ((*tuple(value), {}, {}))[:3]
-        rows[key] = Node.objects.create(
-            version=version,
-            key=key,
-            name=key,
-            kind=kind,
-            config=config,
-            ordered=extra.get("ordered", False),
-            prefetch=extra.get("prefetch", 10),
-            retry=extra.get("retry", {}),
-            install=extra.get("install"),
-        )
-    for index, spec in enumerate(edges):
-        arrow, condition, default = (spec, "", False) if isinstance(spec, str) else ((*tuple(spec), None, False))[:3]
-        source, target = arrow.split(">")
-        Edge.objects.create(
-            version=version,
-            key=f"flow{index}",
-            source=rows[source],
-            target=rows[target],
-            condition=condition or "",
-            is_default=bool(default),
-        )
-    if enable:
-        version_enable(version)
-    return version
+    xml = build_bpmn([_node(k, v) for k, v in nodes.items()], [_edge(i, e) for i, e in enumerate(edges)])
+    topology = services.topology_create(tenant=tenant, name=name or f"runtime-{next(_seq)}", actor=None, bpmn_xml=xml)
+    version = TopologyVersion.objects.get(topology=topology, number=1)
+    assert not version.errors, version.errors  # a runtime test runs only what the editor would let a user publish
+    version = services.topology_version_publish(version=version, actor=None)
+    return version_enable(version) if enable else version
 
 
 def version_enable(version: TopologyVersion) -> TopologyVersion:
-    """Enable like the topology service does, then run the runtime hook (queues, cron, engines)."""
-    TopologyVersion.objects.filter(topology=version.topology, enabled=True).exclude(pk=version.pk).update(enabled=False)
-    version.enabled = True
-    version.enabled_at = timezone.now()
-    version.save(update_fields=["enabled", "enabled_at"])
-    from topology.runtime.spec import build_version
-
+    """Enable through the topology service, then run its after-commit hook (queues, cron, engines) right away."""
+    version = services.topology_version_enable(version=version, actor=None)
     DECLARED_QUEUES.update(q for node in build_version(version).nodes.values() for q in node.queues())
-    services.version_after_enable(version)
+    if transaction.get_connection().in_atomic_block:  # a test's own transaction never commits: run the hook now
+        services.version_after_enable(version)
     return version
 
 
