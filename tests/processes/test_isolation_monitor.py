@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db
 
 
 def make_run(tenant, name):
-    nodes = {"start": "start.manual", "work": "python", "end": "end"}
+    nodes = {"start": "start.manual", "work": ("python", {"registry": "flowyard.noop"}), "end": "end"}
     version = make_runtime_version(tenant, nodes, ["start>work", "work>end"], name=name, enable=False)
     TopologyVersion.objects.filter(pk=version.pk).update(enabled=True)
     process = Process.objects.create(

@@ -19,7 +19,12 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def version(tenant_a):
-    nodes = {"start": "start.manual", "kept": ("python", {"keepPayload": True}), "plain": "python", "end": "end"}
+    nodes = {
+        "start": "start.manual",
+        "kept": ("python", {"registry": "flowyard.noop", "keepPayload": True}),
+        "plain": ("python", {"registry": "flowyard.noop"}),
+        "end": "end",
+    }
     version = make_runtime_version(tenant_a, nodes, ["start>kept", "kept>plain", "plain>end"], enable=False)
     TopologyVersion.objects.filter(pk=version.pk).update(enabled=True)
     return version

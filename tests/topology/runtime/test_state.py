@@ -59,7 +59,14 @@ def test_concurrent_last_arrivals_emit_exactly_once():
 def _join_node(tenant):
     version = make_runtime_version(
         tenant,
-        {"start": "start.manual", "fork": "fanout", "a": "transform", "b": "transform", "join": "join", "end": "end"},
+        {
+            "start": "start.manual",
+            "fork": "fanout",
+            "a": ("transform", {"expression": "@"}),
+            "b": ("transform", {"expression": "@"}),
+            "join": "join",
+            "end": "end",
+        },
         ["start>fork", "fork>a", "fork>b", "a>join", "b>join", "join>end"],
         enable=False,
     )
