@@ -266,8 +266,9 @@ def _check_revision(message: TrashMessage, revision: int | None) -> None:
 
 
 def _lock(message: TrashMessage) -> TrashMessage:
+    # of=("self",): PostgreSQL cannot lock the nullable side of the outer join to `node`, and needs not.
     return (
-        TrashMessage.objects.select_for_update()
+        TrashMessage.objects.select_for_update(of=("self",))
         .select_related("tenant", "version__topology", "node")
         .get(pk=message.pk, tenant_id=message.tenant_id)
     )
