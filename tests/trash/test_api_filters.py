@@ -61,3 +61,11 @@ def test_editing_a_message_without_a_node_row_locks_it(alice_client, tenant_a, a
     response = alice_client.patch(url, {"body": '{"fixed": true}'}, content_type="application/json")
     assert response.status_code == 200, response.content
     assert response.json()["body"] == '{"fixed": true}'
+
+
+@pytest.mark.parametrize("payload", [{"ids": [2**70]}, {"ids": [0]}, {"ids": [1], "throttle": 2**70}])
+def test_bulk_ids_out_of_range_are_400(alice_client, payload):
+    response = alice_client.post(
+        reverse("api_trash_bulk_list"), {"action": "reject", **payload}, content_type="application/json"
+    )
+    assert response.status_code == 400, response.content
