@@ -233,6 +233,9 @@ SPECTACULAR_SETTINGS = {
         "VersionStatusEnum": "topology.models.TopologyVersion.Status",
         "InvitationStatusEnum": "admin_ui.models.Invitation.Status",
         "TrashStatusEnum": "trash.models.TrashMessage.Status",
+        "TrashBulkJobStatusEnum": "trash.models.TrashBulkJob.Status",
+        "TrashEditActionEnum": "trash.models.TrashEdit.Action",
+        "TrashBulkActionEnum": "trash.models.TrashBulkJob.Action",
     },
 }
 

@@ -128,8 +128,6 @@ def _detail_context(request: HttpRequest, process: Process) -> dict[str, Any]:
         event.is_wait = event.result_code in selectors.WAIT_CODES  # type: ignore[attr-defined]
         event.has_payload = event.message_id in kept  # type: ignore[attr-defined]
     trash = selectors.process_trash(process=process)
-    for message in trash:
-        message.node_name = names.get(message.node_key, message.node_key)
     summary = selectors.process_node_summary(process=process)
     for row in summary:
         row["name"] = names.get(row["node_key"], row["node_key"])
