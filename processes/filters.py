@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 import django_filters
 from django import forms
 from django.db.models import QuerySet
+from django_filters.fields import IsoDateTimeField
 from drf_spectacular.utils import extend_schema_field
 
 from admin_ui.api_input import MAX_INT
@@ -22,6 +26,23 @@ class IdFilter(django_filters.NumberFilter):
         super().__init__(*args, min_value=1, max_value=MAX_INT, **kwargs)  # type: ignore[arg-type]
 
 
+class UtcDateTimeField(IsoDateTimeField):
+    """An ISO date-time, converted to UTC: PostgreSQL refuses offsets beyond ±15:59 (ISO allows up to ±23:59)."""
+
+    def clean(self, value: Any) -> dt.datetime | None:
+        parsed: dt.datetime | None = super().clean(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(dt.UTC)
+        except OverflowError as exc:  # e.g. 0001-01-01T00:00+05:00 is before year 1 in UTC
+            raise forms.ValidationError("Enter a date and time between the years 1 and 9999.") from exc
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
+
+
 class ProcessFilter(django_filters.FilterSet):
     """?q=<correlation id or its start>&topology=<id>&status=<status>&range=1h|24h|7d|30d&since=&until=<datetime>"""
 
@@ -31,8 +52,8 @@ class ProcessFilter(django_filters.FilterSet):
     range = django_filters.ChoiceFilter(
         choices=[(r, f"Last {r}") for r in selectors.RANGES], method="started_within", label="Started"
     )
-    since = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte", label="From")
-    until = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lte", label="To")
+    since = UtcDateTimeFilter(field_name="started_at", lookup_expr="gte", label="From")
+    until = UtcDateTimeFilter(field_name="started_at", lookup_expr="lte", label="To")
 
     class Meta:
         model = Process

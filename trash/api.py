@@ -263,14 +263,16 @@ class TrashHistoryApi(TrashApi):
 
 class BulkInput(serializers.Serializer[Any]):
     action = serializers.ChoiceField(choices=TrashBulkJob.Action.choices)
-    ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_INT), required=False)
     signature = serializers.CharField(required=False, help_text="one group")
     filters = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
     reason = serializers.CharField(required=False, allow_blank=True)
     patch = serializers.ListField(
         child=serializers.DictField(), required=False, help_text='[{"op": "set"|"delete", "path": "a.b", "value": 1}]'
     )
-    throttle = serializers.IntegerField(min_value=0, default=0, help_text="messages per second, 0 = unthrottled")
+    throttle = serializers.IntegerField(
+        min_value=0, max_value=1_000_000, default=0, help_text="messages per second, 0 = unthrottled"
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if sum(1 for k in ("ids", "signature", "filters") if k in attrs) != 1:

@@ -124,3 +124,12 @@ def test_webhook_errors_use_the_api_error_shape(version):
     response = Client().post(reverse("webhook_start", args=["nope"]), json.dumps({}), content_type=JSON)
     assert response.status_code == 404
     assert response.json() == {"detail": "Unknown or revoked webhook.", "errors": {}}
+
+
+def test_since_and_until_accept_any_iso_offset(alice_client, process):
+    # PostgreSQL refuses offsets beyond ±15:59 that ISO 8601 allows; the filter compares in UTC.
+    url = reverse("api_process_list")
+    response = alice_client.get(url, {"since": "2000-02-10T12:15:38+21:03", "until": "2999-01-01T00:00:00-23:59"})
+    assert response.status_code == 200 and response.json()["count"] == 1
+    early = alice_client.get(url, {"since": "0001-01-01T00:00:00+05:00"})
+    assert early.status_code == 400 and "since" in early.json()["errors"]
