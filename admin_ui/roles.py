@@ -66,6 +66,11 @@ TOKEN_SCOPE_MATRIX: dict[str, dict[str, frozenset[str]]] = {
     "start": {
         "api_topology_start": frozenset({"POST"}),
         "api_process_terminate": frozenset({"POST"}),
+        # A webhook URL starts processes: seeing, rotating and revoking them belongs with starting.
+        "api_webhook_list": GET,
+        "api_webhook_rotate": frozenset({"POST"}),
+        "api_webhook_revoke": frozenset({"POST"}),
+        "api_webhook_signing": frozenset({"POST"}),
     },
     # The trash scope opens the trash API's endpoints; there are none yet, so it opens nothing.
     "trash": {},
@@ -79,7 +84,7 @@ SESSION_ONLY_ENDPOINTS: frozenset[str] = frozenset(
 SCOPE_DESCRIPTIONS: dict[str, str] = {
     "read": "GET topologies, versions, processes, installs and members",
     "write": "create, edit, import, publish, enable and disable topologies",
-    "start": "start and terminate processes",
+    "start": "start and terminate processes, see and rotate webhooks",
     "trash": "work the trash (resend, reject, edit)",
 }
 

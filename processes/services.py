@@ -20,7 +20,7 @@ from topology.runtime import control, state
 from topology.runtime import headers as h
 from topology.runtime.broker import Outgoing, publish_batch, publisher
 from topology.runtime.spec import build_version
-from topology.webhooks import webhook_for_token
+from topology.webhooks import SIGNATURE_HEADER, webhook_for_token, webhook_signature_ok
 
 log = logging.getLogger(__name__)
 
@@ -185,15 +185,43 @@ def topology_start(
     return process_start(version=version, body=body, headers=headers, actor=actor, node_key=node_key)
 
 
-def webhook_start(*, token: str, body: Any, headers: Mapping[str, str] | None = None) -> Process:
-    """Start the topology behind a webhook token at its webhook start node."""
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+# Webhook callers are anonymous: their answers name no topology, node or version.
+WEBHOOK_REFUSALS = {
+    404: "Unknown or revoked webhook.",
+    409: "This webhook cannot start a process now.",
+}
+
+
+def webhook_start(
+    *,
+    token: str,
+    body: bytes,
+    headers: Mapping[str, str] | None = None,
+    signature: str | None = None,
+    content_type: str = "application/json",
+) -> Process:
+    """Start the topology behind a webhook token at its webhook start node (signature checked when required)."""
     webhook = webhook_for_token(token)
     if webhook is None:
-        raise StartError("Unknown or revoked webhook.", status=404)
-    version = enabled_version(topology=webhook.topology)
-    return process_start(
-        version=version, body=body, headers=headers, node_key=webhook.node_key, kinds=(Node.Kind.START_WEBHOOK,)
-    )
+        raise StartError(WEBHOOK_REFUSALS[404], status=404)
+    if not webhook_signature_ok(webhook=webhook, body=body, signature=signature):
+        raise StartError(f"Missing or wrong {SIGNATURE_HEADER} header (sha256=HMAC of the body).", status=401)
+    if not _is_json(content_type):
+        raise StartError("Webhooks take a JSON body: send Content-Type: application/json.", status=415)
+    try:
+        version = enabled_version(topology=webhook.topology)
+        return process_start(
+            version=version, body=body, headers=headers, node_key=webhook.node_key, kinds=(Node.Kind.START_WEBHOOK,)
+        )
+    except StartError as exc:
+        if exc.status in WEBHOOK_REFUSALS:
+            raise StartError(WEBHOOK_REFUSALS[exc.status], status=exc.status) from exc
+        raise
 
 
 def process_terminate(*, process: Process, actor: Any = None) -> Process:

@@ -21,6 +21,7 @@ from processes.models import Process
 from processes.services import START_KINDS, StartError, enabled_version, process_start, process_terminate, webhook_start
 from topology.models import Node
 from topology.selectors import topology_get, topology_list
+from topology.webhooks import SIGNATURE_HEADER
 
 
 def _when(value: str) -> dt.datetime | None:
@@ -149,7 +150,13 @@ def webhook_start_view(request: HttpRequest, token: str) -> HttpResponse:
     """Public endpoint: the token is the credential; answers 202 with the correlation id."""
     headers = {"webhook-content-type": request.content_type or ""}
     try:
-        process = webhook_start(token=token, body=request.body, headers=headers)
+        process = webhook_start(
+            token=token,
+            body=request.body,
+            headers=headers,
+            signature=request.headers.get(SIGNATURE_HEADER),
+            content_type=request.content_type or "",
+        )
     except StartError as exc:
         return JsonResponse({"detail": exc.detail, "errors": exc.errors or {}}, status=exc.status)
     return JsonResponse({"correlation_id": process.correlation_id, "status": process.status}, status=202)
