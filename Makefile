@@ -8,7 +8,7 @@ FLOWYARD_PORT ?= 8000
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/flowyard
 export FLOWYARD_HOST FLOWYARD_PORT
 
-.PHONY: install frontend services migrate seed run test lint test-unit test-e2e test-postgres bench clean
+.PHONY: install frontend services migrate seed run test lint test-fast test-unit test-e2e test-postgres bench clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy admin_ui topology processes limiter trash
 	$(VENV)/bin/lint-imports
+
+# No engine subprocess, browser or fault injection: the quick loop while editing.
+test-fast: install services
+	$(VENV)/bin/pytest tests -m "not slow" --ignore=tests/e2e --ignore=tests/chaos -q
 
 test-unit: install services
 	$(VENV)/bin/pytest tests --ignore=tests/e2e -q

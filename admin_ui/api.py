@@ -4,38 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError as DRFValidationError
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from admin_ui import selectors, services
+from admin_ui.api_base import TenantApi
 from admin_ui.applications import REGISTRY
-from admin_ui.authentication import TenantPermission, request_tenant
+from admin_ui.errors import ServiceError
 from admin_ui.models import ApiToken, ApplicationInstall, Invitation, Membership, Role, Tenant
 from admin_ui.roles import Perm
 
 
-def refused(exc: services.ServiceError, field: str = "non_field_errors") -> Response:
-    return Response({"detail": str(exc), "errors": {field: [str(exc)]}}, status=status.HTTP_400_BAD_REQUEST)
-
-
-def actor_membership(request: Request) -> Membership | None:
-    """The session user's membership; API tokens have none (and no MANAGE scope)."""
-    return getattr(request._request, "membership", None)
-
-
-class TenantScopedView(APIView):
-    permission_classes = [IsAuthenticated, TenantPermission]
-
-    @property
-    def tenant(self) -> Tenant:
-        tenant: Tenant = request_tenant(self.request)
-        return tenant
+def actor_membership(request: Request, refusal: str) -> Membership:
+    """The session user's membership; API tokens have none (and no MANAGE scope), so they are refused."""
+    membership: Membership | None = getattr(request._request, "membership", None)
+    if membership is None:
+        raise ServiceError(refusal)
+    return membership
 
 
 # --------------------------------------------------------------------------- tenant
@@ -53,7 +41,7 @@ class TenantSerializer(serializers.ModelSerializer):
         return value.strip()
 
 
-class TenantView(TenantScopedView):
+class CurrentTenantApi(TenantApi):
     """The current tenant: the token's, or the session's chosen one."""
 
     required_perm = {"GET": Perm.VIEW, "PATCH": Perm.MANAGE, "*": Perm.MANAGE}
@@ -91,7 +79,7 @@ class RoleInputSerializer(serializers.Serializer):
     )
 
 
-class MemberListView(TenantScopedView):
+class MemberListApi(TenantApi):
     required_perm = Perm.VIEW
 
     @extend_schema(responses=MemberSerializer(many=True))
@@ -99,7 +87,7 @@ class MemberListView(TenantScopedView):
         return Response(MemberSerializer(selectors.member_list(tenant=self.tenant), many=True).data)
 
 
-class MemberDetailView(TenantScopedView):
+class MemberDetailApi(TenantApi):
     """Change a member's role (PATCH) or remove them (DELETE); owners are managed by owners only."""
 
     required_perm = {"GET": Perm.VIEW, "*": Perm.MANAGE}
@@ -116,26 +104,21 @@ class MemberDetailView(TenantScopedView):
         membership = self._get(pk)
         data = RoleInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        me = actor_membership(request)
-        if me is None:
-            return refused(services.ServiceError("Only members manage members."))
-        try:
-            services.membership_change_role(
-                membership=membership, role=data.validated_data["role"], actor=request.user, actor_membership=me
-            )
-        except services.ServiceError as exc:
-            return refused(exc, "role")
+        services.membership_change_role(
+            membership=membership,
+            role=data.validated_data["role"],
+            actor=request.user,
+            actor_membership=actor_membership(request, "Only members manage members."),
+        )
         return Response(MemberSerializer(membership).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
-        membership = self._get(pk)
-        try:
-            services.membership_remove(
-                membership=membership, actor=request.user, actor_membership=actor_membership(request)
-            )
-        except services.ServiceError as exc:
-            return refused(exc)
+        services.membership_remove(
+            membership=self._get(pk),
+            actor=request.user,
+            actor_membership=getattr(request._request, "membership", None),
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -169,37 +152,35 @@ class InvitationInputSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices, default=Role.VIEWER)
 
 
-class InvitationListView(TenantScopedView):
+class InvitationQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["pending", "all"], default="pending")
+
+
+class InvitationListApi(TenantApi):
     required_perm = Perm.MANAGE
 
-    @extend_schema(responses=InvitationSerializer(many=True))
+    @extend_schema(parameters=[InvitationQuerySerializer], responses=InvitationSerializer(many=True))
     def get(self, request: Request) -> Response:
-        pending_only = request.query_params.get("status", "pending") == "pending"
-        qs = selectors.invitation_list(tenant=self.tenant, pending_only=pending_only)
+        query = self.query(InvitationQuerySerializer)
+        qs = selectors.invitation_list(tenant=self.tenant, pending_only=query["status"] == "pending")
         return Response(InvitationSerializer(qs, many=True, context={"request": request}).data)
 
     @extend_schema(request=InvitationInputSerializer, responses={201: InvitationSerializer})
     def post(self, request: Request) -> Response:
         data = InvitationInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        me = actor_membership(request)
-        if me is None:
-            return refused(services.ServiceError("Only members invite members."))
-        try:
-            invitation = services.invitation_create(
-                tenant=self.tenant,
-                email=data.validated_data["email"],
-                role=data.validated_data["role"],
-                actor=request.user,
-                actor_membership=me,
-            )
-        except services.ServiceError as exc:
-            return refused(exc, "email")
+        invitation = services.invitation_create(
+            tenant=self.tenant,
+            email=data.validated_data["email"],
+            role=data.validated_data["role"],
+            actor=request.user,
+            actor_membership=actor_membership(request, "Only members invite members."),
+        )
         body = InvitationSerializer(invitation, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-class InvitationDetailView(TenantScopedView):
+class InvitationDetailApi(TenantApi):
     """DELETE revokes a pending invitation."""
 
     required_perm = Perm.MANAGE
@@ -211,11 +192,7 @@ class InvitationDetailView(TenantScopedView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
-        invitation = selectors.invitation_get(tenant=self.tenant, pk=pk)
-        try:
-            services.invitation_revoke(invitation=invitation, actor=request.user)
-        except services.ServiceError as exc:
-            return refused(exc)
+        services.invitation_revoke(invitation=selectors.invitation_get(tenant=self.tenant, pk=pk), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -248,7 +225,7 @@ class TokenInputSerializer(serializers.Serializer):
     )
 
 
-class TokenListView(TenantScopedView):
+class TokenListApi(TenantApi):
     required_perm = Perm.MANAGE
 
     @extend_schema(responses=TokenSerializer(many=True))
@@ -259,21 +236,18 @@ class TokenListView(TenantScopedView):
     def post(self, request: Request) -> Response:
         data = TokenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            new = services.api_token_create(
-                tenant=self.tenant,
-                name=data.validated_data["name"],
-                scopes=sorted(data.validated_data["scopes"]),
-                actor=request.user,
-            )
-        except services.ServiceError as exc:
-            return refused(exc)
+        new = services.api_token_create(
+            tenant=self.tenant,
+            name=data.validated_data["name"],
+            scopes=sorted(data.validated_data["scopes"]),
+            actor=request.user,
+        )
         body = TokenSerializer(new.token).data
         body["key"] = new.key
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-class TokenDetailView(TenantScopedView):
+class TokenDetailApi(TenantApi):
     """DELETE revokes a token."""
 
     required_perm = Perm.MANAGE
@@ -284,11 +258,7 @@ class TokenDetailView(TenantScopedView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
-        token = selectors.api_token_get(tenant=self.tenant, pk=pk)
-        try:
-            services.api_token_revoke(token=token, actor=request.user)
-        except services.ServiceError as exc:
-            return refused(exc)
+        services.api_token_revoke(token=selectors.api_token_get(tenant=self.tenant, pk=pk), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -353,7 +323,7 @@ def application_data(key: str) -> dict[str, Any]:
     }
 
 
-class ApplicationListView(TenantScopedView):
+class ApplicationListApi(TenantApi):
     """The registry of installable application kinds with their field specs."""
 
     required_perm = Perm.VIEW
@@ -389,11 +359,7 @@ class InstallInputSerializer(serializers.Serializer):
     enabled = serializers.BooleanField(required=False)
 
 
-def _raise_django(exc: DjangoValidationError) -> None:
-    raise DRFValidationError(exc.message_dict) from exc
-
-
-class InstallListView(TenantScopedView):
+class InstallListApi(TenantApi):
     required_perm = {"GET": Perm.VIEW, "*": Perm.MANAGE}
 
     @extend_schema(responses=InstallSerializer(many=True))
@@ -415,21 +381,18 @@ class InstallListView(TenantScopedView):
         if errors:
             raise DRFValidationError(errors)
         application = selectors.application_get(key=v["application"])
-        try:
-            install = services.install_create(
-                tenant=self.tenant,
-                application=application,
-                name=v["name"],
-                values={**v.get("settings", {}), **v.get("secrets", {})},
-                enabled=v.get("enabled", True),
-                actor=request.user,
-            )
-        except DjangoValidationError as exc:
-            _raise_django(exc)
+        install = services.install_create(
+            tenant=self.tenant,
+            application=application,
+            name=v["name"],
+            values={**v.get("settings", {}), **v.get("secrets", {})},
+            enabled=v.get("enabled", True),
+            actor=request.user,
+        )
         return Response(InstallSerializer(install).data, status=status.HTTP_201_CREATED)
 
 
-class InstallDetailView(TenantScopedView):
+class InstallDetailApi(TenantApi):
     required_perm = {"GET": Perm.VIEW, "*": Perm.MANAGE}
 
     def _get(self, pk: int) -> ApplicationInstall:
@@ -451,12 +414,9 @@ class InstallDetailView(TenantScopedView):
         if "settings" in v or "secrets" in v:
             # Settings given replace those keys; untouched settings stay; secrets omitted stay (blank = keep).
             values = {**install.settings, **v.get("settings", {}), **v.get("secrets", {})}
-        try:
-            services.install_update(
-                install=install, name=v.get("name"), values=values, enabled=v.get("enabled"), actor=request.user
-            )
-        except DjangoValidationError as exc:
-            _raise_django(exc)
+        services.install_update(
+            install=install, name=v.get("name"), values=values, enabled=v.get("enabled"), actor=request.user
+        )
         return Response(InstallSerializer(install).data)
 
     @extend_schema(responses={204: None})

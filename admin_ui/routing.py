@@ -1,3 +1,3 @@
-from processes.routing import websocket_urlpatterns as topology_ws
+from processes.routing import websocket_urlpatterns as processes_ws
 
-websocket_urlpatterns = [*topology_ws]
+websocket_urlpatterns = [*processes_ws]

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from admin_ui.applications import REGISTRY, ApplicationKind, mask_secret
+from admin_ui.errors import ServiceError, refuse_control_characters
 from admin_ui.models import (
     ApiToken,
     Application,
@@ -36,10 +37,6 @@ logger = logging.getLogger(__name__)
 
 INVITE_SALT = "flowyard.invitation"
 TOKEN_SCOPES = [choice.value for choice in ApiToken.Scope]
-
-
-class ServiceError(Exception):
-    """A rule of the domain refused the change; the message is shown to the user as is."""
 
 
 # --------------------------------------------------------------------------- audit
@@ -104,9 +101,9 @@ def _unique_slug(name: str) -> str:
 @transaction.atomic
 def tenant_create(*, name: str, owner: Any) -> Tenant:
     """Create a tenant with its creator as owner."""
-    name = name.strip()
+    name = refuse_control_characters(name.strip())
     if not name:
-        raise ServiceError("Name is required.")
+        raise ServiceError("Name is required.", errors={"name": ["Name is required."]})
     tenant = Tenant.objects.create(name=name, slug=_unique_slug(name))
     Membership.objects.create(user=owner, tenant=tenant, role=Role.OWNER)
     audit_log(tenant=tenant, actor=owner, action="tenant.create", obj=tenant, after={"name": tenant.name})
@@ -116,9 +113,9 @@ def tenant_create(*, name: str, owner: Any) -> Tenant:
 @transaction.atomic
 def tenant_rename(*, tenant: Tenant, name: str, actor: Any) -> Tenant:
     """Rename a tenant (the slug stays, so links keep working)."""
-    name = name.strip()
+    name = refuse_control_characters(name.strip())
     if not name:
-        raise ServiceError("Name is required.")
+        raise ServiceError("Name is required.", errors={"name": ["Name is required."]})
     before = {"name": tenant.name}
     tenant.name = name
     tenant.save(update_fields=["name"])
@@ -144,13 +141,17 @@ def _member_snapshot(membership: Membership) -> dict[str, Any]:
     return {"user": membership.user.email or membership.user.username, "role": membership.role}
 
 
+def _role_error(message: str) -> ServiceError:
+    return ServiceError(message, errors={"role": [message]})
+
+
 def _check_may_manage(*, actor_membership: Membership, role_before: str, role_after: str | None) -> None:
     """Admins manage non-owners; only an owner grants, changes or removes the owner role."""
     if actor_membership.role not in (Role.OWNER, Role.ADMIN):
-        raise ServiceError("Only admins and owners manage members.")
+        raise _role_error("Only admins and owners manage members.")
     touches_owner = role_before == Role.OWNER or role_after == Role.OWNER
     if touches_owner and actor_membership.role != Role.OWNER:
-        raise ServiceError("Only an owner can grant or remove the owner role.")
+        raise _role_error("Only an owner can grant or remove the owner role.")
 
 
 @transaction.atomic
@@ -159,13 +160,13 @@ def membership_change_role(
 ) -> Membership:
     """Change a member's role, keeping at least one owner."""
     if role not in Role.values:
-        raise ServiceError(f"Unknown role {role!r}.")
+        raise _role_error(f"Unknown role {role!r}.")
     # Lock the tenant's owner rows so two concurrent demotions cannot both see "another owner exists".
     list(Membership.objects.select_for_update().filter(tenant=membership.tenant, role=Role.OWNER))
     membership.refresh_from_db()
     _check_may_manage(actor_membership=actor_membership, role_before=membership.role, role_after=role)
     if membership.role == Role.OWNER and role != Role.OWNER and _owner_count(membership.tenant) <= 1:
-        raise ServiceError("The last owner cannot be demoted. Make someone else an owner first.")
+        raise _role_error("The last owner cannot be demoted. Make someone else an owner first.")
     before = _member_snapshot(membership)
     membership.role = role
     membership.save(update_fields=["role"])
@@ -268,12 +269,14 @@ def invitation_create(*, tenant: Tenant, email: str, role: str, actor: Any, acto
     """Invite an email address into a tenant with a role, and email them the accept link."""
     email = email.strip().lower()
     if role not in Role.values:
-        raise ServiceError(f"Unknown role {role!r}.")
+        raise _role_error(f"Unknown role {role!r}.")
     _check_may_manage(actor_membership=actor_membership, role_before="", role_after=role)
     if Membership.objects.filter(tenant=tenant, user__email__iexact=email).exists():
-        raise ServiceError(f"{email} is already a member.")
+        message = f"{email} is already a member."
+        raise ServiceError(message, errors={"email": [message]})
     if Invitation.objects.filter(tenant=tenant, email__iexact=email, status=Invitation.Status.PENDING).exists():
-        raise ServiceError(f"{email} already has a pending invitation. Revoke it to invite again.")
+        message = f"{email} already has a pending invitation. Revoke it to invite again."
+        raise ServiceError(message, errors={"email": [message]})
     inviter_user: Any = actor if isinstance(actor, AbstractBaseUser) else None
     invitation = Invitation.objects.create(tenant=tenant, email=email, role=role, invited_by=inviter_user)
     url = invitation_url(invitation=invitation)
@@ -367,9 +370,9 @@ class NewToken:
 @transaction.atomic
 def api_token_create(*, tenant: Tenant, name: str, scopes: list[str], actor: Any) -> NewToken:
     """Create an API token; the returned key (`fy_<prefix>_<secret>`) is never stored nor shown again."""
-    name = name.strip()
+    name = refuse_control_characters(name.strip())
     if not name:
-        raise ServiceError("Name is required.")
+        raise ServiceError("Name is required.", errors={"name": ["Name is required."]})
     bad = sorted(set(scopes) - set(TOKEN_SCOPES))
     if bad:
         raise ServiceError(f"Unknown scope(s): {', '.join(bad)}. Choose from {', '.join(TOKEN_SCOPES)}.")
@@ -479,6 +482,10 @@ def _clean_install(
 
 def _check_name(tenant: Tenant, name: str, exclude_pk: int | None = None) -> str:
     name = name.strip()
+    try:
+        refuse_control_characters(name)
+    except ServiceError as exc:
+        raise ValidationError(exc.errors) from exc
     if not name:
         raise ValidationError({"name": ["Name is required."]})
     clash = ApplicationInstall.objects.filter(tenant=tenant, name__iexact=name)

@@ -1,2 +1,2 @@
-# Websocket routes of live monitoring (ws/...); consumers live in topology/consumers.py.
+# Websocket routes of live monitoring (ws/...); the consumers they name live in processes/consumers.py.
 websocket_urlpatterns: list = []

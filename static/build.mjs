@@ -1,10 +1,8 @@
 // Bundles each entry point in src/ into dist/ (no CDN: everything is served by whitenoise).
 import { build } from "esbuild";
-import { copyFileSync, mkdirSync, existsSync } from "node:fs";
+import { copyFileSync, mkdirSync } from "node:fs";
 
-const entryPoints = { app: "src/app.js" };
-if (existsSync("src/editor.js")) entryPoints.editor = "src/editor.js";
-if (existsSync("src/monitor.js")) entryPoints.monitor = "src/monitor.js";
+const entryPoints = { app: "src/app.js", editor: "src/editor.js" };
 
 mkdirSync("dist", { recursive: true });
 await build({

@@ -4,23 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.urls import reverse
-from django.utils.text import slugify
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.permissions import IsAuthenticated
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from admin_ui.authentication import TenantPermission, request_tenant
+from admin_ui.api_base import TenantApi
+from admin_ui.api_errors import ErrorSerializer
+from admin_ui.api_input import MAX_INT, StrictJSONParser
+from admin_ui.errors import ServiceError
 from admin_ui.roles import Perm
-from topology import selectors, services
-from topology.bpmn.diff import version_diff
+from topology import kinds, selectors, services
 from topology.bpmn.parse import BpmnError, max_bytes
+from topology.export import bpmn_response
+from topology.filters import TopologyFilter
 from topology.models import Edge, Node, Topology, TopologyVersion
 from topology.runtime.registry import registry
 from topology.webhooks import webhook_get, webhook_list, webhook_revoke, webhook_rotate, webhook_signing_set
@@ -123,15 +126,7 @@ class ImportInputSerializer(serializers.Serializer[Any]):
     file = serializers.FileField(required=False)
 
 
-def _error(exc: Exception) -> Response:
-    if isinstance(exc, BpmnError):
-        return Response({"detail": exc.message, "errors": [exc.as_dict()]}, status=status.HTTP_400_BAD_REQUEST)
-    if isinstance(exc, services.TopologyError):
-        return Response({"detail": exc.detail, "errors": exc.errors}, status=exc.status)
-    raise exc
-
-
-def _too_large(request: Request) -> Response | None:
+def _refuse_too_large(request: Request) -> None:
     """Refuse oversized bodies by their Content-Length before anything reads them."""
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -140,11 +135,7 @@ def _too_large(request: Request) -> Response | None:
     # JSON escaping can grow XML a little; the XML itself is checked against the exact limit when parsed.
     if length > max_bytes() * 2:
         limit = max_bytes() // (1024 * 1024)
-        return Response(
-            {"detail": f"The request body is too large (limit {limit} MB of BPMN).", "errors": {}},
-            status=status.HTTP_400_BAD_REQUEST,
-        )
-    return None
+        raise ServiceError(f"The request body is too large (limit {limit} MB of BPMN).")
 
 
 def _version_result(version: TopologyVersion) -> dict[str, Any]:
@@ -161,95 +152,91 @@ def _version_result(version: TopologyVersion) -> dict[str, Any]:
     }
 
 
-def _version(request: Request, pk: int, number: int) -> TopologyVersion:
-    topology = selectors.topology_get(tenant=request_tenant(request), pk=pk)
-    return selectors.version_get(topology=topology, number=number)
+class DeleteQuerySerializer(serializers.Serializer[Any]):
+    force = serializers.BooleanField(default=False, help_text="Delete even while processes are in progress.")
 
 
-def _bpmn_response(version: TopologyVersion, *, attachment: bool) -> HttpResponse:
-    response = HttpResponse(version.bpmn_xml, content_type="application/xml; charset=utf-8")
-    response["X-Content-Type-Options"] = "nosniff"
-    if attachment:
-        filename = f"{slugify(version.topology.name) or 'topology'}-v{version.number}.bpmn"
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+class DiffQuerySerializer(serializers.Serializer[Any]):
+    a = serializers.IntegerField(min_value=1, max_value=MAX_INT, help_text="Version number.")
+    b = serializers.IntegerField(min_value=1, max_value=MAX_INT, help_text="Version number.")
 
 
-class TenantApiView(APIView):
-    permission_classes = [IsAuthenticated, TenantPermission]
+class TopologyApi(TenantApi):
+    """Base of the topology endpoints: reads for viewers, writes for editors, 404 across tenants."""
+
     required_perm: Any = READ_EDIT
 
+    def topology(self, pk: int) -> Topology:
+        return selectors.topology_get(tenant=self.tenant, pk=pk)
 
-class TopologyListApi(TenantApiView):
+    def version(self, pk: int, number: int) -> TopologyVersion:
+        return selectors.version_get(topology=self.topology(pk), number=number)
+
+
+class TopologyListApi(TopologyApi, generics.ListAPIView):
     """List the tenant's topologies or create one (with a starter diagram or given BPMN XML)."""
 
-    @extend_schema(
-        parameters=[OpenApiParameter("search", str, required=False)], responses=TopologyOutputSerializer(many=True)
-    )
-    def get(self, request: Request) -> Response:
-        qs = selectors.topology_list(tenant=request_tenant(request), search=request.query_params.get("search", ""))
-        return Response(TopologyOutputSerializer(qs, many=True).data)
+    serializer_class = TopologyOutputSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = TopologyFilter
+    pagination_class = None
+
+    def get_queryset(self) -> QuerySet[Topology]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no tenant
+            return Topology.objects.none()
+        return selectors.topology_list(tenant=self.tenant)
 
     @extend_schema(request=TopologyInputSerializer, responses={201: TopologyOutputSerializer})
     def post(self, request: Request) -> Response:
         serializer = TopologyInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            topology = services.topology_create(
-                tenant=request_tenant(request),
-                name=serializer.validated_data["name"],
-                description=serializer.validated_data["description"],
-                actor=request.user,
-            )
-        except (services.TopologyError, BpmnError) as exc:
-            return _error(exc)
+        topology = services.topology_create(
+            tenant=self.tenant,
+            name=serializer.validated_data["name"],
+            description=serializer.validated_data["description"],
+            actor=request.user,
+        )
         return Response(TopologyOutputSerializer(topology).data, status=status.HTTP_201_CREATED)
 
 
-class TopologyDetailApi(TenantApiView):
+class TopologyDetailApi(TopologyApi):
     """Read, rename or (soft) delete one topology; DELETE takes ?force=true while processes run."""
 
     @extend_schema(responses=TopologyOutputSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        return Response(TopologyOutputSerializer(selectors.topology_get(tenant=request_tenant(request), pk=pk)).data)
+        return Response(TopologyOutputSerializer(self.topology(pk)).data)
 
     @extend_schema(request=TopologyPatchSerializer, responses=TopologyOutputSerializer)
     def patch(self, request: Request, pk: int) -> Response:
-        topology = selectors.topology_get(tenant=request_tenant(request), pk=pk)
+        topology = self.topology(pk)
         serializer = TopologyPatchSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            topology = services.topology_rename(
-                topology=topology,
-                name=serializer.validated_data.get("name", topology.name),
-                description=serializer.validated_data.get("description"),
-                actor=request.user,
-            )
-        except services.TopologyError as exc:
-            return _error(exc)
+        topology = services.topology_rename(
+            topology=topology,
+            name=serializer.validated_data.get("name", topology.name),
+            description=serializer.validated_data.get("description"),
+            actor=request.user,
+        )
         return Response(TopologyOutputSerializer(topology).data)
 
-    @extend_schema(parameters=[OpenApiParameter("force", bool, required=False)], responses={204: None})
+    @extend_schema(parameters=[DeleteQuerySerializer], responses={204: None, 409: ErrorSerializer})
     def delete(self, request: Request, pk: int) -> Response:
-        topology = selectors.topology_get(tenant=request_tenant(request), pk=pk)
-        force = request.query_params.get("force", "").lower() in ("1", "true", "yes")
-        try:
-            services.topology_delete(topology=topology, actor=request.user, force=force)
-        except services.TopologyError as exc:
-            return _error(exc)
+        topology = self.topology(pk)
+        force = self.query(DeleteQuerySerializer)["force"]
+        services.topology_delete(topology=topology, actor=request.user, force=force)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class VersionListApi(TenantApiView):
+class VersionListApi(TopologyApi):
     """All versions of a topology, newest first."""
 
     @extend_schema(responses=VersionListSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
-        topology = selectors.topology_get(tenant=request_tenant(request), pk=pk)
-        return Response(VersionListSerializer(selectors.version_list(topology=topology), many=True).data)
+        versions = selectors.version_list(topology=self.topology(pk))
+        return Response(VersionListSerializer(versions, many=True).data)
 
 
-class VersionDetailApi(TenantApiView):
+class VersionDetailApi(TopologyApi):
     """A version's metadata with its derived nodes and edges."""
 
     @extend_schema(
@@ -263,14 +250,12 @@ class VersionDetailApi(TenantApiView):
         )
     )
     def get(self, request: Request, pk: int, number: int) -> Response:
-        version = _version(request, pk, number)
-        nodes = Node.objects.filter(version=version).order_by("key")
-        edges = Edge.objects.filter(version=version).select_related("source", "target").order_by("key")
+        version = self.version(pk, number)
         return Response(
             {
                 "version": VersionOutputSerializer(version).data,
-                "nodes": NodeOutputSerializer(nodes, many=True).data,
-                "edges": EdgeOutputSerializer(edges, many=True).data,
+                "nodes": NodeOutputSerializer(selectors.version_nodes(version=version), many=True).data,
+                "edges": EdgeOutputSerializer(selectors.version_edges(version=version), many=True).data,
             }
         )
 
@@ -286,155 +271,133 @@ SAVE_RESULT = inline_serializer(
 )
 
 
-class VersionXmlApi(TenantApiView):
+class VersionXmlApi(TopologyApi):
     """GET the raw BPMN XML of a version; PUT new XML (a published version gets a new draft)."""
 
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
 
     @extend_schema(responses={(200, "application/xml"): OpenApiTypes.STR})
     def get(self, request: Request, pk: int, number: int) -> HttpResponse:
-        return _bpmn_response(_version(request, pk, number), attachment=False)
+        return bpmn_response(self.version(pk, number), attachment=False)
 
-    @extend_schema(request=XmlInputSerializer, responses=SAVE_RESULT)
+    @extend_schema(request=XmlInputSerializer, responses={200: SAVE_RESULT, 409: ErrorSerializer})
     def put(self, request: Request, pk: int, number: int) -> Response:
-        version = _version(request, pk, number)
-        refused = _too_large(request)
-        if refused is not None:
-            return refused
+        version = self.version(pk, number)
+        _refuse_too_large(request)
         serializer = XmlInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            saved = services.topology_version_save(
-                version=version, bpmn_xml=serializer.validated_data["bpmn_xml"], actor=request.user
-            )
-        except (services.TopologyError, BpmnError) as exc:
-            return _error(exc)
+        saved = services.topology_version_save(
+            version=version, bpmn_xml=serializer.validated_data["bpmn_xml"], actor=request.user
+        )
         return Response(_version_result(saved))
 
 
-class VersionPublishApi(TenantApiView):
+class VersionPublishApi(TopologyApi):
     """Publish a draft; 400 with the validation errors if it has any."""
 
     required_perm = Perm.EDIT
 
-    @extend_schema(request=None, responses=SAVE_RESULT)
+    @extend_schema(request=None, responses={200: SAVE_RESULT, 409: ErrorSerializer})
     def post(self, request: Request, pk: int, number: int) -> Response:
-        try:
-            version = services.topology_version_publish(version=_version(request, pk, number), actor=request.user)
-        except services.TopologyError as exc:
-            return _error(exc)
+        version = services.topology_version_publish(version=self.version(pk, number), actor=request.user)
         return Response(_version_result(version))
 
 
-class VersionEnableApi(TenantApiView):
+class VersionEnableApi(TopologyApi):
     """Enable a published version (the previous enabled version is disabled)."""
 
     required_perm = Perm.EDIT
 
-    @extend_schema(request=None, responses=SAVE_RESULT)
+    @extend_schema(request=None, responses={200: SAVE_RESULT, 400: ErrorSerializer})
     def post(self, request: Request, pk: int, number: int) -> Response:
-        try:
-            version = services.topology_version_enable(version=_version(request, pk, number), actor=request.user)
-        except services.TopologyError as exc:
-            return _error(exc)
+        version = services.topology_version_enable(version=self.version(pk, number), actor=request.user)
         return Response(_version_result(version))
 
 
-class VersionDisableApi(TenantApiView):
+class VersionDisableApi(TopologyApi):
     """Disable a version: its starts stop, in-flight messages drain."""
 
     required_perm = Perm.EDIT
 
     @extend_schema(request=None, responses=SAVE_RESULT)
     def post(self, request: Request, pk: int, number: int) -> Response:
-        version = services.topology_version_disable(version=_version(request, pk, number), actor=request.user)
+        version = services.topology_version_disable(version=self.version(pk, number), actor=request.user)
         return Response(_version_result(version))
 
 
-class VersionDiffApi(TenantApiView):
+class VersionDiffApi(TopologyApi):
     """Nodes added, removed and changed between versions ?a= and ?b=."""
 
-    @extend_schema(
-        parameters=[OpenApiParameter("a", int, required=True), OpenApiParameter("b", int, required=True)],
-        responses=OpenApiTypes.OBJECT,
-    )
+    @extend_schema(parameters=[DiffQuerySerializer], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, pk: int) -> Response:
-        topology = selectors.topology_get(tenant=request_tenant(request), pk=pk)
-        try:
-            a, b = int(request.query_params["a"]), int(request.query_params["b"])
-        except (KeyError, ValueError):
-            return Response(
-                {"detail": "Give two version numbers as ?a= and ?b=.", "errors": {"a": ["Required."]}},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
-        diff = version_diff(
-            a=selectors.version_get(topology=topology, number=a), b=selectors.version_get(topology=topology, number=b)
-        )
+        topology = self.topology(pk)
+        query = self.query(DiffQuerySerializer)
+        diff = selectors.version_compare(topology=topology, a=query["a"], b=query["b"])
         return Response(diff)
 
 
-class VersionExportApi(TenantApiView):
+class VersionExportApi(TopologyApi):
     """Download a version as a .bpmn file, exactly as stored."""
 
     @extend_schema(responses={(200, "application/xml"): OpenApiTypes.STR})
     def get(self, request: Request, pk: int, number: int) -> HttpResponse:
-        return _bpmn_response(_version(request, pk, number), attachment=True)
+        return bpmn_response(self.version(pk, number), attachment=True)
 
 
-class TopologyImportApi(TenantApiView):
+class TopologyImportApi(TopologyApi):
     """Create a topology from a BPMN file (multipart `file`) or JSON {name, bpmn_xml}."""
 
     required_perm = Perm.EDIT
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [MultiPartParser, FormParser, StrictJSONParser]
 
     @extend_schema(
         request={"multipart/form-data": ImportInputSerializer, "application/json": ImportInputSerializer},
         responses={201: SAVE_RESULT},
     )
     def post(self, request: Request) -> Response:
-        refused = _too_large(request)
-        if refused is not None:
-            return refused
+        _refuse_too_large(request)
         serializer = ImportInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data.get("file")
         name = serializer.validated_data["name"]
         if upload is not None:
             if upload.size > max_bytes():
-                return _error(BpmnError(f"The BPMN file is larger than {max_bytes() // (1024 * 1024)} MB."))
+                raise BpmnError(f"The BPMN file is larger than {max_bytes() // (1024 * 1024)} MB.")
             xml: str = upload.read().decode("utf-8", errors="replace")
             name = name or upload.name.rsplit(".", 1)[0]
         elif serializer.validated_data.get("bpmn_xml"):
             xml = serializer.validated_data["bpmn_xml"]
         else:
-            return Response(
-                {"detail": "Send a BPMN file or bpmn_xml.", "errors": {"file": ["Required."]}},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
-        try:
-            version = services.topology_import(
-                tenant=request_tenant(request), name=name, bpmn_xml=xml, actor=request.user
-            )
-        except (services.TopologyError, BpmnError) as exc:
-            return _error(exc)
+            raise ServiceError("Send a BPMN file or bpmn_xml.", errors={"file": ["Required."]})
+        version = services.topology_import(tenant=self.tenant, name=name, bpmn_xml=xml, actor=request.user)
         body = _version_result(version)
         body["topology"] = TopologyOutputSerializer(version.topology).data
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-class NodeRegistryApi(TenantApiView):
-    """Python nodes the engine can run, for the editor's python and batch nodes."""
+class NodeRegistryApi(TopologyApi):
+    """Node kinds (fields, retry defaults, editor look) and the Python nodes the engine can run: the editor's model."""
 
     @extend_schema(
         responses=inline_serializer(
-            "RegistryNode", {"name": serializers.CharField(), "description": serializers.CharField()}, many=True
+            "NodeRegistry",
+            {
+                "groups": serializers.ListField(child=serializers.DictField()),
+                "kinds": serializers.ListField(child=serializers.DictField()),
+                "retryOn": serializers.ListField(child=serializers.CharField()),
+                "python": inline_serializer(
+                    "RegistryNode",
+                    {"name": serializers.CharField(), "description": serializers.CharField()},
+                    many=True,
+                ),
+            },
         )
     )
     def get(self, request: Request) -> Response:
-        return Response(registry.describe())
+        return Response(kinds.registry_payload(registry.describe()))
 
 
-class InstallOptionsApi(TenantApiView):
+class InstallOptionsApi(TopologyApi):
     """The tenant's enabled application installs, for the editor's connector nodes."""
 
     @extend_schema(
@@ -445,7 +408,7 @@ class InstallOptionsApi(TenantApiView):
         )
     )
     def get(self, request: Request) -> Response:
-        return Response(selectors.install_options(tenant=request_tenant(request)))
+        return Response(selectors.install_options(tenant=self.tenant))
 
 
 # --------------------------------------------------------------------------- webhooks (operators and above)
@@ -466,59 +429,54 @@ class WebhookSigningInputSerializer(serializers.Serializer[Any]):
     signed = serializers.BooleanField(help_text="true: require X-Flowyard-Signature with a new secret.")
 
 
-def _webhook(request: Request, pk: int, webhook_id: int) -> Any:
-    topology = selectors.topology_get(tenant=request_tenant(request), pk=pk)
-    return webhook_get(topology=topology, pk=webhook_id)
-
-
 def _webhook_row(webhook: Any) -> dict[str, Any]:
     row = next(r for r in webhook_list(topology=webhook.topology) if r.id == webhook.pk)
     return dict(WebhookSerializer(row).data)
 
 
-class WebhookListApi(TenantApiView):
-    """Active webhooks of a topology with their URLs."""
+class WebhookApi(TopologyApi):
+    """Base of the webhook endpoints: operators and above (a webhook URL starts processes)."""
 
     required_perm = Perm.OPERATE
+
+    def webhook(self, pk: int, webhook_id: int) -> Any:
+        return webhook_get(topology=self.topology(pk), pk=webhook_id)
+
+
+class WebhookListApi(WebhookApi):
+    """Active webhooks of a topology with their URLs."""
 
     @extend_schema(responses=WebhookSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
-        topology = selectors.topology_get(tenant=request_tenant(request), pk=pk)
-        return Response(WebhookSerializer(webhook_list(topology=topology), many=True).data)
+        return Response(WebhookSerializer(webhook_list(topology=self.topology(pk)), many=True).data)
 
 
-class WebhookRotateApi(TenantApiView):
+class WebhookRotateApi(WebhookApi):
     """Replace a webhook's URL; the old one answers 404 from now on."""
-
-    required_perm = Perm.OPERATE
 
     @extend_schema(request=None, responses=WebhookSerializer)
     def post(self, request: Request, pk: int, webhook_id: int) -> Response:
-        new = webhook_rotate(webhook=_webhook(request, pk, webhook_id), actor=request.user)
+        new = webhook_rotate(webhook=self.webhook(pk, webhook_id), actor=request.user)
         return Response(_webhook_row(new))
 
 
-class WebhookRevokeApi(TenantApiView):
+class WebhookRevokeApi(WebhookApi):
     """Revoke a webhook: its URL answers 404 from now on."""
-
-    required_perm = Perm.OPERATE
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request: Request, pk: int, webhook_id: int) -> Response:
-        webhook_revoke(webhook=_webhook(request, pk, webhook_id), actor=request.user)
+        webhook_revoke(webhook=self.webhook(pk, webhook_id), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class WebhookSigningApi(TenantApiView):
+class WebhookSigningApi(WebhookApi):
     """Require (with a new secret) or stop requiring an HMAC signature on a webhook's requests."""
-
-    required_perm = Perm.OPERATE
 
     @extend_schema(request=WebhookSigningInputSerializer, responses=WebhookSerializer)
     def post(self, request: Request, pk: int, webhook_id: int) -> Response:
         data = WebhookSigningInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         webhook = webhook_signing_set(
-            webhook=_webhook(request, pk, webhook_id), signed=data.validated_data["signed"], actor=request.user
+            webhook=self.webhook(pk, webhook_id), signed=data.validated_data["signed"], actor=request.user
         )
         return Response(_webhook_row(webhook))

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 
 from admin_ui.models import ApplicationInstall, Tenant
+from topology import kinds
 
 
 class Topology(models.Model):
@@ -75,24 +76,8 @@ class TopologyVersion(models.Model):
 class Node(models.Model):
     """One step of a version's diagram; `key` is the BPMN element id, `config` its Flowyard attributes."""
 
-    class Kind(models.TextChoices):
-        START_MANUAL = "start.manual", "Manual start"
-        START_WEBHOOK = "start.webhook", "Webhook start"
-        START_CRON = "start.cron", "Cron start"
-        START_EVENT = "start.event", "Event start"
-        CONNECTOR = "connector", "Connector"
-        PYTHON = "python", "Python node"
-        WORKER = "worker", "Remote worker"
-        TRANSFORM = "transform", "Transform"
-        SPLITTER = "splitter", "Splitter"
-        BATCH = "batch", "Batch"
-        JOIN = "join", "Join"
-        WAIT = "wait", "Wait"
-        USER_TASK = "user", "User task"
-        PUBLISH = "publish", "Event publish"
-        ROUTER = "router", "Exclusive gateway"
-        FANOUT = "fanout", "Parallel gateway"
-        END = "end", "End"
+    # Members and labels come from the kind registry (`topology/kinds.py`): START_MANUAL = "start.manual", …
+    Kind = models.TextChoices("Kind", [(k.replace(".", "_").upper(), (k, d.label)) for k, d in kinds.KINDS.items()])  # type: ignore[call-overload]
 
     version = models.ForeignKey(TopologyVersion, on_delete=models.CASCADE, related_name="nodes")
     key = models.CharField(max_length=100)
@@ -109,10 +94,6 @@ class Node(models.Model):
 
     def __str__(self) -> str:
         return self.name or self.key
-
-    @property
-    def is_start(self) -> bool:
-        return self.kind.startswith("start.")
 
 
 class Edge(models.Model):

@@ -9,7 +9,8 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from admin_ui.models import ApplicationInstall, Tenant
-from topology.models import Node, Topology, TopologyVersion
+from topology.bpmn.diff import version_diff
+from topology.models import Edge, Node, Topology, TopologyVersion
 
 # Version columns no list shows: the diagram and the problem lists can be megabytes per row.
 HEAVY_VERSION_FIELDS = ("bpmn_xml", "errors", "unsupported")
@@ -41,9 +42,15 @@ def topology_list(*, tenant: Tenant, search: str = "") -> QuerySet[Topology]:
         )
         .order_by("name")
     )
-    if search:
-        qs = qs.filter(Q(name__icontains=search) | Q(description__icontains=search))
-    return qs
+    return topology_search(qs, search)
+
+
+def topology_search(queryset: QuerySet[Topology], text: str) -> QuerySet[Topology]:
+    """Topologies whose name or description contains `text` (all of them for an empty text)."""
+    text = text.strip()
+    if not text:
+        return queryset
+    return queryset.filter(Q(name__icontains=text) | Q(description__icontains=text))
 
 
 def topology_get(*, tenant: Tenant | None, pk: int) -> Topology:
@@ -62,6 +69,14 @@ def version_get(*, topology: Topology, number: int) -> TopologyVersion:
     if version is None:
         raise Http404("No such version.")
     return version
+
+
+def version_nodes(*, version: TopologyVersion) -> QuerySet[Node]:
+    return Node.objects.filter(version=version).order_by("key")
+
+
+def version_edges(*, version: TopologyVersion) -> QuerySet[Edge]:
+    return Edge.objects.filter(version=version).select_related("source", "target").order_by("key")
 
 
 def version_list(*, topology: Topology) -> QuerySet[TopologyVersion]:
@@ -109,3 +124,25 @@ def install_options(*, tenant: Tenant) -> list[dict[str, Any]]:
         .select_related("application")
         .order_by("name")
     ]
+
+
+def version_snapshot(*, version: TopologyVersion) -> dict[str, dict[str, Any]]:
+    """A version's nodes with their outgoing edges, the input of the pure version diff."""
+    nodes: dict[str, dict[str, Any]] = {}
+    for node in Node.objects.filter(version=version).order_by("key"):
+        nodes[node.key] = {"name": node.name, "kind": node.kind, "config": node.config or {}, "edges": set()}
+    for edge in Edge.objects.filter(version=version).select_related("source", "target"):
+        label = edge.target.key
+        if edge.condition:
+            label += f" [{edge.condition}]"
+        if edge.is_default:
+            label += " (default)"
+        nodes[edge.source.key]["edges"].add(label)
+    return nodes
+
+
+def version_compare(*, topology: Topology, a: int, b: int) -> dict[str, Any]:
+    """The diff between two versions of an (already tenant-checked) topology; 404 for an unknown number."""
+    old = version_snapshot(version=version_get(topology=topology, number=a))
+    new = version_snapshot(version=version_get(topology=topology, number=b))
+    return version_diff(a=a, b=b, old=old, new=new)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -9,6 +10,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from admin_ui.errors import Refusal, ServiceError, refuse_control_characters
 from admin_ui.models import ApplicationInstall, Tenant
 from admin_ui.services import audit_log
 from topology import selectors
@@ -18,17 +20,8 @@ from topology.bpmn.validate import validate
 from topology.cron import cron_sync
 from topology.models import Edge, Node, Topology, TopologyVersion
 from topology.runtime import control
+from topology.runtime.registry import registry
 from topology.webhooks import webhook_ensure
-
-
-class TopologyError(Exception):
-    """A refused change: `detail` for people, `errors` per field or element; nothing was changed."""
-
-    def __init__(self, detail: str, *, errors: Any = None, status: int = 400) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.errors = errors if errors is not None else {}
-        self.status = status
 
 
 def _user(actor: Any) -> Any:
@@ -50,23 +43,25 @@ def _version_state(version: TopologyVersion) -> dict[str, Any]:
 
 
 def _clean_name(*, tenant: Tenant, name: str, exclude_pk: int | None = None) -> str:
-    name = (name or "").strip()
+    name = refuse_control_characters((name or "").strip())
     if not name:
-        raise TopologyError("Give the topology a name.", errors={"name": ["This field is required."]})
+        raise ServiceError("Give the topology a name.", errors={"name": ["This field is required."]})
     if len(name) > 100:
-        raise TopologyError("The name is too long.", errors={"name": ["At most 100 characters."]})
+        raise ServiceError("The name is too long.", errors={"name": ["At most 100 characters."]})
     taken = Topology.objects.filter(tenant=tenant, name=name, deleted_at__isnull=True)
     if exclude_pk is not None:
         taken = taken.exclude(pk=exclude_pk)
     if taken.exists():
-        raise TopologyError(
+        raise ServiceError(
             f"A topology named {name!r} already exists.", errors={"name": ["A topology with this name exists."]}
         )
     return name
 
 
 def _free_name(*, tenant: Tenant, name: str) -> str:
-    base = (name or "").strip()[:90] or "Imported topology"
+    # A name read from the BPMN may hold line breaks; a name typed by someone is refused for them instead.
+    base = " ".join("".join(" " if unicodedata.category(ch) in ("Cc", "Cs") else ch for ch in name or "").split())
+    base = base[:90] or "Imported topology"
     candidate, counter = base, 2
     while Topology.objects.filter(tenant=tenant, name=candidate, deleted_at__isnull=True).exists():
         candidate, counter = f"{base} ({counter})", counter + 1
@@ -129,6 +124,13 @@ def _next_number(topology: Topology) -> int:
     return (TopologyVersion.objects.filter(topology=topology).aggregate(n=Max("number"))["n"] or 0) + 1
 
 
+def bpmn_validate(*, parsed: ParsedBpmn, tenant: Tenant) -> list[dict[str, str]]:
+    """The pure validation, given what exists for this tenant now: its installs and the registered Python nodes."""
+    wanted = {n.install_id for n in parsed.nodes if n.install_id is not None}
+    installs = ApplicationInstall.objects.filter(tenant=tenant, pk__in=wanted).values_list("pk", flat=True)
+    return validate(parsed, installs=set(installs), python_nodes=set(registry.names()))
+
+
 def _create_version(*, topology: Topology, bpmn_xml: str, actor: Any) -> TopologyVersion:
     parsed = parse_bpmn(bpmn_xml)
     version = TopologyVersion.objects.create(
@@ -136,7 +138,7 @@ def _create_version(*, topology: Topology, bpmn_xml: str, actor: Any) -> Topolog
         number=_next_number(topology),
         bpmn_xml=bpmn_xml,
         content_hash=parsed.content_hash,
-        errors=validate(parsed, tenant=topology.tenant),
+        errors=bpmn_validate(parsed=parsed, tenant=topology.tenant),
         unsupported=parsed.unsupported,
         created_by=_user(actor),
     )
@@ -197,10 +199,10 @@ def topology_delete(*, topology: Topology, actor: Any, force: bool = False) -> T
     """Soft-delete a topology; refused while its processes run unless forced. Its enabled version is disabled."""
     running = selectors.topology_in_progress_count(topology=topology)
     if running and not force:
-        raise TopologyError(
+        raise ServiceError(
             f"{running} process(es) of this topology are still in progress. Wait for them or force the deletion.",
             errors={"force": ["Processes are in progress."]},
-            status=409,
+            reason=Refusal.CONFLICT,
         )
     with transaction.atomic():
         locked = Topology.objects.select_for_update().get(pk=topology.pk)
@@ -232,7 +234,7 @@ def topology_version_save(*, version: TopologyVersion, bpmn_xml: str, actor: Any
     if parsed.content_hash == version.content_hash:
         return version
     topology = version.topology
-    errors = validate(parsed, tenant=topology.tenant)
+    errors = bpmn_validate(parsed=parsed, tenant=topology.tenant)
     with transaction.atomic():
         # Lock the topology: version numbers and the draft/published switch must not race with publish.
         Topology.objects.select_for_update().get(pk=topology.pk)
@@ -271,17 +273,17 @@ def topology_version_publish(*, version: TopologyVersion, actor: Any) -> Topolog
     topology = version.topology
     # Re-validate: installs or registered nodes may have changed since the draft was saved.
     parsed = parse_bpmn(version.bpmn_xml)
-    errors = validate(parsed, tenant=topology.tenant)
+    errors = bpmn_validate(parsed=parsed, tenant=topology.tenant)
     if errors != version.errors:
         TopologyVersion.objects.filter(pk=version.pk).update(errors=errors)
         version.errors = errors
     if errors:
-        raise TopologyError(f"Fix {len(errors)} problem(s) before publishing.", errors=errors)
+        raise ServiceError(f"Fix {len(errors)} problem(s) before publishing.", errors=errors)
     with transaction.atomic():
         Topology.objects.select_for_update().get(pk=topology.pk)
         current = TopologyVersion.objects.get(pk=version.pk)
         if current.content_hash != version.content_hash:
-            raise TopologyError("The version changed meanwhile; reload and try again.", status=409)
+            raise ServiceError("The version changed meanwhile; reload and try again.", reason=Refusal.CONFLICT)
         if current.status == TopologyVersion.Status.PUBLISHED:
             return current
         current.status = TopologyVersion.Status.PUBLISHED
@@ -302,7 +304,7 @@ def topology_version_publish(*, version: TopologyVersion, actor: Any) -> Topolog
 def topology_version_enable(*, version: TopologyVersion, actor: Any) -> TopologyVersion:
     """Make this published version the one that runs; the previously enabled one is disabled atomically."""
     if version.status != TopologyVersion.Status.PUBLISHED:
-        raise TopologyError("Publish the version before enabling it.")
+        raise ServiceError("Publish the version before enabling it.")
     topology = version.topology
     with transaction.atomic():
         Topology.objects.select_for_update().get(pk=topology.pk)
@@ -353,6 +355,7 @@ def topology_version_disable(*, version: TopologyVersion, actor: Any) -> Topolog
 
 def topology_import(*, tenant: Tenant, name: str, bpmn_xml: str, actor: Any) -> TopologyVersion:
     """Create a topology from a BPMN file of any modeler; the XML is kept unchanged, unsupported parts reported."""
+    refuse_control_characters(name)
     parsed = parse_bpmn(bpmn_xml)  # refuse bad XML before creating anything
     with transaction.atomic():
         topology = topology_create(

@@ -8,17 +8,16 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import select_template
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from admin_ui.errors import ServiceError
 from admin_ui.roles import Perm, role_has
 from admin_ui.tenancy import current_tenant, tenant_required
 from topology import selectors, services
-from topology.api import _bpmn_response
-from topology.bpmn.diff import version_diff
 from topology.bpmn.parse import BpmnError
+from topology.export import bpmn_response
+from topology.filters import TopologyFilter
 from topology.forms import CloneForm, DeleteForm, DiffForm, ImportForm, TopologyForm
 from topology.models import Topology, TopologyVersion
 from topology.webhooks import (
@@ -42,31 +41,23 @@ def _can_operate(request: HttpRequest) -> bool:
     return membership is not None and role_has(membership.role, Perm.OPERATE)
 
 
-def _has_template(name: str) -> bool:
-    try:
-        select_template([name])
-    except TemplateDoesNotExist:
-        return False
-    return True
-
-
 def _topology_context(request: HttpRequest, topology: Topology, **extra: Any) -> dict[str, Any]:
     return {"topology": topology, "nav": "topologies", "can_edit": _can_edit(request), **extra}
 
 
 @tenant_required()
 def topology_list(request: HttpRequest) -> HttpResponse:
-    search = request.GET.get("q", "").strip()
-    page = Paginator(selectors.topology_list(tenant=request.tenant, search=search), 50).get_page(  # type: ignore[attr-defined]
-        request.GET.get("page")
-    )
+    tenant = request.tenant  # type: ignore[attr-defined]  # tenant_required guarantees one
+    filters = TopologyFilter(request.GET, queryset=selectors.topology_list(tenant=tenant))
+    page = Paginator(filters.qs, 50).get_page(request.GET.get("page"))
     return render(
         request,
         "topology/list.html",
         {
             "page": page,
             "topologies": page.object_list,
-            "q": search,
+            "q": filters.form.cleaned_data.get("q", "") if filters.is_valid() else "",
+            "filters": filters,
             "nav": "topologies",
             "can_edit": _can_edit(request),
         },
@@ -84,7 +75,7 @@ def topology_create(request: HttpRequest) -> HttpResponse:
                 description=form.cleaned_data["description"],
                 actor=request.user,
             )
-        except services.TopologyError as exc:
+        except ServiceError as exc:
             form.add_error("name" if "name" in exc.errors else None, exc.detail)
         else:
             messages.success(request, f"Topology “{topology.name}” created.")
@@ -111,7 +102,6 @@ def topology_detail(request: HttpRequest, pk: int) -> HttpResponse:
             in_progress=selectors.topology_in_progress_count(topology=topology),
             webhooks=webhook_list(topology=topology) if _can_operate(request) else [],
             can_operate=_can_operate(request),
-            has_runtime_actions=_has_template("topology/_runtime_actions.html"),
         ),
     )
 
@@ -128,7 +118,7 @@ def topology_rename(request: HttpRequest, pk: int) -> HttpResponse:
                 description=form.cleaned_data["description"],
                 actor=request.user,
             )
-        except services.TopologyError as exc:
+        except ServiceError as exc:
             form.add_error("name" if "name" in exc.errors else None, exc.detail)
         else:
             messages.success(request, "Topology renamed.")
@@ -145,7 +135,7 @@ def topology_clone(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             clone = services.topology_clone(topology=topology, name=form.cleaned_data["name"], actor=request.user)
-        except (services.TopologyError, BpmnError) as exc:
+        except ServiceError as exc:
             form.add_error("name", getattr(exc, "detail", str(exc)))
         else:
             messages.success(request, f"Copied to “{clone.name}”.")
@@ -163,7 +153,7 @@ def topology_delete(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.topology_delete(topology=topology, actor=request.user, force=form.cleaned_data["force"])
-        except services.TopologyError as exc:
+        except ServiceError as exc:
             form.add_error("force", exc.detail)
         else:
             messages.success(request, f"Topology “{topology.name}” deleted.")
@@ -192,10 +182,7 @@ def topology_version_diff(request: HttpRequest, pk: int) -> HttpResponse:
     form = DiffForm(request.GET or None, numbers=numbers)
     diff = None
     if form.is_valid():
-        diff = version_diff(
-            a=selectors.version_get(topology=topology, number=form.cleaned_data["a"]),
-            b=selectors.version_get(topology=topology, number=form.cleaned_data["b"]),
-        )
+        diff = selectors.version_compare(topology=topology, a=form.cleaned_data["a"], b=form.cleaned_data["b"])
     return render(request, "topology/diff.html", _topology_context(request, topology, diff_form=form, diff=diff))
 
 
@@ -247,7 +234,7 @@ def topology_editor(request: HttpRequest, pk: int, number: int) -> HttpResponse:
 @tenant_required()
 def topology_version_export(request: HttpRequest, pk: int, number: int) -> HttpResponse:
     topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
-    return _bpmn_response(selectors.version_get(topology=topology, number=number), attachment=True)
+    return bpmn_response(selectors.version_get(topology=topology, number=number), attachment=True)
 
 
 def _version_action(request: HttpRequest, pk: int, number: int, action: str) -> HttpResponse:
@@ -265,7 +252,7 @@ def _version_action(request: HttpRequest, pk: int, number: int, action: str) -> 
             messages.success(request, f"Version {number} disabled.")
         else:
             raise Http404
-    except services.TopologyError as exc:
+    except ServiceError as exc:
         messages.error(request, exc.detail)
     target = request.POST.get("next", "")
     # Only our own pages: never bounce to an arbitrary URL taken from the form.
@@ -308,7 +295,7 @@ def topology_import(request: HttpRequest) -> HttpResponse:
             )
         except BpmnError as exc:
             form.add_error("file", exc.message)
-        except services.TopologyError as exc:
+        except ServiceError as exc:
             form.add_error(None, exc.detail)
         else:
             messages.success(request, f"Imported “{result.topology.name}”.")

@@ -1,5 +1,5 @@
-// Flowyard topology editor: bpmn-js with Flowyard kinds, a properties panel, save / publish /
-// enable, validation markers, and window.flowyardEditor for the benchmarks and browser tests.
+// Flowyard topology editor: bpmn-js with the kinds of the node registry, a properties panel, save /
+// publish / enable, validation markers, and window.flowyardEditor for the benchmarks and browser tests.
 import "bpmn-js/dist/assets/diagram-js.css";
 import "bpmn-js/dist/assets/bpmn-js.css";
 import "bpmn-js/dist/assets/bpmn-font/css/bpmn-codes.css";
@@ -11,22 +11,14 @@ import NavigatedViewer from "bpmn-js/lib/NavigatedViewer";
 import MinimapModule from "diagram-js-minimap";
 
 import { getList, request } from "./editor/api";
-import flowyardModdle from "./editor/flowyard-moddle.json";
 import { ModelingModule, RenderModule } from "./editor/index";
-import { PropertiesPanel } from "./editor/panel";
-import { Problems } from "./editor/problems";
+import { moddleDescriptor } from "./editor/kinds";
+import { diagramFor, withLayout } from "./editor/load";
+import PanelModule from "./editor/panel";
+import ProblemsModule from "./editor/problems";
 
 const AUTOSAVE_MS = 2000;
-const URL_KEYS = [
-  "xmlUrl",
-  "saveUrl",
-  "publishUrl",
-  "enableUrl",
-  "disableUrl",
-  "exportUrl",
-  "importUrl",
-  "historyUrl",
-];
+const URL_KEYS = ["xmlUrl", "saveUrl", "publishUrl", "enableUrl", "disableUrl", "exportUrl", "importUrl", "historyUrl"];
 
 const BLANK_XML = `<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:flowyard="http://flowyard.io/schema/bpmn/1.0" id="Definitions_1" targetNamespace="http://flowyard.io/schema/bpmn">
@@ -54,122 +46,129 @@ function UniqueNames(eventBus, elementRegistry) {
 UniqueNames.$inject = ["eventBus", "elementRegistry"];
 
 const $ = (sel, root = document) => root.querySelector(sel);
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
-function boot() {
-  performance.mark("editor:load:start");
-  const config = JSON.parse($("#editor-config").textContent);
-  const root = $("#fy-editor");
-  const readOnly = Boolean(config.readOnly);
-  root.classList.toggle("is-readonly", readOnly);
+function toast(message, level = "info") {
+  const item = document.createElement("div");
+  item.className = `fy-toast-item flash flash-${level}`;
+  item.setAttribute("role", level === "error" ? "alert" : "status");
+  item.textContent = message;
+  $("#fy-toast").appendChild(item);
+  setTimeout(() => item.remove(), level === "error" ? 8000 : 3500);
+}
 
-  const xmlPromise = fetch(config.xmlUrl, { credentials: "same-origin" }).then((r) => {
-    if (!r.ok) throw new Error(`Loading the diagram failed: ${r.status} ${r.statusText}`);
-    return r.text();
-  });
-  const registryPromise = getList(config.registryUrl);
-  const installsPromise = getList(config.installsUrl);
+function setSaveState(text, level = "") {
+  const el = $("[data-fy=save-state]");
+  el.textContent = text;
+  el.dataset.level = level;
+}
 
+/** bpmn-js (viewer when read-only) with the Flowyard modules, configured from the node registry. */
+function createModeler(config, registry) {
   const common = {
     container: $("#fy-canvas"),
-    moddleExtensions: { flowyard: flowyardModdle },
+    moddleExtensions: { flowyard: moddleDescriptor(registry) },
     minimap: { open: false },
+    flowyard: {
+      registry,
+      page: config,
+      readOnly: config.readOnly,
+      panelEl: $("#fy-panel"),
+      problemListEl: $("[data-fy=problem-list]"),
+      problemCountEl: $("[data-fy=problem-count]"),
+    },
   };
-  const modeler = readOnly
-    ? new NavigatedViewer({ ...common, additionalModules: [RenderModule, MinimapModule] })
-    : new Modeler({
-        ...common,
-        // diagram-js 15 binds keys to the focused canvas (keyboard.bindTo was removed); global
-        // shortcuts (Ctrl+S, and undo/redo/find outside the canvas) are handled below.
-        keyboard: { bind: true },
-        additionalModules: [
-          RenderModule,
-          ModelingModule,
-          MinimapModule,
-          { __init__: ["flowyardUniqueNames"], flowyardUniqueNames: ["type", UniqueNames] },
-        ],
-      });
-
-  const panel = new PropertiesPanel({ container: $("#fy-panel"), modeler, config, readOnly });
-  const problems = new Problems({
-    modeler,
-    listEl: $("[data-fy=problem-list]"),
-    countEl: $("[data-fy=problem-count]"),
-    drawerEl: $("#fy-problems"),
+  const modules = [RenderModule, MinimapModule, PanelModule, ProblemsModule];
+  if (config.readOnly) return new NavigatedViewer({ ...common, additionalModules: modules });
+  return new Modeler({
+    ...common,
+    // diagram-js 15 binds keys to the focused canvas (keyboard.bindTo was removed); global
+    // shortcuts (Ctrl+S, and undo/redo/find outside the canvas) are handled by bindKeys().
+    keyboard: { bind: true },
+    additionalModules: [...modules, ModelingModule, { __init__: ["flowyardUniqueNames"], flowyardUniqueNames: ["type", UniqueNames] }],
   });
+}
 
-  // ---- state ----------------------------------------------------------------------------------
-  let changeSeq = 0;
-  let savedSeq = 0;
-  let saving = null;
-  let autosaveTimer = null;
-  let lastErrors = config.errors || [];
-  const isDirty = () => changeSeq !== savedSeq;
+/** Toolbar badges and buttons for the version's state. */
+function renderStatus(config, dirty) {
+  const readOnly = config.readOnly;
+  const published = config.versionStatus === "published";
+  $("[data-fy=version]").textContent = `v${config.versionNumber}`;
+  const status = $("[data-fy=status]");
+  status.textContent = published ? "Published" : "Draft";
+  status.className = `badge badge-${config.versionStatus}`;
+  const enabled = $("[data-fy=enabled]");
+  enabled.textContent = config.enabled ? "Enabled" : "Disabled";
+  enabled.className = `badge ${config.enabled ? "badge-enabled" : ""}`;
+  const publishBtn = $("[data-action=publish]");
+  if (publishBtn) {
+    publishBtn.disabled = readOnly || (published && !dirty);
+    publishBtn.title = published && !dirty ? "This version is published" : "Validate and publish this version";
+  }
+  const enableBtn = $("[data-action=enable]");
+  if (enableBtn) {
+    enableBtn.hidden = config.enabled;
+    enableBtn.disabled = readOnly || !published;
+    enableBtn.title = published ? "Start consuming messages with this version" : "Publish the version first";
+  }
+  const disableBtn = $("[data-action=disable]");
+  if (disableBtn) {
+    disableBtn.hidden = !config.enabled;
+    disableBtn.disabled = readOnly;
+  }
+  const history = $("[data-fy=history]");
+  if (history && config.historyUrl) history.href = config.historyUrl;
+}
 
-  const api = {
-    modeler,
-    config,
-    lastLoadMs: null,
-    ready: null,
-    save: () => save({ auto: false }),
-    problems,
-    isDirty,
-  };
-  window.flowyardEditor = api;
+/**
+ * Fit the diagram, but never zoom a small diagram beyond 100 %; with `minScale`, a big diagram
+ * opens readable at its top-left corner instead of as a thumbnail.
+ */
+function fitCapped(modeler, minScale = 0) {
+  const canvas = modeler.get("canvas");
+  if (!modeler.get("elementRegistry").filter((e) => e.parent).length) return;
+  canvas.zoom("fit-viewport", "auto");
+  const scale = canvas.zoom();
+  const { inner, outer } = canvas.viewbox();
+  if (scale > 1) {
+    canvas.viewbox({ x: inner.x + inner.width / 2 - outer.width / 2, y: inner.y + inner.height / 2 - outer.height / 2, width: outer.width, height: outer.height });
+  } else if (scale < minScale) {
+    // Leave room for the palette on the left.
+    const margin = 40 / minScale;
+    canvas.viewbox({ x: inner.x - margin - 100 / minScale, y: inner.y - margin, width: outer.width / minScale, height: outer.height / minScale });
+  }
+}
 
-  function toast(message, level = "info") {
-    const box = $("#fy-toast");
-    const item = document.createElement("div");
-    item.className = `fy-toast-item flash flash-${level}`;
-    item.setAttribute("role", level === "error" ? "alert" : "status");
-    item.textContent = message;
-    box.appendChild(item);
-    setTimeout(() => item.remove(), level === "error" ? 8000 : 3500);
+/** Save state and the commands of the toolbar: save / autosave, publish, enable, export, import. */
+class Editor {
+  constructor(config, modeler) {
+    this.config = config;
+    this.modeler = modeler;
+    this.panel = modeler.get("flowyardPanel");
+    this.problems = modeler.get("flowyardProblems");
+    this.changeSeq = 0;
+    this.savedSeq = 0;
+    this.saving = null;
+    this.autosaveTimer = null;
+    this.lastErrors = config.errors || [];
   }
 
-  function setSaveState(text, level = "") {
-    const el = $("[data-fy=save-state]");
-    el.textContent = text;
-    el.dataset.level = level;
+  isDirty() {
+    return this.changeSeq !== this.savedSeq;
   }
 
-  function renderStatus() {
-    $("[data-fy=version]").textContent = `v${config.versionNumber}`;
-    const status = $("[data-fy=status]");
-    status.textContent = config.versionStatus === "published" ? "Published" : "Draft";
-    status.className = `badge badge-${config.versionStatus}`;
-    const enabled = $("[data-fy=enabled]");
-    enabled.textContent = config.enabled ? "Enabled" : "Disabled";
-    enabled.className = `badge ${config.enabled ? "badge-enabled" : ""}`;
-    const published = config.versionStatus === "published";
-    const publishBtn = $("[data-action=publish]");
-    if (publishBtn) {
-      publishBtn.disabled = readOnly || (published && !isDirty());
-      publishBtn.title = published && !isDirty() ? "This version is published" : "Validate and publish this version";
-    }
-    const enableBtn = $("[data-action=enable]");
-    const disableBtn = $("[data-action=disable]");
-    if (enableBtn) {
-      enableBtn.hidden = config.enabled;
-      enableBtn.disabled = readOnly || !published;
-      enableBtn.title = published ? "Start consuming messages with this version" : "Publish the version first";
-    }
-    if (disableBtn) {
-      disableBtn.hidden = !config.enabled;
-      disableBtn.disabled = readOnly;
-    }
-    const history = $("[data-fy=history]");
-    if (history && config.historyUrl) history.href = config.historyUrl;
+  status() {
+    renderStatus(this.config, this.isDirty());
   }
 
   /** Follow the server to a new version (editing a published version creates a draft). */
-  function applyVersion(version, editorUrl) {
+  applyVersion(version, editorUrl) {
     if (!version) return;
+    const config = this.config;
     const oldNumber = config.versionNumber;
     if (version.number !== undefined && version.number !== oldNumber) {
       for (const key of URL_KEYS) {
-        if (typeof config[key] === "string") {
-          config[key] = config[key].replace(`/versions/${oldNumber}/`, `/versions/${version.number}/`);
-        }
+        if (typeof config[key] === "string") config[key] = config[key].replace(`/versions/${oldNumber}/`, `/versions/${version.number}/`);
       }
       config.versionNumber = version.number;
     }
@@ -179,265 +178,276 @@ function boot() {
       const target = new URL(editorUrl, window.location.href);
       if (target.pathname !== window.location.pathname) history.replaceState(null, "", target.pathname + target.search);
     }
-    renderStatus();
+    this.status();
   }
 
-  function showProblems({ errors, unsupported }) {
-    if (errors) lastErrors = errors;
-    problems.set({ errors, unsupported });
-    panel.setErrors(lastErrors);
+  showProblems({ errors, unsupported, importWarnings }) {
+    if (errors) this.lastErrors = errors;
+    this.problems.set({ errors, unsupported, importWarnings });
+    this.panel.setErrors(this.lastErrors);
   }
 
-  // ---- save -----------------------------------------------------------------------------------
-  async function doSave() {
-    const seq = changeSeq;
+  async doSave() {
+    const seq = this.changeSeq;
     setSaveState("Saving…", "busy");
     let xml;
     try {
-      ({ xml } = await modeler.saveXML({ format: true }));
+      ({ xml } = await this.modeler.saveXML({ format: true }));
     } catch (err) {
       setSaveState("Not saved", "error");
       toast(`Cannot serialise the diagram: ${err.message}`, "error");
       return { ok: false, status: 0, data: { detail: err.message } };
     }
-    const res = await request("PUT", config.saveUrl, { bpmn_xml: xml });
+    const res = await request("PUT", this.config.saveUrl, { bpmn_xml: xml });
     if (!res.ok) {
       setSaveState("Not saved", "error");
-      const detail = (res.data && res.data.detail) || `Save failed (${res.status})`;
-      toast(detail, "error");
-      if (res.data && res.data.errors) showProblems({ errors: res.data.errors });
+      toast((res.data && res.data.detail) || `Save failed (${res.status})`, "error");
+      if (res.data && res.data.errors) this.showProblems({ errors: res.data.errors });
       return res;
     }
-    savedSeq = seq;
-    applyVersion(res.data.version, res.data.editorUrl);
-    showProblems({ errors: res.data.errors || [], unsupported: res.data.unsupported || [] });
+    this.savedSeq = seq;
+    this.applyVersion(res.data.version, res.data.editorUrl);
+    this.showProblems({ errors: res.data.errors || [], unsupported: res.data.unsupported || [] });
     const n = (res.data.errors || []).length;
-    if (isDirty()) setSaveState("Unsaved changes", "dirty");
-    else setSaveState(n ? `Saved · ${n} problem${n === 1 ? "" : "s"}` : "Saved", n ? "warn" : "ok");
-    renderStatus();
+    if (this.isDirty()) setSaveState("Unsaved changes", "dirty");
+    else setSaveState(n ? `Saved · ${plural(n, "problem")}` : "Saved", n ? "warn" : "ok");
+    this.status();
     return res;
   }
 
-  async function save({ auto } = {}) {
-    if (readOnly) return { ok: false, status: 0, data: { detail: "read-only" } };
-    panel.flush();
-    clearTimeout(autosaveTimer);
+  async save({ auto } = {}) {
+    if (this.config.readOnly) return { ok: false, status: 0, data: { detail: "read-only" } };
+    this.panel.flush();
+    clearTimeout(this.autosaveTimer);
     // One request at a time: a save asked for during another one runs right after it.
-    while (saving) await saving;
-    if (auto && !isDirty()) return { ok: true, status: 200, data: {} };
-    saving = doSave().finally(() => {
-      saving = null;
+    while (this.saving) await this.saving;
+    if (auto && !this.isDirty()) return { ok: true, status: 200, data: {} };
+    this.saving = this.doSave().finally(() => {
+      this.saving = null;
     });
-    return saving;
+    return this.saving;
   }
 
-  function onChanged() {
-    changeSeq += 1;
-    renderStatus();
-    if (config.versionStatus === "draft") {
+  onChanged() {
+    this.changeSeq += 1;
+    this.status();
+    if (this.config.versionStatus === "draft") {
       setSaveState("Unsaved changes", "dirty");
-      clearTimeout(autosaveTimer);
-      autosaveTimer = setTimeout(() => save({ auto: true }), AUTOSAVE_MS);
+      clearTimeout(this.autosaveTimer);
+      this.autosaveTimer = setTimeout(() => this.save({ auto: true }), AUTOSAVE_MS);
     } else {
       setSaveState("Unsaved changes — saving creates a new draft", "dirty");
     }
   }
 
-  // ---- commands -------------------------------------------------------------------------------
-  async function publish() {
-    if (isDirty() || saving) {
-      const saved = await save();
+  async publish() {
+    if (this.isDirty() || this.saving) {
+      const saved = await this.save();
       if (!saved.ok) return;
     }
-    const btn = $("[data-action=publish]");
-    btn.disabled = true;
-    const res = await request("POST", config.publishUrl, {});
+    $("[data-action=publish]").disabled = true;
+    const res = await request("POST", this.config.publishUrl, {});
     if (res.ok) {
-      applyVersion((res.data && res.data.version) || { status: "published" });
-      if (res.data && res.data.errors) showProblems({ errors: res.data.errors });
-      toast(`Version ${config.versionNumber} published.`, "success");
+      this.applyVersion((res.data && res.data.version) || { status: "published" });
+      if (res.data && res.data.errors) this.showProblems({ errors: res.data.errors });
+      toast(`Version ${this.config.versionNumber} published.`, "success");
     } else {
-      showProblems({ errors: (res.data && res.data.errors) || lastErrors });
+      this.showProblems({ errors: (res.data && res.data.errors) || this.lastErrors });
       openProblems(true);
       toast((res.data && res.data.detail) || `Publish refused (${res.status}).`, "error");
     }
-    renderStatus();
+    this.status();
   }
 
-  async function setEnabled(enabled) {
-    const res = await request("POST", enabled ? config.enableUrl : config.disableUrl, {});
+  async setEnabled(enabled) {
+    const res = await request("POST", enabled ? this.config.enableUrl : this.config.disableUrl, {});
     if (res.ok) {
-      applyVersion((res.data && res.data.version) || { enabled });
-      toast(enabled ? `Version ${config.versionNumber} enabled.` : "Topology disabled.", "success");
+      this.applyVersion((res.data && res.data.version) || { enabled });
+      toast(enabled ? `Version ${this.config.versionNumber} enabled.` : "Topology disabled.", "success");
     } else {
       toast((res.data && res.data.detail) || `Failed (${res.status}).`, "error");
     }
   }
 
-  async function exportXml() {
-    if (isDirty() && !readOnly) {
-      const saved = await save();
+  async exportXml() {
+    if (this.isDirty() && !this.config.readOnly) {
+      const saved = await this.save();
       if (!saved.ok) return;
     }
-    if (config.exportUrl) {
-      window.location.assign(config.exportUrl);
+    if (this.config.exportUrl) {
+      window.location.assign(this.config.exportUrl);
       return;
     }
-    const { xml } = await modeler.saveXML({ format: true });
+    const { xml } = await this.modeler.saveXML({ format: true });
     const link = document.createElement("a");
     link.href = URL.createObjectURL(new Blob([xml], { type: "application/xml" }));
-    link.download = `${config.topologyName || "topology"}-v${config.versionNumber}.bpmn`;
+    link.download = `${this.config.topologyName || "topology"}-v${this.config.versionNumber}.bpmn`;
     link.click();
     setTimeout(() => URL.revokeObjectURL(link.href), 1000);
   }
 
-  async function importFile(file) {
-    const text = await file.text();
+  /** Open XML in the canvas: laid out when it has no diagram, showing the process the runtime runs. */
+  async open(xml) {
+    const { xml: shown, laidOut } = await withLayout(xml && xml.trim() ? xml : BLANK_XML);
+    const { warnings } = await this.modeler.importXML(shown);
+    const diagram = diagramFor(this.modeler.getDefinitions(), this.config.processId);
+    if (diagram && diagram !== this.modeler.get("canvas").getRootElement().businessObject.di) {
+      await this.modeler.open(diagram);
+    }
+    const importWarnings = warnings.map((w) => ({ message: w.message.split("\n")[0], element_id: (w.element && w.element.id) || "" }));
+    if (laidOut) importWarnings.unshift({ message: "The file had no diagram; Flowyard laid it out automatically." });
+    return { importWarnings, laidOut };
+  }
+
+  async importFile(file) {
+    let result;
     try {
-      const { warnings } = await modeler.importXML(text);
-      fitCapped();
-      if (warnings.length) toast(`Imported with ${warnings.length} warning(s).`, "warning");
+      result = await this.open(await file.text());
     } catch (err) {
       toast(`Cannot import ${file.name}: ${err.message}`, "error");
       return;
     }
-    changeSeq += 1;
-    const res = await save();
+    fitCapped(this.modeler);
+    this.showProblems({ importWarnings: result.importWarnings });
+    if (result.importWarnings.length) toast(`Imported with ${plural(result.importWarnings.length, "warning")}.`, "warning");
+    this.changeSeq += 1;
+    const res = await this.save();
     if (res.ok) toast(`Imported ${file.name}.`, "success");
   }
 
-  function openProblems(open) {
-    $("#fy-problems").classList.toggle("is-open", open);
+  actions() {
+    const modeler = this.modeler;
+    return {
+      save: () => this.save(),
+      undo: () => modeler.get("commandStack").undo(),
+      redo: () => modeler.get("commandStack").redo(),
+      "zoom-in": () => modeler.get("zoomScroll").stepZoom(1),
+      "zoom-out": () => modeler.get("zoomScroll").stepZoom(-1),
+      fit: () => fitCapped(modeler),
+      minimap: () => {
+        const minimap = modeler.get("minimap");
+        minimap.toggle();
+        $("[data-action=minimap]").classList.toggle("is-active", minimap.isOpen());
+      },
+      // Deferred: the search pad closes on any document click, including the one that opened it.
+      search: () => setTimeout(() => modeler.get("editorActions").trigger("find"), 0),
+      publish: () => this.publish(),
+      enable: () => this.setEnabled(true),
+      disable: () => this.setEnabled(false),
+      export: () => this.exportXml(),
+      import: () => $("#fy-import-file").click(),
+      problems: () => openProblems(!$("#fy-problems").classList.contains("is-open")),
+    };
   }
+}
 
-  /**
-   * Fit the diagram, but never zoom a small diagram beyond 100 %; with `minScale`, a big diagram
-   * opens readable at its top-left corner instead of as a thumbnail.
-   */
-  function fitCapped(minScale = 0) {
-    const canvas = modeler.get("canvas");
-    const elements = modeler.get("elementRegistry").filter((e) => e.parent);
-    if (!elements.length) return;
-    canvas.zoom("fit-viewport", "auto");
-    const scale = canvas.zoom();
-    const { inner, outer } = canvas.viewbox();
-    if (scale > 1) {
-      canvas.viewbox({
-        x: inner.x + inner.width / 2 - outer.width / 2,
-        y: inner.y + inner.height / 2 - outer.height / 2,
-        width: outer.width,
-        height: outer.height,
-      });
-    } else if (scale < minScale) {
-      // Leave room for the palette on the left.
-      const margin = 40 / minScale;
-      canvas.viewbox({
-        x: inner.x - margin - 100 / minScale,
-        y: inner.y - margin,
-        width: outer.width / minScale,
-        height: outer.height / minScale,
-      });
-    }
-  }
+function openProblems(open) {
+  $("#fy-problems").classList.toggle("is-open", open);
+}
 
-  const actions = {
-    save: () => save(),
-    undo: () => modeler.get("commandStack").undo(),
-    redo: () => modeler.get("commandStack").redo(),
-    "zoom-in": () => modeler.get("zoomScroll").stepZoom(1),
-    "zoom-out": () => modeler.get("zoomScroll").stepZoom(-1),
-    fit: () => fitCapped(),
-    minimap: () => {
-      const minimap = modeler.get("minimap");
-      minimap.toggle();
-      $("[data-action=minimap]").classList.toggle("is-active", minimap.isOpen());
-    },
-    // Deferred: the search pad closes on any document click, including the one that opened it.
-    search: () => setTimeout(() => modeler.get("editorActions").trigger("find"), 0),
-    publish: () => publish(),
-    enable: () => setEnabled(true),
-    disable: () => setEnabled(false),
-    export: () => exportXml(),
-    import: () => $("#fy-import-file").click(),
-    problems: () => openProblems(!$("#fy-problems").classList.contains("is-open")),
-  };
-
+/** Toolbar clicks, the import file input, global shortcuts and the unsaved-changes guard. */
+function bindUi(root, editor) {
+  const actions = editor.actions();
+  const readOnly = editor.config.readOnly;
   root.addEventListener("click", (event) => {
     const btn = event.target.closest("[data-action]");
-    if (!btn || btn.disabled) return;
-    const action = actions[btn.dataset.action];
-    if (!action) return;
+    if (!btn || btn.disabled || !actions[btn.dataset.action]) return;
     event.preventDefault();
-    action();
+    actions[btn.dataset.action]();
   });
   const fileInput = $("#fy-import-file");
   if (fileInput) {
     fileInput.addEventListener("change", () => {
-      if (fileInput.files[0]) importFile(fileInput.files[0]);
+      if (fileInput.files[0]) editor.importFile(fileInput.files[0]);
       fileInput.value = "";
     });
   }
-
   document.addEventListener("keydown", (event) => {
-    const mod = event.ctrlKey || event.metaKey;
-    if (!mod) return;
+    if (!(event.ctrlKey || event.metaKey)) return;
     const key = event.key.toLowerCase();
     if (key === "s") {
       event.preventDefault();
-      if (!readOnly) save();
+      if (!readOnly) editor.save();
       return;
     }
     // The canvas handles these itself when focused (and marks them handled); inputs keep native undo.
     if (event.defaultPrevented || readOnly) return;
-    const target = event.target;
-    if (target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
+    if (event.target.closest && event.target.closest("input, textarea, select, [contenteditable]")) return;
     if (key === "z" && !event.shiftKey) actions.undo();
     else if ((key === "z" && event.shiftKey) || key === "y") actions.redo();
     else if (key === "f") actions.search();
     else return;
     event.preventDefault();
   });
-
   window.addEventListener("beforeunload", (event) => {
-    if (!readOnly && (isDirty() || saving)) {
+    if (!readOnly && (editor.isDirty() || editor.saving)) {
       event.preventDefault();
       event.returnValue = "";
     }
   });
+}
 
-  // ---- load -----------------------------------------------------------------------------------
-  renderStatus();
-  problems.set({ errors: lastErrors, unsupported: config.unsupported || [] });
-  api.ready = (async () => {
-    let xml;
-    try {
-      xml = await xmlPromise;
-    } catch (err) {
-      toast(err.message, "error");
-      throw err;
-    }
-    try {
-      await modeler.importXML(xml && xml.trim() ? xml : BLANK_XML);
-    } catch (err) {
-      toast(`The diagram cannot be displayed: ${err.message}`, "error");
-      throw err;
-    }
-    fitCapped(0.6);
-    showProblems({ errors: lastErrors, unsupported: config.unsupported || [] });
-    if (!readOnly) {
-      modeler.get("eventBus").on("commandStack.changed", (e) => {
-        if (e.trigger !== "clear") onChanged();
-      });
-    }
-    performance.mark("editor:load:end");
-    api.lastLoadMs = performance.measure("editor:load", "editor:load:start", "editor:load:end").duration;
-    root.classList.add("is-ready");
-    setSaveState(readOnly ? "Read only" : "All changes saved", readOnly ? "" : "ok");
-    // Optional lists load in parallel and must not delay opening the diagram.
-    Promise.all([registryPromise, installsPromise]).then(([registry, installs]) => panel.setData({ registry, installs }));
-    return api;
-  })();
-  if (lastErrors.length || (config.unsupported || []).length) openProblems(true);
+async function fetchText(url) {
+  const response = await fetch(url, { credentials: "same-origin" });
+  if (!response.ok) throw new Error(`Loading the diagram failed: ${response.status} ${response.statusText}`);
+  return response.text();
+}
+
+async function fetchRegistry(url) {
+  const res = await request("GET", url);
+  if (!res.ok || !res.data || !Array.isArray(res.data.kinds)) throw new Error(`Loading the node kinds failed (${res.status}).`);
+  return res.data;
+}
+
+/** Load the registry and the diagram in parallel, then open the diagram; resolves to window.flowyardEditor. */
+async function load(config, root, api) {
+  const xmlPromise = fetchText(config.xmlUrl);
+  const installsPromise = getList(config.installsUrl);
+  let editor;
+  let opened;
+  try {
+    const registry = await fetchRegistry(config.registryUrl);
+    editor = new Editor(config, createModeler(config, registry));
+    Object.assign(api, { modeler: editor.modeler, problems: editor.problems, save: () => editor.save(), isDirty: () => editor.isDirty() });
+    bindUi(root, editor);
+    editor.status();
+    editor.showProblems({ errors: editor.lastErrors, unsupported: config.unsupported || [] });
+    opened = await editor.open(await xmlPromise);
+  } catch (err) {
+    toast(`The diagram cannot be displayed: ${err.message}`, "error");
+    setSaveState("Not loaded", "error");
+    throw err;
+  }
+  fitCapped(editor.modeler, 0.6);
+  editor.showProblems({ errors: editor.lastErrors, unsupported: config.unsupported || [], importWarnings: opened.importWarnings });
+  if (!config.readOnly) {
+    editor.modeler.get("eventBus").on("commandStack.changed", (e) => {
+      if (e.trigger !== "clear") editor.onChanged();
+    });
+  }
+  performance.mark("editor:load:end");
+  api.lastLoadMs = performance.measure("editor:load", "editor:load:start", "editor:load:end").duration;
+  root.classList.add("is-ready");
+  setSaveState(config.readOnly ? "Read only" : "All changes saved", config.readOnly ? "" : "ok");
+  if (opened.importWarnings.length) openProblems(true);
+  // A file without a diagram was laid out here: keep that layout (drafts save it, published versions ask).
+  if (opened.laidOut && !config.readOnly) editor.onChanged();
+  // Installs load in parallel and must not delay opening the diagram.
+  installsPromise.then((installs) => editor.panel.setInstalls(installs));
+  return api;
+}
+
+function boot() {
+  performance.mark("editor:load:start");
+  const config = JSON.parse($("#editor-config").textContent);
+  config.readOnly = Boolean(config.readOnly);
+  const root = $("#fy-editor");
+  root.classList.toggle("is-readonly", config.readOnly);
+  const api = { config, lastLoadMs: null, ready: null };
+  window.flowyardEditor = api;
+  renderStatus(config, false);
+  if ((config.errors || []).length || (config.unsupported || []).length) openProblems(true);
+  api.ready = load(config, root, api);
 }
 
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", boot);

@@ -21,6 +21,7 @@ from tests.topology.factories import (
     valid_xml,
 )
 from tests.topology.test_bpmn import BILLION_LAUGHS, EXTERNAL_DTD, EXTERNAL_ENTITY
+from topology import kinds
 from topology.bpmn.build import build_bpmn
 from topology.models import Node, Topology, TopologyVersion
 
@@ -58,7 +59,7 @@ def test_list_create_patch_delete(alice_client, tenant_a, alice):
 
     listing = alice_client.get(reverse("api_topology_list")).json()
     assert [t["name"] for t in listing] == ["Billing", "Orders"]
-    assert [t["name"] for t in alice_client.get(reverse("api_topology_list"), {"search": "ord"}).json()] == ["Orders"]
+    assert [t["name"] for t in alice_client.get(reverse("api_topology_list"), {"q": "ord"}).json()] == ["Orders"]
 
     duplicate = alice_client.post(reverse("api_topology_list"), {"name": "Orders"}, content_type="application/json")
     assert duplicate.status_code == 400 and "name" in duplicate.json()["errors"]
@@ -232,7 +233,10 @@ def test_import_multipart_and_json_and_export(alice_client, tenant_a):
 
 def test_registry_and_install_options(alice_client, tenant_a, tenant_b):
     registry = alice_client.get(reverse("api_node_registry")).json()
-    assert "flowyard.noop" in {entry["name"] for entry in registry}
+    assert "flowyard.noop" in {entry["name"] for entry in registry["python"]}
+    assert [k["kind"] for k in registry["kinds"]] == list(kinds.KINDS)
+    python = next(k for k in registry["kinds"] if k["kind"] == "python")
+    assert python["retry"]["retry_on"] == ["all"] and python["inline"] is False
     mine = make_install(tenant_a, "Shop A")
     disabled = make_install(tenant_a, "Old")
     disabled.enabled = False
@@ -278,3 +282,23 @@ def test_openapi_schema_lists_the_endpoints(alice_client):
     paths = json.loads(schema.content)["paths"]
     assert "/api/topologies/{id}/versions/{number}/xml/" in paths
     assert "put" in paths["/api/topologies/{id}/versions/{number}/xml/"]
+
+
+def test_delete_force_must_be_a_boolean(alice_client, tenant_a, alice):
+    topology = make_topology(tenant_a, alice, "Billing")
+    detail = reverse("api_topology_detail", args=[topology.pk])
+    for value in ("null", "maybe"):
+        response = alice_client.delete(f"{detail}?force={value}")
+        assert response.status_code == 400 and "force" in response.json()["errors"], value
+    assert Topology.objects.filter(pk=topology.pk, deleted_at__isnull=True).exists()
+    assert alice_client.delete(f"{detail}?force=false").status_code == 204
+
+
+def test_list_filter_and_diff_query_are_validated(alice_client, tenant_a, alice):
+    topology = make_topology(tenant_a, alice, "Billing")
+    assert alice_client.get(reverse("api_topology_list"), {"q": "bad\x00"}).status_code == 400
+    diff = reverse("api_version_diff", args=[topology.pk])
+    for query in ({"a": "²", "b": "1"}, {"a": "1"}, {"a": "1", "b": "9" * 5000}):
+        response = alice_client.get(diff, query)
+        assert response.status_code == 400 and response.json()["errors"], query
+    assert alice_client.get(diff, {"a": "1", "b": "99999999999999999999"}).status_code == 400

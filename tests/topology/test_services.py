@@ -6,6 +6,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from admin_ui.errors import Refusal, ServiceError
 from admin_ui.models import AuditEntry
 from processes.models import Process
 from tests.topology.factories import (
@@ -19,11 +20,11 @@ from tests.topology.factories import (
 )
 from topology import services
 from topology.bpmn.build import build_bpmn
-from topology.bpmn.diff import version_diff
 from topology.bpmn.parse import RETRY_DEFAULTS, BpmnError, content_hash
 from topology.models import Edge, Node, Topology, TopologyVersion
 from topology.runtime import control
 from topology.seed import EXAMPLE_NAME, seed_example_topology
+from topology.selectors import version_compare
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +41,7 @@ def test_create_makes_a_first_draft_with_a_starter_diagram(tenant_a, alice):
 
 def test_names_are_unique_per_tenant_among_live_topologies(tenant_a, tenant_b, alice, bob):
     topology = make_topology(tenant_a, alice, "Orders")
-    with pytest.raises(services.TopologyError) as info:
+    with pytest.raises(ServiceError) as info:
         services.topology_create(tenant=tenant_a, name="Orders", actor=alice)
     assert "name" in info.value.errors
     make_topology(tenant_b, bob, "Orders")  # another tenant may use the name
@@ -99,7 +100,7 @@ def test_draft_with_errors_is_saved_but_cannot_be_published(tenant_a, alice):
     topology = make_topology(tenant_a, alice, xml=invalid_xml())
     version = first_version(topology)
     assert [e["field"] for e in version.errors] == ["expression"]
-    with pytest.raises(services.TopologyError) as info:
+    with pytest.raises(ServiceError) as info:
         services.topology_version_publish(version=version, actor=alice)
     assert info.value.errors[0]["element_id"] == "T"
     version.refresh_from_db()
@@ -145,7 +146,7 @@ def test_enable_needs_a_published_version_and_disables_the_previous(
 ):
     topology = make_topology(tenant_a, alice)
     v1 = first_version(topology)
-    with pytest.raises(services.TopologyError, match="Publish"):
+    with pytest.raises(ServiceError, match="Publish"):
         services.topology_version_enable(version=v1, actor=alice)
     v1 = services.topology_version_publish(version=v1, actor=alice)
     services.topology_version_enable(version=v1, actor=alice)
@@ -200,9 +201,9 @@ def test_delete_is_refused_while_processes_run_unless_forced(tenant_a, alice):
     version = services.topology_version_publish(version=first_version(topology), actor=alice)
     services.topology_version_enable(version=version, actor=alice)
     Process.objects.create(tenant=tenant_a, version=version, correlation_id="c-1", started_at=timezone.now())
-    with pytest.raises(services.TopologyError) as info:
+    with pytest.raises(ServiceError) as info:
         services.topology_delete(topology=topology, actor=alice)
-    assert info.value.status == 409
+    assert info.value.reason == Refusal.CONFLICT
     topology.refresh_from_db()
     assert topology.deleted_at is None
     services.topology_delete(topology=topology, actor=alice, force=True)
@@ -215,7 +216,7 @@ def test_delete_is_refused_while_processes_run_unless_forced(tenant_a, alice):
 def test_rename_and_clone(tenant_a, alice):
     topology = make_topology(tenant_a, alice, "Orders")
     make_topology(tenant_a, alice, "Invoices")
-    with pytest.raises(services.TopologyError):
+    with pytest.raises(ServiceError):
         services.topology_rename(topology=topology, name="Invoices", actor=alice)
     services.topology_rename(topology=topology, name="Orders EU", actor=alice, description="EU shop")
     topology.refresh_from_db()
@@ -246,13 +247,13 @@ def test_diff_lists_added_removed_and_changed_nodes(tenant_a, alice):
     topology = make_topology(tenant_a, alice, xml=build_bpmn(a_nodes, chain(a_nodes)))
     v1 = services.topology_version_publish(version=first_version(topology), actor=alice)
     v2 = services.topology_version_save(version=v1, bpmn_xml=build_bpmn(b_nodes, chain(b_nodes)), actor=alice)
-    diff = version_diff(a=v1, b=v2)
+    diff = version_compare(topology=v1.topology, a=v1.number, b=v2.number)
     assert diff["added"] == [{"key": "New", "name": "New", "kind": "python"}]
     assert diff["removed"] == [{"key": "Old", "name": "Old", "kind": "python"}]
     changed = {c["key"]: {f["field"]: (f["before"], f["after"]) for f in c["fields"]} for c in diff["changed"]}
     assert changed["T"] == {"name": ("Map", "Map v2"), "config.expression": ("a", "b"), "edges": (["Old"], ["New"])}
     assert set(changed) == {"T"}  # untouched nodes are not listed
-    assert version_diff(a=v1, b=v1)["same"] is True
+    assert version_compare(topology=v1.topology, a=v1.number, b=v1.number)["same"] is True
 
 
 def test_seed_is_idempotent_and_enables_the_example(tenant_a, alice):

@@ -9,13 +9,13 @@ import pytest
 from tests.topology.factories import chain, linear_nodes, make_install
 from topology.bpmn.build import build_bpmn
 from topology.bpmn.parse import ParsedBpmn, ParsedEdge, ParsedNode, parse_bpmn
-from topology.bpmn.validate import validate
+from topology.services import bpmn_validate
 
 pytestmark = pytest.mark.django_db
 
 
 def errors_for(tenant, nodes: list[dict[str, Any]], edges: list[dict[str, Any]] | None = None) -> list[dict[str, str]]:
-    return validate(parse_bpmn(build_bpmn(nodes, chain(nodes) if edges is None else edges)), tenant=tenant)
+    return bpmn_validate(parsed=parse_bpmn(build_bpmn(nodes, chain(nodes) if edges is None else edges)), tenant=tenant)
 
 
 def one(tenant, *middle: dict[str, Any]) -> list[dict[str, str]]:
@@ -185,7 +185,7 @@ def test_router_has_at_most_one_default(tenant_a):
         content_hash="",
         has_diagram=False,
     )
-    assert validate(parsed, tenant=tenant_a) == [
+    assert bpmn_validate(parsed=parsed, tenant=tenant_a) == [
         {"element_id": "G", "message": "G: a gateway can have only one default flow.", "field": "default"}
     ]
 
@@ -268,7 +268,7 @@ def test_branches_may_end_without_an_end_event(tenant_a):
 
 def test_no_process_at_all(tenant_a):
     xml = '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="D"/>'
-    assert validate(parse_bpmn(xml), tenant=tenant_a) == [
+    assert bpmn_validate(parsed=parse_bpmn(xml), tenant=tenant_a) == [
         {"element_id": "", "message": "The file contains no BPMN process.", "field": ""}
     ]
 

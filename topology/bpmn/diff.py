@@ -4,26 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from topology.models import Edge, Node, TopologyVersion
+Snapshot = dict[str, dict[str, Any]]
 
 
-def _snapshot(version: TopologyVersion) -> dict[str, dict[str, Any]]:
-    nodes: dict[str, dict[str, Any]] = {}
-    for node in Node.objects.filter(version=version).order_by("key"):
-        nodes[node.key] = {"name": node.name, "kind": node.kind, "config": node.config or {}, "edges": set()}
-    for edge in Edge.objects.filter(version=version).select_related("source", "target"):
-        label = edge.target.key
-        if edge.condition:
-            label += f" [{edge.condition}]"
-        if edge.is_default:
-            label += " (default)"
-        nodes[edge.source.key]["edges"].add(label)
-    return nodes
+def version_diff(*, a: int, b: int, old: Snapshot, new: Snapshot) -> dict[str, Any]:
+    """Nodes added, removed and changed from version `a` (`old`) to version `b` (`new`), with the changed fields.
 
-
-def version_diff(*, a: TopologyVersion, b: TopologyVersion) -> dict[str, Any]:
-    """Nodes added, removed and changed from version `a` to version `b`, with the changed fields."""
-    old, new = _snapshot(a), _snapshot(b)
+    A snapshot maps node keys to `{"name", "kind", "config", "edges"}` (edges: a set of target labels).
+    """
     added = [{"key": key, "name": new[key]["name"], "kind": new[key]["kind"]} for key in sorted(new.keys() - old)]
     removed = [{"key": key, "name": old[key]["name"], "kind": old[key]["kind"]} for key in sorted(old.keys() - new)]
     changed: list[dict[str, Any]] = []
@@ -42,8 +30,8 @@ def version_diff(*, a: TopologyVersion, b: TopologyVersion) -> dict[str, Any]:
         if fields:
             changed.append({"key": key, "name": after["name"] or before["name"], "fields": fields})
     return {
-        "a": a.number,
-        "b": b.number,
+        "a": a,
+        "b": b,
         "added": added,
         "removed": removed,
         "changed": changed,

@@ -17,6 +17,7 @@ from croniter import croniter
 from defusedxml import DefusedXmlException
 from django.conf import settings
 
+from admin_ui.errors import ServiceError
 from topology.models import Node
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -111,14 +112,14 @@ UNSUPPORTED_MESSAGES: dict[str, str] = {
 }
 
 
-class BpmnError(ValueError):
+class BpmnError(ServiceError, ValueError):
     """The XML cannot be accepted at all (too big, malformed, DTD, not BPMN); nothing is stored."""
 
     def __init__(self, message: str, *, line: int | None = None, column: int | None = None) -> None:
-        super().__init__(message)
         self.message = message
         self.line = line
         self.column = column
+        super().__init__(message, errors=[self.as_dict()])
 
     def as_dict(self) -> dict[str, Any]:
         return {"message": self.message, "line": self.line, "column": self.column}

@@ -6,6 +6,7 @@ A draft with errors can be saved (so work is never lost) but not published.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Collection
 from typing import Any
 from urllib.parse import urlparse
 
@@ -13,10 +14,7 @@ import jmespath
 from croniter import croniter
 from jmespath.exceptions import JMESPathError
 
-from admin_ui.models import ApplicationInstall, Tenant
 from topology.bpmn.parse import KIND_ELEMENTS, KINDS, RETRY_ON_VALUES, START_KINDS, ParsedBpmn, ParsedNode
-from topology.runtime import origin
-from topology.runtime.registry import registry
 
 
 def _error(element_id: str, message: str, field: str = "") -> dict[str, str]:
@@ -79,18 +77,6 @@ def _required_fields(node: ParsedNode, registry_names: set[str]) -> list[dict[st
     return errors
 
 
-def _install_origin(node: ParsedNode, label: str) -> list[dict[str, str]]:
-    """A node using an install calls only the install's origin: no URL of its own, a relative path."""
-    errors: list[dict[str, str]] = []
-    if _present(node, "url"):
-        message = f"{label}: a node that uses an install calls the install's base URL; remove the URL."
-        errors.append(_error(node.key, message, "url"))
-    problem = origin.path_problem(str(node.config.get("path") or ""))
-    if problem:
-        errors.append(_error(node.key, f"{label}: the path {problem}.", "path"))
-    return errors
-
-
 def _value_rules(node: ParsedNode) -> list[dict[str, str]]:
     errors: list[dict[str, str]] = list(node.config_errors)
     label = node.name or node.key
@@ -135,8 +121,11 @@ def _value_rules(node: ParsedNode) -> list[dict[str, str]]:
     return errors
 
 
-def validate(parsed: ParsedBpmn, *, tenant: Tenant) -> list[dict[str, str]]:
-    """All problems that block publishing, in a stable order: graph-wide first, then per node."""
+def validate(parsed: ParsedBpmn, *, installs: Collection[int], python_nodes: Collection[str]) -> list[dict[str, str]]:
+    """All problems that block publishing, in a stable order: graph-wide first, then per node.
+
+    `installs`: ids of the tenant's application installs; `python_nodes`: names of the registered Python nodes.
+    """
     errors: list[dict[str, str]] = []
     if not parsed.process_id:
         return [_error("", "The file contains no BPMN process.")]
@@ -166,11 +155,8 @@ def validate(parsed: ParsedBpmn, *, tenant: Tenant) -> list[dict[str, str]]:
                 reached.add(edge.target)
                 queue.append(edge.target)
 
-    registry_names = set(registry.names())
-    install_ids = {n.install_id for n in parsed.nodes if n.install_id is not None}
-    tenant_installs = set(
-        ApplicationInstall.objects.filter(tenant=tenant, pk__in=install_ids).values_list("pk", flat=True)
-    )
+    registry_names = set(python_nodes)
+    tenant_installs = set(installs)
     names: dict[str, str] = {}
     for node in parsed.nodes:
         label = node.name or node.key
@@ -207,8 +193,6 @@ def validate(parsed: ParsedBpmn, *, tenant: Tenant) -> list[dict[str, str]]:
                     )
         if node.install_id is not None and node.install_id not in tenant_installs:
             errors.append(_error(node.key, f"{label}: the application install does not exist.", "install"))
-        if node.install_id is not None:
-            errors.extend(_install_origin(node, label))
         errors.extend(_required_fields(node, registry_names))
         errors.extend(_value_rules(node))
     return errors

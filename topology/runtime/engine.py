@@ -35,16 +35,15 @@ from django.db import close_old_connections
 from pika.adapters.select_connection import SelectConnection
 from pika.exceptions import AMQPError
 
+from topology.kinds import INLINE_KINDS
 from topology.runtime import broker, names, state
 from topology.runtime import headers as h
 from topology.runtime.executor import Outcome, redelay, timed_execute
 from topology.runtime.results import TERMINATED
-from topology.runtime.spec import START_KINDS, NodeSpec, RuntimeSpec, load_runtime
+from topology.runtime.spec import NodeSpec, RuntimeSpec, load_runtime
 
 log = logging.getLogger("flowyard.engine")
 
-# Built-in kinds run on the connection thread; everything that calls out (HTTP, Redis, user code) uses the pool.
-INLINE_KINDS = frozenset({*START_KINDS, "end", "fanout", "router", "transform", "wait"})
 
 MAX_BATCH_RECORDS = 500
 RELOAD_EVERY_SECONDS = 30.0

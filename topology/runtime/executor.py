@@ -13,6 +13,7 @@ from typing import Any
 
 import jmespath
 
+from topology.kinds import PASSTHROUGH_KINDS
 from topology.runtime import delays, names, state
 from topology.runtime import headers as h
 from topology.runtime.errors import NodeError, RetryableError, TrashError
@@ -24,7 +25,7 @@ from topology.runtime.results import (
     ResultCode,
 )
 from topology.runtime.sdk import Message, Result
-from topology.runtime.spec import START_KINDS, NodeSpec, RuntimeSpec
+from topology.runtime.spec import NodeSpec, RuntimeSpec
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +185,7 @@ def _call(run: Run) -> Result:
     node = run.node
     kind = node.kind
     message = Message(body=run.body, headers=h.strip_answers(run.headers), message_id=run.mid)
-    if kind in START_KINDS or kind in ("end", "user", "fanout", "router", "publish", "join", "wait"):
+    if kind in PASSTHROUGH_KINDS:
         # User tasks are pass-through for now: parking a message for a person is not built yet.
         return Result()
     if kind == "python" or (kind == "batch" and not node.config.get("url")):

@@ -24,8 +24,6 @@ from topology.runtime.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
-START_KINDS = ("start.manual", "start.webhook", "start.cron", "start.event")
-
 
 @dataclass
 class EdgeSpec:

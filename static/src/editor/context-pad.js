@@ -1,15 +1,15 @@
 // Context pad: keep connect / delete / label editing from bpmn-js, swap the generic "append BPMN
 // element" entries for Flowyard kinds, and drop the replace menu (the kind select replaces it).
-import { KINDS, kindIcon } from "./kinds";
 import { createKindShape } from "./palette";
 
 const APPEND_KINDS = ["connector", "transform", "router", "end"];
 
 export default class FlowyardContextPadProvider {
-  constructor(contextPad, create, elementFactory, autoPlace) {
+  constructor(contextPad, create, elementFactory, autoPlace, flowyardKinds) {
     this.create = create;
     this.elementFactory = elementFactory;
     this.autoPlace = autoPlace;
+    this.kinds = flowyardKinds;
     contextPad.registerProvider(500, this);
   }
 
@@ -24,17 +24,16 @@ export default class FlowyardContextPadProvider {
       // Only flow nodes that can have outgoing flows get append entries.
       const canAppend = element.type !== "bpmn:EndEvent" && !element.waypoints && element.type !== "label";
       if (!canAppend || !("append.end-event" in entries || "append.append-task" in entries)) return result;
-      for (const kind of APPEND_KINDS) {
-        const def = KINDS[kind];
+      for (const def of APPEND_KINDS.map((k) => this.kinds.get(k)).filter(Boolean)) {
         const append = (event, el) => {
-          const shape = createKindShape(elementFactory, kind);
+          const shape = createKindShape(elementFactory, def);
           if (autoPlace) autoPlace.append(el, shape);
           else create.start(event, shape, { source: el });
         };
-        const dragAppend = (event, el) => create.start(event, createKindShape(elementFactory, kind), { source: el });
-        result[`append.fy-${kind}`] = {
+        const dragAppend = (event, el) => create.start(event, createKindShape(elementFactory, def), { source: el });
+        result[`append.fy-${def.kind}`] = {
           group: "model",
-          className: kindIcon(kind),
+          className: def.icon,
           title: `Append ${def.label.toLowerCase()}`,
           action: { click: append, dragstart: dragAppend },
         };
@@ -44,4 +43,4 @@ export default class FlowyardContextPadProvider {
   }
 }
 
-FlowyardContextPadProvider.$inject = ["contextPad", "create", "elementFactory", "autoPlace"];
+FlowyardContextPadProvider.$inject = ["contextPad", "create", "elementFactory", "autoPlace", "flowyardKinds"];

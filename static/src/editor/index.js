@@ -1,14 +1,17 @@
-// The Flowyard bpmn-js module: renderer for every mode, palette and context pad for the modeler.
+// The Flowyard bpmn-js modules: kinds and renderer for every mode, palette and context pad for the modeler.
 import FlowyardContextPadProvider from "./context-pad";
+import { KindsModule } from "./kinds";
 import FlowyardPaletteProvider from "./palette";
 import FlowyardRenderer from "./renderer";
 
 export const RenderModule = {
+  __depends__: [KindsModule],
   __init__: ["flowyardRenderer"],
   flowyardRenderer: ["type", FlowyardRenderer],
 };
 
 export const ModelingModule = {
+  __depends__: [KindsModule],
   __init__: ["flowyardContextPadProvider"],
   paletteProvider: ["type", FlowyardPaletteProvider],
   flowyardContextPadProvider: ["type", FlowyardContextPadProvider],

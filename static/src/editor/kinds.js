@@ -1,65 +1,12 @@
-// Flowyard node kinds: which BPMN element each one is, how it looks, and which fields it edits.
-// One table so the palette, renderer, context pad and properties panel never disagree.
-
-const START = { stroke: "#2b8a3e", fill: "#ebfbee" };
-
-export const KINDS = {
-  "start.manual": { group: "start", label: "Manual start", name: "Start", type: "bpmn:StartEvent", badge: "RUN", ...START },
-  "start.webhook": { group: "start", label: "Webhook start", name: "Webhook", type: "bpmn:StartEvent", badge: "HOOK", ...START },
-  "start.cron": { group: "start", label: "Cron start", name: "Schedule", type: "bpmn:StartEvent", eventDefinitionType: "bpmn:TimerEventDefinition", badge: "CRON", ...START },
-  "start.event": { group: "start", label: "Event start", name: "On event", type: "bpmn:StartEvent", eventDefinitionType: "bpmn:MessageEventDefinition", badge: "EVT", ...START },
-  connector: { group: "step", label: "Connector", name: "Call API", type: "bpmn:ServiceTask", badge: "HTTP", stroke: "#1c7ed6", fill: "#e7f5ff" },
-  python: { group: "step", label: "Python node", name: "Python node", type: "bpmn:ServiceTask", badge: "PY", stroke: "#5f3dc4", fill: "#f3f0ff" },
-  worker: { group: "step", label: "Remote worker", name: "Worker", type: "bpmn:ServiceTask", badge: "λ", stroke: "#0b7285", fill: "#e3fafc" },
-  transform: { group: "step", label: "Transform (JMESPath)", name: "Transform", type: "bpmn:ScriptTask", badge: "JMES", stroke: "#d9480f", fill: "#fff4e6" },
-  splitter: { group: "step", label: "Splitter", name: "Split items", type: "bpmn:ServiceTask", badge: "SPLIT", stroke: "#a61e4d", fill: "#fff0f6" },
-  batch: { group: "step", label: "Batch", name: "Batch", type: "bpmn:ServiceTask", badge: "BATCH", stroke: "#862e9c", fill: "#f8f0fc" },
-  user: { group: "step", label: "User task", name: "Review", type: "bpmn:UserTask", badge: "USER", stroke: "#5c940d", fill: "#f4fce3" },
-  wait: { group: "step", label: "Wait", name: "Wait", type: "bpmn:IntermediateCatchEvent", eventDefinitionType: "bpmn:TimerEventDefinition", badge: "WAIT", stroke: "#e67700", fill: "#fff9db" },
-  publish: { group: "step", label: "Event publish", name: "Publish event", type: "bpmn:IntermediateThrowEvent", eventDefinitionType: "bpmn:MessageEventDefinition", badge: "EVT", stroke: "#c2255c", fill: "#fff0f6" },
-  router: { group: "flow", label: "Exclusive gateway (router)", name: "Route", type: "bpmn:ExclusiveGateway", badge: "IF", stroke: "#364fc7", fill: "#edf2ff" },
-  fanout: { group: "flow", label: "Parallel gateway (fan-out)", name: "Fan out", type: "bpmn:ParallelGateway", badge: "ALL", stroke: "#364fc7", fill: "#edf2ff" },
-  join: { group: "flow", label: "Join", name: "Join", type: "bpmn:ParallelGateway", badge: "JOIN", stroke: "#087f5b", fill: "#e6fcf5" },
-  end: { group: "flow", label: "End", name: "End", type: "bpmn:EndEvent", badge: "END", stroke: "#c92a2a", fill: "#fff5f5" },
-};
-
-export const KIND_GROUPS = [
-  { id: "start", label: "Starts" },
-  { id: "step", label: "Steps" },
-  { id: "flow", label: "Flow" },
-];
-
-// Palette / context pad icon (bpmn-font class) per BPMN type.
-export const TYPE_ICONS = {
-  "bpmn:StartEvent": "bpmn-icon-start-event-none",
-  "bpmn:ServiceTask": "bpmn-icon-service-task",
-  "bpmn:ScriptTask": "bpmn-icon-script-task",
-  "bpmn:UserTask": "bpmn-icon-user-task",
-  "bpmn:IntermediateCatchEvent": "bpmn-icon-intermediate-event-catch-timer",
-  "bpmn:IntermediateThrowEvent": "bpmn-icon-intermediate-event-throw-message",
-  "bpmn:ExclusiveGateway": "bpmn-icon-gateway-xor",
-  "bpmn:ParallelGateway": "bpmn-icon-gateway-parallel",
-  "bpmn:EndEvent": "bpmn-icon-end-event-none",
-};
-
-export function kindIcon(kind) {
-  const def = KINDS[kind];
-  if (!def) return "";
-  if (kind === "start.cron") return "bpmn-icon-start-event-timer";
-  if (kind === "start.event") return "bpmn-icon-start-event-message";
-  return TYPE_ICONS[def.type] || "";
-}
+// Flowyard node kinds as the server defines them (topology/kinds.py, served by /api/node-registry/).
+// The editor keeps no copy of its own: the `flowyardKinds` service wraps the registry the page loaded,
+// and the moddle extension is derived from the same fields.
 
 /** The Flowyard kind of a diagram element (shape or business object), or "" when it has none. */
 export function getKind(element) {
   const bo = element && (element.businessObject || element);
   if (!bo || !bo.get) return "";
   return bo.get("flowyard:kind") || "";
-}
-
-/** Kinds a BPMN element of this type can take without being replaced. */
-export function kindsForType(type) {
-  return Object.keys(KINDS).filter((k) => KINDS[k].type === type);
 }
 
 /** Guess the kind of an element imported without flowyard:kind (plain BPMN from another tool). */
@@ -86,9 +33,64 @@ export function guessKind(bo) {
       return "publish";
     case "bpmn:ServiceTask":
     case "bpmn:Task":
-    case "bpmn:SendTask":
       return "connector";
     default:
       return "";
   }
 }
+
+// Every task type inherits from bpmn:Task; one extension type on it covers them all (a second one on a
+// subtype would define the same property twice, which moddle refuses).
+const TASK_TYPES = new Set(["bpmn:Task", "bpmn:ServiceTask", "bpmn:ScriptTask", "bpmn:UserTask", "bpmn:BusinessRuleTask", "bpmn:ManualTask"]);
+
+/**
+ * The flowyard moddle extension: `flowyard:` attributes only on the BPMN types whose kinds use them,
+ * never on bpmn:BaseElement (that broke bpmn:Transaction's `method` and resourceAssignmentExpression's
+ * `expression`).
+ */
+export function moddleDescriptor(registry) {
+  const props = new Map();
+  for (const kind of registry.kinds) {
+    for (const type of kind.accepts) {
+      const base = TASK_TYPES.has(type) ? "bpmn:Task" : type;
+      const names = props.get(base) || new Set(["kind"]);
+      for (const section of kind.sections) for (const f of section.fields) if (f.stored) names.add(f.name);
+      props.set(base, names);
+    }
+  }
+  const types = [...props].map(([base, names]) => ({
+    name: `Flowyard${base.replace("bpmn:", "")}`,
+    extends: [base],
+    properties: [...names].map((name) => ({ name, isAttr: true, type: "String" })),
+  }));
+  types.push({ name: "FlowyardFlow", extends: ["bpmn:SequenceFlow"], properties: [{ name: "condition", isAttr: true, type: "String" }] });
+  return { name: "Flowyard", prefix: "flowyard", uri: "http://flowyard.io/schema/bpmn/1.0", xml: { tagAlias: "lowerCase" }, associations: [], types };
+}
+
+/** diagram-js service `flowyardKinds`: lookups over the registry given as `config.flowyard.registry`. */
+export default class FlowyardKinds {
+  constructor(config) {
+    const registry = config.registry;
+    this.groups = registry.groups;
+    this.python = registry.python || [];
+    this.byKind = new Map(registry.kinds.map((k) => [k.kind, k]));
+  }
+
+  get(kind) {
+    return this.byKind.get(kind);
+  }
+
+  /** All kinds of a palette group, in registry order. */
+  inGroup(groupId) {
+    return [...this.byKind.values()].filter((k) => k.group === groupId);
+  }
+
+  /** The registry entry of an element's kind, or undefined. */
+  of(element) {
+    return this.byKind.get(getKind(element));
+  }
+}
+
+FlowyardKinds.$inject = ["config.flowyard"];
+
+export const KindsModule = { flowyardKinds: ["type", FlowyardKinds] };

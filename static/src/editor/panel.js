@@ -1,40 +1,11 @@
-// Properties panel in plain DOM, bound to bpmn-js's modeling service. Shows the fields of the
-// selected element's Flowyard kind; every edit is one command (undoable with Ctrl+Z).
+// Properties panel in plain DOM, a diagram-js service (`flowyardPanel`). It shows exactly the fields the
+// node registry gives the selected element's kind; every edit is one command (undoable with Ctrl+Z).
 // (bpmn-js-properties-panel would triple the bundle — 1.7 MB vs 0.6 MB minified — for a form.)
 import { formatRun, nextRuns } from "./cron";
-import { KINDS, KIND_GROUPS, getKind, guessKind } from "./kinds";
+import { h } from "./dom";
+import { KindsModule, getKind, guessKind } from "./kinds";
 
-const RUNTIME_KINDS = new Set(["connector", "python", "worker", "transform", "splitter", "batch"]);
-const RETRY_KINDS = new Set(["connector", "python", "worker", "batch"]);
-const TIMEOUT_KINDS = new Set(["connector", "python", "worker", "batch", "join"]);
-const RETRY_ON_HELP = "Comma-separated: 5xx, 429, 408, timeout, connection. Empty: all of them.";
-
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "class") el.className = v;
-    else if (k === "text") el.textContent = v;
-    else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else el.setAttribute(k, v === true ? "" : String(v));
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    el.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
-  }
-  return el;
-}
-
-function attrField(key, label, extra = {}) {
-  return {
-    key,
-    label,
-    type: "text",
-    get: (el) => el.businessObject.get(`flowyard:${key}`) ?? "",
-    set: (el, value, svc) => svc.modeling.updateProperties(el, { [`flowyard:${key}`]: value === "" ? undefined : value }),
-    ...extra,
-  };
-}
+const DEBOUNCE_MS = 400;
 
 function describeCron(value) {
   if (!value.trim()) return h("div", { class: "fy-desc muted" }, "e.g. */15 * * * * (every 15 minutes)");
@@ -51,34 +22,109 @@ function describeCron(value) {
   }
 }
 
+/** A `flowyard:<name>` attribute as a panel field: how the registry field is read, written and shown. */
+function attrField(panel, f) {
+  const attr = `flowyard:${f.name}`;
+  const field = {
+    key: f.name,
+    label: f.label,
+    type: { integer: "number", list: "text", install: "select", registry: "select", webhook: "readonly" }[f.type] || f.type,
+    help: f.help,
+    placeholder: f.placeholder,
+    min: f.min ?? undefined,
+    max: f.max ?? undefined,
+    step: f.step || undefined,
+    mono: f.mono,
+    get: (el) => el.businessObject.get(attr) ?? "",
+    set: (el, value, svc) => svc.modeling.updateProperties(el, { [attr]: value === "" ? undefined : value }),
+  };
+  if (f.check === "cron") field.describe = describeCron;
+  if (f.type === "checkbox") {
+    // Unset means the field's default; only a value that differs from it is written.
+    field.get = (el) => (el.businessObject.get(attr) === undefined ? (f.default ? "true" : "") : el.businessObject.get(attr) === "true" ? "true" : "");
+    field.set = (el, value, svc) => {
+      const on = value === "true";
+      svc.modeling.updateProperties(el, { [attr]: on === Boolean(f.default) ? undefined : String(on) });
+    };
+  } else if (f.type === "select") {
+    field.options = () => f.choices;
+  } else if (f.type === "install") {
+    field.options = () => [
+      { value: "", label: f.required ? "— choose an install —" : "— none —" },
+      ...panel.installs.map((i) => ({ value: String(i.id), label: `${i.name} (${i.application})` })),
+    ];
+  } else if (f.type === "registry") {
+    field.options = () => [
+      { value: "", label: "— choose a registered node —" },
+      ...panel.kinds.python.map((r) => ({ value: r.name, label: r.name, title: r.description })),
+    ];
+    field.help = (value) => (panel.kinds.python.find((r) => r.name === value) || {}).description || "";
+  } else if (f.type === "webhook") {
+    field.get = (el) => (panel.page.webhookUrls || {})[el.id] || "";
+  }
+  return field;
+}
+
+/** Condition and default of a flow leaving an exclusive gateway (flows have no kind of their own). */
+function routingFields() {
+  return [
+    {
+      key: "condition",
+      label: "Condition (JMESPath)",
+      type: "textarea",
+      help: "The flow is taken when this expression is truthy on the message body. First match wins.",
+      placeholder: "status == 'paid'",
+      get: (el) => el.businessObject.get("flowyard:condition") ?? "",
+      set: (el, value, svc) => svc.modeling.updateProperties(el, { "flowyard:condition": value === "" ? undefined : value }),
+    },
+    {
+      key: "default",
+      label: "Default flow (taken when no condition matches)",
+      type: "checkbox",
+      get: (el) => (el.source.businessObject.default === el.businessObject ? "true" : ""),
+      set: (el, value, svc) => svc.modeling.updateProperties(el.source, { default: value ? el.businessObject : undefined }),
+    },
+  ];
+}
+
+function copyButton(value) {
+  const copy = () => navigator.clipboard && navigator.clipboard.writeText(value);
+  return h("button", { type: "button", class: "btn btn-secondary btn-sm", onclick: copy }, "Copy");
+}
+
+const NAME_FIELD = {
+  key: "name",
+  label: "Name",
+  type: "text",
+  get: (el) => el.businessObject.name || "",
+  set: (el, value, svc) => svc.modeling.updateLabel(el, value || null),
+};
+
 export class PropertiesPanel {
-  constructor({ container, modeler, config, readOnly }) {
-    this.container = container;
-    this.modeler = modeler;
-    this.config = config;
-    this.readOnly = readOnly;
-    this.registry = [];
+  constructor(eventBus, elementRegistry, selection, injector, flowyardKinds, config) {
+    this.container = config.panelEl;
+    this.page = config.page;
+    this.readOnly = Boolean(config.readOnly);
+    this.kinds = flowyardKinds;
     this.installs = [];
     this.errors = new Map();
     this.element = null;
     this.inputs = [];
     this.pending = new Map();
+    // The viewer (read-only) has no modeling or replace service.
     this.svc = {
-      modeling: readOnly ? null : modeler.get("modeling"),
-      bpmnReplace: readOnly ? null : modeler.get("bpmnReplace"),
-      selection: modeler.get("selection"),
-      elementRegistry: modeler.get("elementRegistry"),
-      canvas: modeler.get("canvas"),
+      modeling: injector.get("modeling", false),
+      bpmnReplace: injector.get("bpmnReplace", false),
+      selection,
+      elementRegistry,
     };
-    const eventBus = modeler.get("eventBus");
     eventBus.on("selection.changed", (e) => this.show(e.newSelection.length === 1 ? e.newSelection[0] : null));
     eventBus.on("elements.changed", (e) => this.onElementsChanged(e.elements));
     eventBus.on("import.done", () => this.show(null));
   }
 
-  setData({ registry, installs }) {
-    if (registry) this.registry = registry;
-    if (installs) this.installs = installs;
+  setInstalls(installs) {
+    this.installs = installs || [];
     this.render();
   }
 
@@ -101,15 +147,12 @@ export class PropertiesPanel {
 
   onElementsChanged(elements) {
     if (!this.element) return;
-    const current = this.svc.elementRegistry.get(this.element.id);
-    if (!current) {
+    if (!this.svc.elementRegistry.get(this.element.id)) {
       this.element = null;
       this.render();
       return;
     }
-    const touched = elements.some(
-      (el) => el === this.element || el.labelTarget === this.element || el === this.element.source,
-    );
+    const touched = elements.some((el) => el === this.element || el.labelTarget === this.element || el === this.element.source);
     if (!touched) return;
     if (this.renderedKind !== getKind(this.element) || this.renderedType !== this.element.type) this.render();
     else this.refresh();
@@ -124,198 +167,40 @@ export class PropertiesPanel {
     }
   }
 
+  /** The panel's groups for an element: routing for flows; name, kind, then the kind's registry sections. */
   fieldsFor(element) {
-    const kind = getKind(element);
-    const groups = [];
-    const general = [
-      {
-        key: "name",
-        label: "Name",
-        type: "text",
-        get: (el) => el.businessObject.name || "",
-        set: (el, value, svc) => svc.modeling.updateLabel(el, value || null),
-      },
-    ];
     if (element.waypoints) {
-      groups.push({ title: "Sequence flow", fields: general });
-      const source = element.source;
-      if (source && source.type === "bpmn:ExclusiveGateway") {
-        groups.push({
-          title: "Routing",
-          fields: [
-            attrField("condition", "Condition (JMESPath)", {
-              type: "textarea",
-              help: "The flow is taken when this expression is truthy on the message body. First match wins.",
-              placeholder: "status == 'paid'",
-            }),
-            {
-              key: "default",
-              label: "Default flow (taken when no condition matches)",
-              type: "checkbox",
-              get: (el) => (el.source.businessObject.default === el.businessObject ? "true" : ""),
-              set: (el, value, svc) =>
-                svc.modeling.updateProperties(el.source, { default: value ? el.businessObject : undefined }),
-            },
-          ],
-        });
-      }
+      const groups = [{ title: "Sequence flow", fields: [NAME_FIELD] }];
+      if (element.source && element.source.type === "bpmn:ExclusiveGateway") groups.push({ title: "Routing", fields: routingFields() });
       return groups;
     }
-    general.push({
+    const groups = [{ title: "General", fields: [NAME_FIELD, this.kindField(element)] }];
+    const def = this.kinds.of(element);
+    for (const section of def ? def.sections : []) {
+      const fields = section.fields.map((f) => attrField(this, f));
+      if (section.note) fields.push({ key: `${def.kind}-note`, type: "note", text: section.note });
+      groups.push({ title: section.title, collapsed: section.collapsed, fields });
+    }
+    return groups;
+  }
+
+  kindField(element) {
+    return {
       key: "kind",
       label: "Kind",
       type: "select",
-      options: () => {
-        const opts = [{ value: "", label: "— choose a kind —" }];
-        for (const g of KIND_GROUPS) {
-          for (const [k, def] of Object.entries(KINDS)) {
-            if (def.group === g.id) opts.push({ value: k, label: `${g.label}: ${def.label}`, group: g.label });
-          }
-        }
-        return opts;
-      },
+      options: () => [
+        { value: "", label: "— choose a kind —" },
+        ...this.kinds.groups.flatMap((g) => this.kinds.inGroup(g.id).map((k) => ({ value: k.kind, label: `${g.label}: ${k.label}` }))),
+      ],
       get: (el) => getKind(el),
       set: (el, value) => this.changeKind(el, value),
       // Plain BPMN from another tool has no kind yet: suggest the one the server would infer.
       help: (value) => {
-        const guess = value ? "" : guessKind(element.businessObject);
-        return guess ? `Suggested for this element: ${KINDS[guess].label}.` : "";
+        const guess = value ? undefined : this.kinds.get(guessKind(element.businessObject));
+        return guess ? `Suggested for this element: ${guess.label}.` : "";
       },
-    });
-    groups.push({ title: "General", fields: general });
-
-    const installField = (required) =>
-      attrField("install", required ? "Application install" : "Application install (optional)", {
-        type: "select",
-        options: () => [
-          { value: "", label: required ? "— choose an install —" : "— none —" },
-          ...this.installs.map((i) => ({ value: String(i.id), label: `${i.name} (${i.application})` })),
-        ],
-        help: "Credentials and rate limits come from the tenant's install of the application.",
-      });
-    const registryField = () =>
-      attrField("registry", "Python node", {
-        type: "select",
-        options: () => [
-          { value: "", label: "— choose a registered node —" },
-          ...this.registry.map((r) => ({ value: r.name, label: r.name, title: r.description })),
-        ],
-        help: (value) => (this.registry.find((r) => r.name === value) || {}).description || "",
-      });
-
-    const specific = [];
-    switch (kind) {
-      case "start.webhook":
-        specific.push({
-          key: "webhookUrl",
-          label: "Webhook URL",
-          type: "readonly",
-          get: (el) => (this.config.webhookUrls || {})[el.id] || "",
-          placeholder: "Shown after publish",
-          help: "POST a JSON body to this URL to start the topology.",
-        });
-        break;
-      case "start.cron":
-        specific.push(attrField("cron", "Cron expression", { placeholder: "*/15 * * * *", describe: describeCron, mono: true }));
-        break;
-      case "start.event":
-        specific.push(attrField("event", "Event name", { placeholder: "order.created", help: "Starts when any topology of this tenant publishes this event." }));
-        break;
-      case "publish":
-        specific.push(attrField("event", "Event name", { placeholder: "order.created", help: "Every enabled topology with this event start receives the message." }));
-        break;
-      case "connector":
-        specific.push(
-          installField(true),
-          attrField("method", "HTTP method", {
-            type: "select",
-            options: () => ["", "GET", "POST", "PUT", "PATCH", "DELETE"].map((m) => ({ value: m, label: m || "Default (POST)" })),
-          }),
-          attrField("path", "Path", { placeholder: "/orders/{id}", mono: true, help: "Appended to the install's base URL." }),
-          attrField("bodyTemplate", "Body template", { type: "textarea", placeholder: "Empty: send the message body as is." }),
-        );
-        break;
-      case "python":
-        specific.push(registryField());
-        break;
-      case "worker":
-        specific.push(
-          attrField("url", "Worker URL", { type: "url", placeholder: "https://worker.example.com", mono: true }),
-          attrField("action", "Action path", { placeholder: "/connector/<name>/action", mono: true }),
-          installField(false),
-        );
-        break;
-      case "batch":
-        specific.push(
-          registryField(),
-          attrField("url", "…or worker URL", { type: "url", placeholder: "https://worker.example.com", mono: true }),
-          attrField("action", "Action path", { placeholder: "/batch/<name>/action", mono: true }),
-          installField(false),
-        );
-        break;
-      case "transform":
-        specific.push(attrField("expression", "JMESPath expression", { type: "textarea", placeholder: "{id: order.id, total: sum(items[].price)}", help: "The result becomes the new message body." }));
-        break;
-      case "splitter":
-        specific.push(attrField("expression", "Items (JMESPath)", { placeholder: "items", mono: true, help: "Each element of this list becomes its own message. Empty: the body must be a list." }));
-        break;
-      case "user":
-        specific.push(
-          attrField("assignee", "Assignee", { placeholder: "user@example.com or a role" }),
-          attrField("form", "Form", { type: "textarea", placeholder: "Form key or JSON schema" }),
-        );
-        break;
-      case "wait":
-        specific.push(
-          attrField("waitSeconds", "Wait seconds", { type: "number", min: 0 }),
-          attrField("waitHeader", "…or header with the seconds", { placeholder: "x-wait", mono: true }),
-        );
-        break;
-      case "router":
-        specific.push({ key: "routerHint", type: "note", text: "Select each outgoing flow to set its condition or make it the default." });
-        break;
-      default:
-        break;
-    }
-    if (TIMEOUT_KINDS.has(kind)) specific.push(attrField("timeout", "Timeout (seconds)", { type: "number", min: 0, step: "any" }));
-    if (specific.length) groups.push({ title: KINDS[kind] ? KINDS[kind].label : "Settings", fields: specific });
-
-    if (RUNTIME_KINDS.has(kind)) {
-      groups.push({
-        title: "Delivery",
-        fields: [
-          attrField("prefetch", "Prefetch", { type: "number", min: 1, max: 100, placeholder: "10", help: "Messages in flight per engine (1–100)." }),
-          {
-            ...attrField("ordered", "Ordered (one consumer at a time, in order)"),
-            type: "checkbox",
-          },
-          attrField("orderingKey", "Ordering key (JMESPath)", { placeholder: "customer.id", mono: true, help: "Keep order per key with N shards instead of one global order." }),
-          attrField("shards", "Shards", { type: "number", min: 1, max: 64 }),
-        ],
-      });
-    }
-    if (RETRY_KINDS.has(kind)) {
-      groups.push({
-        title: "Retry policy",
-        collapsed: true,
-        fields: [
-          attrField("retryAttempts", "Attempts", { type: "number", min: 0, max: 100, placeholder: "3" }),
-          attrField("retryInterval", "Interval (s)", { type: "number", min: 0, step: "any", placeholder: "1" }),
-          attrField("retryBackoff", "Backoff rate", { type: "number", min: 1, max: 10, step: "any", placeholder: "2" }),
-          attrField("retryMaxDelay", "Max delay (s)", { type: "number", min: 0, step: "any", placeholder: "60" }),
-          attrField("retryJitter", "Jitter", {
-            type: "select",
-            options: () => [
-              { value: "", label: "Default (on)" },
-              { value: "true", label: "On" },
-              { value: "false", label: "Off" },
-            ],
-          }),
-          attrField("retryOn", "Retry on", { placeholder: "5xx, 429, timeout", help: RETRY_ON_HELP }),
-        ],
-      });
-    }
-    return groups;
+    };
   }
 
   changeKind(element, kind) {
@@ -324,11 +209,11 @@ export class PropertiesPanel {
       modeling.updateProperties(element, { "flowyard:kind": undefined });
       return;
     }
-    const def = KINDS[kind];
+    const def = this.kinds.get(kind);
     const currentDef = (element.businessObject.eventDefinitions || [])[0];
-    const currentEventType = currentDef ? currentDef.$type : undefined;
+    const currentEventType = currentDef ? currentDef.$type : null;
     let target = element;
-    if (def.type !== element.type || (def.eventDefinitionType || undefined) !== currentEventType) {
+    if (!def.accepts.includes(element.type) || def.eventDefinitionType !== currentEventType) {
       const replacement = { type: def.type };
       if (def.eventDefinitionType) replacement.eventDefinitionType = def.eventDefinitionType;
       target = bpmnReplace.replaceElement(element, replacement);
@@ -359,48 +244,50 @@ export class PropertiesPanel {
       this.container.appendChild(this.renderEmpty());
       return;
     }
-    const kind = getKind(el);
-    const def = KINDS[kind];
-    const title = el.businessObject.name || (el.waypoints ? "Sequence flow" : def ? def.label : el.type.replace("bpmn:", ""));
-    const sub = el.waypoints ? "Sequence flow" : def ? def.label : `${el.type.replace("bpmn:", "")} — no Flowyard kind`;
-    this.titleEl = h("div", { class: "fy-panel-title" }, title);
-    this.container.appendChild(
-      h(
-        "div",
-        { class: "fy-panel-head" },
-        h("span", { class: "fy-kind-chip", style: `background:${def ? def.stroke : "#868e96"}` }, def ? def.badge : el.waypoints ? "→" : "?"),
-        h("div", { class: "fy-panel-headtext" }, this.titleEl, h("div", { class: "fy-panel-sub" }, sub, " · ", h("span", { class: "mono" }, el.id))),
-      ),
-    );
+    this.container.appendChild(this.renderHead(el));
     const errors = this.errors.get(el.id) || [];
     const groups = this.fieldsFor(el);
     const fieldKeys = new Set(groups.flatMap((g) => g.fields.map((f) => f.key)));
     const general = errors.filter((e) => !e.field || !fieldKeys.has(e.field));
     if (general.length) {
-      this.container.appendChild(
-        h("div", { class: "fy-panel-errors alert-error", role: "alert" }, ...general.map((e) => h("div", {}, e.message))),
-      );
+      this.container.appendChild(h("div", { class: "fy-panel-errors alert-error", role: "alert" }, ...general.map((e) => h("div", {}, e.message))));
     }
     for (const group of groups) {
       const hasError = group.fields.some((f) => errors.some((e) => e.field === f.key));
-      const section = h("details", { class: "fy-group", open: !group.collapsed || hasError || group.fields.some((f) => f.get && f.get(el)) });
-      section.appendChild(h("summary", {}, group.title));
+      const open = !group.collapsed || hasError || group.fields.some((f) => f.get && f.get(el));
+      const section = h("details", { class: "fy-group", open, "data-section": group.title }, h("summary", {}, group.title));
       for (const field of group.fields) section.appendChild(this.renderField(el, field, errors.filter((e) => e.field === field.key)));
       this.container.appendChild(section);
     }
   }
 
+  renderHead(el) {
+    const def = this.kinds.of(el);
+    const bare = el.type.replace("bpmn:", "");
+    const title = el.businessObject.name || (el.waypoints ? "Sequence flow" : def ? def.label : bare);
+    const sub = el.waypoints ? "Sequence flow" : def ? def.label : `${bare} — no Flowyard kind`;
+    this.titleEl = h("div", { class: "fy-panel-title" }, title);
+    const chip = h("span", { class: "fy-kind-chip", style: `background:${def ? def.stroke : "#868e96"}` }, def ? def.badge : el.waypoints ? "→" : "?");
+    return h(
+      "div",
+      { class: "fy-panel-head" },
+      chip,
+      h("div", { class: "fy-panel-headtext" }, this.titleEl, h("div", { class: "fy-panel-sub" }, sub, " · ", h("span", { class: "mono" }, el.id))),
+    );
+  }
+
   renderEmpty() {
     const registry = this.svc.elementRegistry;
-    const nodes = registry.filter((e) => KINDS[getKind(e)] && !e.labelTarget).length;
+    const nodes = registry.filter((e) => this.kinds.of(e) && !e.labelTarget).length;
     const flows = registry.filter((e) => e.type === "bpmn:SequenceFlow").length;
     const total = [...this.errors.values()].reduce((n, l) => n + l.length, 0);
+    const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
     return h(
       "div",
       { class: "fy-panel-empty" },
-      h("div", { class: "fy-panel-title" }, this.config.topologyName || "Topology"),
-      h("div", { class: "fy-panel-sub" }, `Version ${this.config.versionNumber} · ${nodes} node${nodes === 1 ? "" : "s"} · ${flows} flow${flows === 1 ? "" : "s"}`),
-      total ? h("p", { class: "error" }, `${total} problem${total === 1 ? "" : "s"} — see the Problems list below.`) : null,
+      h("div", { class: "fy-panel-title" }, this.page.topologyName || "Topology"),
+      h("div", { class: "fy-panel-sub" }, `Version ${this.page.versionNumber} · ${plural(nodes, "node")} · ${plural(flows, "flow")}`),
+      total ? h("p", { class: "error" }, `${plural(total, "problem")} — see the Problems list below.`) : null,
       h("p", { class: "muted" }, this.readOnly ? "Select an element to see its settings." : "Drag a node from the palette, then select it to edit its settings."),
       h(
         "dl",
@@ -417,105 +304,104 @@ export class PropertiesPanel {
   }
 
   renderField(el, field, errors) {
-    const id = `fy-f-${field.key}`;
     const wrap = h("div", { class: `fy-field${errors.length ? " has-error" : ""}`, "data-field": field.key });
     if (field.type === "note") {
       wrap.appendChild(h("p", { class: "muted small" }, field.text));
       return wrap;
     }
     const value = field.get(el);
-    let input;
-    const disabled = this.readOnly || field.type === "readonly";
-    if (field.type === "checkbox") {
-      input = h("input", { type: "checkbox", id, name: field.key, disabled: this.readOnly });
-      input.checked = value === "true";
-      wrap.classList.add("fy-field-check");
-      wrap.appendChild(h("label", { for: id }, input, " ", field.label));
-    } else {
-      wrap.appendChild(h("label", { for: id }, field.label));
-      if (field.type === "select") {
-        input = h("select", { id, name: field.key, disabled });
-        const options = field.options();
-        if (value && !options.some((o) => o.value === value)) options.push({ value, label: `${value} (not found)` });
-        for (const o of options) input.appendChild(h("option", { value: o.value, title: o.title }, o.label));
-        input.value = value;
-      } else if (field.type === "textarea") {
-        input = h("textarea", { id, name: field.key, rows: 3, placeholder: field.placeholder, disabled, spellcheck: "false" });
-        input.value = value;
-      } else if (field.type === "readonly") {
-        input = h("input", { type: "text", id, name: field.key, readonly: true, placeholder: field.placeholder, class: "mono" });
-        input.value = value;
-        if (value) {
-          wrap.appendChild(
-            h("div", { class: "fy-inline" }, input, h("button", { type: "button", class: "btn btn-secondary btn-sm", onclick: () => navigator.clipboard && navigator.clipboard.writeText(value) }, "Copy")),
-          );
-          input = null;
-        }
-      } else {
-        input = h("input", {
-          type: field.type === "number" ? "number" : field.type === "url" ? "url" : "text",
-          id,
-          name: field.key,
-          placeholder: field.placeholder,
-          min: field.min,
-          max: field.max,
-          step: field.step,
-          disabled,
-          spellcheck: "false",
-          autocomplete: "off",
-          class: field.mono ? "mono" : undefined,
-        });
-        input.value = value;
-      }
-      if (input) wrap.appendChild(input);
-    }
+    const input = this.renderInput(wrap, field, value);
     const descBox = field.describe ? h("div", { class: "fy-desc-box" }, field.describe(value)) : null;
     if (descBox) wrap.appendChild(descBox);
     const help = typeof field.help === "function" ? field.help(value) : field.help;
     const helpEl = help ? h("small", { class: "help" }, help) : null;
     if (helpEl) wrap.appendChild(helpEl);
     for (const err of errors) wrap.appendChild(h("small", { class: "error" }, err.message));
-
-    if (input && !disabled) {
-      const read = () => (field.type === "checkbox" ? (input.checked ? "true" : "") : input.value);
-      const commit = () => {
-        this.pending.delete(field.key);
-        const current = this.element;
-        if (!current || !this.svc.elementRegistry.get(current.id)) return;
-        const next = field.type === "number" || field.type === "text" || field.type === "url" ? read().trim() : read();
-        if (next === field.get(current)) return;
-        field.set(current, next, this.svc);
-      };
-      if (field.type === "checkbox" || field.type === "select") {
-        input.addEventListener("change", commit);
-      } else {
-        input.addEventListener("input", () => {
-          if (descBox) descBox.replaceChildren(field.describe(input.value));
-          const prev = this.pending.get(field.key);
-          if (prev) clearTimeout(prev.timer);
-          this.pending.set(field.key, { commit, timer: setTimeout(commit, 400) });
-        });
-        input.addEventListener("change", () => {
-          const prev = this.pending.get(field.key);
-          if (prev) clearTimeout(prev.timer);
-          commit();
-        });
-      }
-      if (typeof field.help === "function" && helpEl) {
-        input.addEventListener("change", () => {
-          helpEl.textContent = field.help(input.value);
-        });
-      }
-    }
+    if (input && !input.disabled) this.bindInput(field, input, descBox, helpEl);
     this.inputs.push({ field, input, descBox });
     return wrap;
+  }
+
+  /** Append the label and the input for one field to `wrap`; returns the input (null when read-only text). */
+  renderInput(wrap, field, value) {
+    const id = `fy-f-${field.key}`;
+    const disabled = this.readOnly || field.type === "readonly";
+    if (field.type === "checkbox") {
+      const input = h("input", { type: "checkbox", id, name: field.key, disabled: this.readOnly });
+      input.checked = value === "true";
+      wrap.classList.add("fy-field-check");
+      wrap.appendChild(h("label", { for: id }, input, " ", field.label));
+      return input;
+    }
+    wrap.appendChild(h("label", { for: id }, field.label));
+    let input;
+    if (field.type === "select") {
+      input = h("select", { id, name: field.key, disabled });
+      const options = field.options();
+      if (value && !options.some((o) => o.value === value)) options.push({ value, label: `${value} (not found)` });
+      for (const o of options) input.appendChild(h("option", { value: o.value, title: o.title }, o.label));
+    } else if (field.type === "textarea") {
+      input = h("textarea", { id, name: field.key, rows: 3, placeholder: field.placeholder, disabled, spellcheck: "false" });
+    } else if (field.type === "readonly") {
+      input = h("input", { type: "text", id, name: field.key, readonly: true, placeholder: field.placeholder, class: "mono" });
+      input.value = value;
+      wrap.appendChild(value ? h("div", { class: "fy-inline" }, input, copyButton(value)) : input);
+      return null;
+    } else {
+      input = h("input", {
+        type: field.type === "number" || field.type === "url" ? field.type : "text",
+        id,
+        name: field.key,
+        placeholder: field.placeholder,
+        min: field.min,
+        max: field.max,
+        step: field.step,
+        disabled,
+        spellcheck: "false",
+        autocomplete: "off",
+        class: field.mono ? "mono" : undefined,
+      });
+    }
+    input.value = value;
+    return wrap.appendChild(input);
+  }
+
+  /** Commit an input's value as one command: selects and checkboxes at once, text after a short pause. */
+  bindInput(field, input, descBox, helpEl) {
+    const read = () => (field.type === "checkbox" ? (input.checked ? "true" : "") : input.value);
+    const commit = () => {
+      this.pending.delete(field.key);
+      const current = this.element;
+      if (!current || !this.svc.elementRegistry.get(current.id)) return;
+      const next = ["number", "text", "url"].includes(field.type) ? read().trim() : read();
+      if (next !== field.get(current)) field.set(current, next, this.svc);
+    };
+    const cancelPending = () => clearTimeout((this.pending.get(field.key) || {}).timer);
+    if (field.type === "checkbox" || field.type === "select") {
+      input.addEventListener("change", commit);
+    } else {
+      input.addEventListener("input", () => {
+        if (descBox) descBox.replaceChildren(field.describe(input.value));
+        cancelPending();
+        this.pending.set(field.key, { commit, timer: setTimeout(commit, DEBOUNCE_MS) });
+      });
+      input.addEventListener("change", () => {
+        cancelPending();
+        commit();
+      });
+    }
+    if (typeof field.help === "function" && helpEl) {
+      input.addEventListener("change", () => {
+        helpEl.textContent = field.help(input.value);
+      });
+    }
   }
 
   /** Sync visible values after a change made elsewhere (undo, label editing), leaving the focused input alone. */
   refresh() {
     const el = this.element;
     if (!el) return;
-    if (this.titleEl) this.titleEl.textContent = el.businessObject.name || (KINDS[getKind(el)] || {}).label || el.id;
+    if (this.titleEl) this.titleEl.textContent = el.businessObject.name || (this.kinds.of(el) || {}).label || el.id;
     for (const { field, input, descBox } of this.inputs) {
       if (!input || input === document.activeElement || this.pending.has(field.key)) continue;
       const value = field.get(el);
@@ -525,3 +411,11 @@ export class PropertiesPanel {
     }
   }
 }
+
+PropertiesPanel.$inject = ["eventBus", "elementRegistry", "selection", "injector", "flowyardKinds", "config.flowyard"];
+
+export default {
+  __depends__: [KindsModule],
+  __init__: ["flowyardPanel"],
+  flowyardPanel: ["type", PropertiesPanel],
+};

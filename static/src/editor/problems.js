@@ -1,89 +1,86 @@
-// Server validation results on the canvas (red markers + hover overlays) and in the Problems list.
+// Problems, a diagram-js service (`flowyardProblems`): server validation results and import warnings on
+// the canvas (red markers + hover overlays) and in the Problems list.
+import { escapeHtml } from "./dom";
 
-function escapeHtml(s) {
-  return String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
-}
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 export class Problems {
-  constructor({ modeler, listEl, countEl, drawerEl }) {
-    this.modeler = modeler;
-    this.listEl = listEl;
-    this.countEl = countEl;
-    this.drawerEl = drawerEl;
+  constructor(canvas, overlays, elementRegistry, selection, config) {
+    Object.assign(this, { canvas, overlays, elementRegistry, selection });
+    this.listEl = config.problemListEl;
+    this.countEl = config.problemCountEl;
     this.errors = [];
     this.unsupported = [];
+    this.importWarnings = [];
     this.marked = [];
   }
 
-  set({ errors, unsupported }) {
+  /** errors / unsupported from the server; importWarnings: what bpmn-js could not read ({message}). */
+  set({ errors, unsupported, importWarnings }) {
     if (errors) this.errors = errors;
     if (unsupported) this.unsupported = unsupported;
+    if (importWarnings) this.importWarnings = importWarnings;
     this.draw();
   }
 
+  /** Problems that show in the list, in order: errors, unsupported elements, import warnings. */
+  items() {
+    return [
+      ...this.errors.map((e) => ({ level: "error", id: e.element_id, message: e.message })),
+      ...this.unsupported.map((w) => ({ level: "warning", id: w.element_id, message: w.message, name: w.name })),
+      ...this.importWarnings.map((w) => ({ level: "warning", id: w.element_id || "", message: w.message, name: "Import" })),
+    ];
+  }
+
   clearCanvas() {
-    const canvas = this.modeler.get("canvas");
-    const overlays = this.modeler.get("overlays");
-    overlays.remove({ type: "fy-problem" });
-    for (const [id, marker] of this.marked) canvas.removeMarker(id, marker);
+    this.overlays.remove({ type: "fy-problem" });
+    for (const [id, marker] of this.marked) this.canvas.removeMarker(id, marker);
     this.marked = [];
   }
 
+  /** The shape of a problem's element, or null for root-level problems (the process) and unknown ids. */
+  shape(id) {
+    const element = id && this.elementRegistry.get(id);
+    return element && element.parent ? element : null;
+  }
+
   draw() {
-    const registry = this.modeler.get("elementRegistry");
-    const canvas = this.modeler.get("canvas");
-    const overlays = this.modeler.get("overlays");
     this.clearCanvas();
     const byElement = new Map();
-    // Root-level problems (the process itself) have no shape to mark; they only go to the list.
-    const onCanvas = (id) => {
-      const element = id && registry.get(id);
-      return Boolean(element && element.parent);
-    };
-    for (const err of this.errors) {
-      if (!onCanvas(err.element_id)) continue;
-      const list = byElement.get(err.element_id) || { errors: [], warnings: [] };
-      list.errors.push(err.message);
-      byElement.set(err.element_id, list);
+    for (const item of this.items()) {
+      if (!this.shape(item.id)) continue;
+      const entry = byElement.get(item.id) || { errors: [], warnings: [] };
+      entry[item.level === "error" ? "errors" : "warnings"].push(item.message);
+      byElement.set(item.id, entry);
     }
-    for (const w of this.unsupported) {
-      if (!onCanvas(w.element_id)) continue;
-      const list = byElement.get(w.element_id) || { errors: [], warnings: [] };
-      list.warnings.push(w.message);
-      byElement.set(w.element_id, list);
-    }
-    for (const [id, { errors, warnings }] of byElement) {
-      const element = registry.get(id);
-      const marker = errors.length ? "fy-has-error" : "fy-has-warning";
-      canvas.addMarker(id, marker);
-      this.marked.push([id, marker]);
-      const lines = [...errors.map((m) => `<li class="err">${escapeHtml(m)}</li>`), ...warnings.map((m) => `<li class="warn">${escapeHtml(m)}</li>`)];
-      // Top-left corner: the kind badge sits top right (tasks) or above the shape (events, gateways).
-      const position = { top: -12, left: -12 };
-      overlays.add(id, "fy-problem", {
-        position,
-        html:
-          `<div class="fy-problem-badge ${errors.length ? "is-error" : "is-warning"}" data-element-id="${escapeHtml(id)}">` +
-          `<span>${errors.length ? "!" : "?"}</span><ul class="fy-problem-tip">${lines.join("")}</ul></div>`,
-      });
-    }
+    for (const [id, { errors, warnings }] of byElement) this.mark(id, errors, warnings);
     this.renderList();
   }
 
+  mark(id, errors, warnings) {
+    const marker = errors.length ? "fy-has-error" : "fy-has-warning";
+    this.canvas.addMarker(id, marker);
+    this.marked.push([id, marker]);
+    const lines = [...errors.map((m) => `<li class="err">${escapeHtml(m)}</li>`), ...warnings.map((m) => `<li class="warn">${escapeHtml(m)}</li>`)];
+    // Top-left corner: the kind badge sits top right (tasks) or above the shape (events, gateways).
+    this.overlays.add(id, "fy-problem", {
+      position: { top: -12, left: -12 },
+      html:
+        `<div class="fy-problem-badge ${errors.length ? "is-error" : "is-warning"}" data-element-id="${escapeHtml(id)}">` +
+        `<span>${errors.length ? "!" : "?"}</span><ul class="fy-problem-tip">${lines.join("")}</ul></div>`,
+    });
+  }
+
+  renderCount(nErr, nWarn) {
+    const badge = (className, text) => Object.assign(document.createElement("span"), { className, textContent: text });
+    this.countEl.replaceChildren(badge(`badge ${nErr ? "badge-err" : "badge-ok"}`, plural(nErr, "error")));
+    if (nWarn) this.countEl.append(" ", badge("badge badge-warn", plural(nWarn, "warning")));
+  }
+
   renderList() {
-    const items = [
-      ...this.errors.map((e) => ({ level: "error", id: e.element_id, message: e.message, field: e.field })),
-      ...this.unsupported.map((w) => ({ level: "warning", id: w.element_id, message: w.message, name: w.name, type: w.type })),
-    ];
-    const nErr = this.errors.length;
-    const nWarn = this.unsupported.length;
-    this.countEl.innerHTML = "";
-    this.countEl.append(
-      Object.assign(document.createElement("span"), { className: `badge ${nErr ? "badge-err" : "badge-ok"}`, textContent: `${nErr} error${nErr === 1 ? "" : "s"}` }),
-    );
-    if (nWarn) {
-      this.countEl.append(" ", Object.assign(document.createElement("span"), { className: "badge badge-warn", textContent: `${nWarn} warning${nWarn === 1 ? "" : "s"}` }));
-    }
+    const items = this.items();
+    const nErr = items.filter((i) => i.level === "error").length;
+    this.renderCount(nErr, items.length - nErr);
     this.listEl.textContent = "";
     if (!items.length) {
       const li = document.createElement("li");
@@ -92,35 +89,41 @@ export class Problems {
       this.listEl.appendChild(li);
       return;
     }
-    const registry = this.modeler.get("elementRegistry");
-    for (const item of items) {
-      const li = document.createElement("li");
-      li.className = `fy-problem fy-problem-${item.level}`;
-      li.dataset.elementId = item.id || "";
-      const found = item.id && registry.get(item.id);
-      const el = found && found.parent ? found : null;
-      const isRoot = found && !found.parent;
-      const name = el ? el.businessObject.name || item.id : isRoot ? "Diagram" : item.name || item.id || "Diagram";
-      li.innerHTML =
-        `<span class="fy-problem-icon">${item.level === "error" ? "●" : "▲"}</span>` +
-        `<span class="fy-problem-el">${escapeHtml(name)}</span>` +
-        `<span class="fy-problem-msg">${escapeHtml(item.message)}</span>`;
-      if (el) {
-        li.tabIndex = 0;
-        li.classList.add("is-link");
-        const go = () => this.reveal(item.id);
-        li.addEventListener("click", go);
-        li.addEventListener("keydown", (e) => e.key === "Enter" && go());
-      }
-      this.listEl.appendChild(li);
+    for (const item of items) this.listEl.appendChild(this.renderItem(item));
+  }
+
+  renderItem(item) {
+    const li = document.createElement("li");
+    li.className = `fy-problem fy-problem-${item.level}`;
+    li.dataset.elementId = item.id || "";
+    const found = item.id && this.elementRegistry.get(item.id);
+    const el = this.shape(item.id);
+    const name = el ? el.businessObject.name || item.id : found ? "Diagram" : item.name || item.id || "Diagram";
+    li.innerHTML =
+      `<span class="fy-problem-icon">${item.level === "error" ? "●" : "▲"}</span>` +
+      `<span class="fy-problem-el">${escapeHtml(name)}</span>` +
+      `<span class="fy-problem-msg">${escapeHtml(item.message)}</span>`;
+    if (el) {
+      li.tabIndex = 0;
+      li.classList.add("is-link");
+      const go = () => this.reveal(item.id);
+      li.addEventListener("click", go);
+      li.addEventListener("keydown", (e) => e.key === "Enter" && go());
     }
+    return li;
   }
 
   reveal(id) {
-    const element = this.modeler.get("elementRegistry").get(id);
+    const element = this.elementRegistry.get(id);
     if (!element) return;
-    const canvas = this.modeler.get("canvas");
-    this.modeler.get("selection").select(element);
-    canvas.scrollToElement(element, { top: 120, bottom: 120, left: 120, right: 120 });
+    this.selection.select(element);
+    this.canvas.scrollToElement(element, { top: 120, bottom: 120, left: 120, right: 120 });
   }
 }
+
+Problems.$inject = ["canvas", "overlays", "elementRegistry", "selection", "config.flowyard"];
+
+export default {
+  __init__: ["flowyardProblems"],
+  flowyardProblems: ["type", Problems],
+};

@@ -2,7 +2,7 @@
 // so a diagram reads at a glance. Runs above BpmnRenderer (priority 1000) and delegates to it.
 import BaseRenderer from "diagram-js/lib/draw/BaseRenderer";
 
-import { KINDS, getKind } from "./kinds";
+import { getKind } from "./kinds";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const HIGH_PRIORITY = 1500;
@@ -19,17 +19,18 @@ function badgeWidth(text) {
 }
 
 export default class FlowyardRenderer extends BaseRenderer {
-  constructor(eventBus, bpmnRenderer) {
+  constructor(eventBus, bpmnRenderer, flowyardKinds) {
     super(eventBus, HIGH_PRIORITY);
     this.bpmnRenderer = bpmnRenderer;
+    this.kinds = flowyardKinds;
   }
 
   canRender(element) {
-    return !element.labelTarget && Boolean(KINDS[getKind(element)]);
+    return !element.labelTarget && Boolean(this.kinds.of(element));
   }
 
   drawShape(parentGfx, element) {
-    const def = KINDS[getKind(element)];
+    const def = this.kinds.of(element);
     const shape = this.bpmnRenderer.drawShape(parentGfx, element, { fill: def.fill, stroke: def.stroke });
     const text = def.badge;
     const w = badgeWidth(text);
@@ -61,4 +62,4 @@ export default class FlowyardRenderer extends BaseRenderer {
   }
 }
 
-FlowyardRenderer.$inject = ["eventBus", "bpmnRenderer"];
+FlowyardRenderer.$inject = ["eventBus", "bpmnRenderer", "flowyardKinds"];
