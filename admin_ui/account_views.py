@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -19,7 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from admin_ui import selectors, services
+from admin_ui import selectors, services, throttle
 from admin_ui.applications import REGISTRY, mask_secret
 from admin_ui.forms import (
     AuditFilterForm,
@@ -62,7 +63,22 @@ def _settings_context(request: HttpRequest, tab: str, **extra: Any) -> dict[str,
     return {"nav": "settings", "tab": tab, "tenant": request.tenant, **extra}  # type: ignore[attr-defined]
 
 
-# --------------------------------------------------------------------------- sign up, tenants
+# --------------------------------------------------------------------------- sign up, password reset, tenants
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's password reset, throttled per account and per IP (each request sends an email)."""
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        email = form.cleaned_data["email"]
+        wait = throttle.blocked_for(*throttle.checks_for("reset", account=email, request=self.request))
+        if wait:
+            form.add_error("email", throttle.message(wait, "password reset requests"))
+            response = self.form_invalid(form)
+            response.status_code = 429
+            return response
+        throttle.record_both("reset", account=email, request=self.request)
+        return super().form_valid(form)
 
 
 @sensitive_post_parameters("password1", "password2")
@@ -73,6 +89,12 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect(next_url or "home")
     form = SignupForm(request.POST or None, initial={"email": request.GET.get("email", "")})
     if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"]
+        wait = throttle.blocked_for(*throttle.checks_for("signup", account=email, request=request))
+        if wait:
+            form.add_error(None, throttle.message(wait, "sign-ups from here"))
+            return render(request, "admin_ui/signup.html", {"form": form, "next": next_url}, status=429)
+        throttle.record_both("signup", account=email, request=request)
         try:
             user = services.user_signup(email=form.cleaned_data["email"], password=form.cleaned_data["password1"])
         except services.ServiceError as exc:

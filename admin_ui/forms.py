@@ -8,6 +8,7 @@ from django import forms
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.forms import AuthenticationForm
 
+from admin_ui import throttle
 from admin_ui.applications import ApplicationKind, FieldSpec, mask_secret
 from admin_ui.models import ApiToken, Role, Tenant
 from admin_ui.roles import SCOPE_DESCRIPTIONS
@@ -20,10 +21,22 @@ class EmailAuthenticationForm(AuthenticationForm):
 
     def clean(self) -> dict[str, Any]:
         email = (self.cleaned_data.get("username") or "").strip()
+        # Failed logins are counted per account and per IP; past the limit even the right password waits.
+        checks = throttle.checks_for("login", account=email, request=self.request) if self.request else ()
+        wait = throttle.blocked_for(*checks)
+        if wait:
+            raise forms.ValidationError(throttle.message(wait, "failed logins"), code="throttled")
         user = get_user_model().objects.filter(email__iexact=email).order_by("id").first()
         if user is not None:
             self.cleaned_data["username"] = user.get_username()
-        return super().clean()
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError:
+            if self.request is not None:
+                throttle.record_both("login", account=email, request=self.request)
+            raise
+        throttle.clear("login:account", email)
+        return cleaned
 
 
 class SignupForm(forms.Form):

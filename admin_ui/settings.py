@@ -175,6 +175,14 @@ FLOWYARD_NODE_MODULES = env_list("FLOWYARD_NODE_MODULES", "")
 FLOWYARD_EGRESS_ALLOW = env_list("FLOWYARD_EGRESS_ALLOW", "")
 DATA_UPLOAD_MAX_MEMORY_SIZE = FLOWYARD_MAX_BPMN_BYTES * 2
 
+# Throttling (Redis counters): failed logins, password resets and sign-ups per account and per IP within a window;
+# requests per API token (DRF rate, e.g. "600/min").
+FLOWYARD_THROTTLE_ACCOUNT = env_int("FLOWYARD_THROTTLE_ACCOUNT", 10)
+FLOWYARD_THROTTLE_IP = env_int("FLOWYARD_THROTTLE_IP", 50)
+FLOWYARD_THROTTLE_WINDOW_SECONDS = env_int("FLOWYARD_THROTTLE_WINDOW_SECONDS", 900)
+FLOWYARD_THROTTLE_PREFIX = env_str("FLOWYARD_THROTTLE_PREFIX", f"{FLOWYARD_REDIS_PREFIX}:throttle")
+FLOWYARD_API_TOKEN_RATE = env_str("FLOWYARD_API_TOKEN_RATE", "600/min")
+
 # Email: console by default.
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
@@ -200,6 +208,7 @@ REST_FRAMEWORK = {
     ],
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "admin_ui.api_errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["admin_ui.throttle.ApiTokenThrottle"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Flowyard API",
