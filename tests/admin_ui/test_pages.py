@@ -334,7 +334,7 @@ def test_install_create_edit_toggle_delete(alice_client, tenant_a):
     install = ApplicationInstall.objects.get(tenant=tenant_a, name="Shop")
     assert install.secrets == {"api_key": SECRET}
     listing = alice_client.get("/applications/").content.decode()
-    assert SECRET not in listing and "••••••••" + SECRET[-4:] in listing
+    assert SECRET[-4:] not in listing and "••••••••" in listing
     edit = alice_client.get(f"/applications/{install.pk}/").content.decode()
     assert SECRET not in edit and "Leave blank to keep" in edit
     alice_client.post(
