@@ -29,10 +29,14 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", False)
-# The fallback key only serves local development and tests; check --deploy flags it.
-SECRET_KEY = env_str("SECRET_KEY", "django-insecure-flowyard-local-development-key-change-me-0123456789")
+# The fallback keys only serve local development and tests: `check --deploy` reports them (flowyard.E001/E002) and
+# the web process refuses to start on them when DEBUG is off, unless FLOWYARD_ALLOW_DEV_KEYS says this is a dev box.
+DEVELOPMENT_SECRET_KEY = "django-insecure-flowyard-local-development-key-change-me-0123456789"
+DEVELOPMENT_FIELD_ENCRYPTION_KEY = "bG9jYWwtZGV2ZWxvcG1lbnQta2V5LWNoYW5nZS1tZSE="
+SECRET_KEY = env_str("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
 # Fernet key (urlsafe base64, 32 bytes) for application secrets at rest.
-FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY", "bG9jYWwtZGV2ZWxvcG1lbnQta2V5LWNoYW5nZS1tZSE=")
+FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY", DEVELOPMENT_FIELD_ENCRYPTION_KEY)
+FLOWYARD_ALLOW_DEV_KEYS = env_bool("FLOWYARD_ALLOW_DEV_KEYS", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "http://localhost:8000,http://127.0.0.1:8000")
 SITE_URL = env_str("SITE_URL", "http://localhost:8000")
