@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 
 from admin_ui import throttle
@@ -40,35 +40,13 @@ class EmailAuthenticationForm(AuthenticationForm):
 
 
 class SignupForm(forms.Form):
+    """Sign-up asks only for the address: the password is chosen through the link sent there."""
+
     email = forms.EmailField(label="Email", widget=forms.EmailInput(attrs={"autofocus": True}))
-    password1 = forms.CharField(
-        label="Password",
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="At least 8 characters, not only digits, not a common password.",
-    )
-    password2 = forms.CharField(
-        label="Repeat password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
-    )
 
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip().lower()
-        if get_user_model().objects.filter(username__iexact=email).exists():
-            raise forms.ValidationError("An account with this email already exists. Log in instead.")
-        return email
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        p1, p2 = data.get("password1"), data.get("password2")
-        if p1 and p2 and p1 != p2:
-            self.add_error("password2", "The two passwords differ.")
-        elif p1:
-            user = get_user_model()(username=data.get("email", ""), email=data.get("email", ""))
-            try:
-                password_validation.validate_password(p1, user)
-            except forms.ValidationError as exc:
-                self.add_error("password1", exc)
-        return data
+        # No "already exists" here: the answer must not tell whether an address has an account.
+        return str(self.cleaned_data["email"]).strip().lower()
 
 
 class TenantForm(forms.ModelForm):

@@ -16,6 +16,7 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/signup/<uidb64>/<token>/", views.signup_confirm, name="signup_confirm"),
     path(
         "accounts/password/change/",
         auth_views.PasswordChangeView.as_view(
