@@ -8,7 +8,7 @@ FLOWYARD_PORT ?= 8000
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/flowyard
 export FLOWYARD_HOST FLOWYARD_PORT
 
-.PHONY: install frontend services migrate seed run test lint test-fast test-unit test-e2e test-postgres bench clean
+.PHONY: install frontend services migrate seed run test lint test-fast test-unit test-e2e test-postgres chaos fuzz bench clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,7 +57,7 @@ lint: install
 
 # No engine subprocess, browser or fault injection: the quick loop while editing.
 test-fast: install services
-	$(VENV)/bin/pytest tests -m "not slow" --ignore=tests/e2e --ignore=tests/chaos -q
+	$(VENV)/bin/pytest tests -m "not slow and not fuzz" --ignore=tests/e2e --ignore=tests/chaos -q
 
 test-unit: install services
 	$(VENV)/bin/pytest tests --ignore=tests/e2e -q
@@ -68,9 +68,22 @@ test-e2e: install services
 
 test: lint test-unit test-e2e
 
+# The chaos short form already ran in test-unit; its scenarios do not depend on the database engine.
 test-postgres: install services
 	DATABASE_URL=$(PG_TEST_URL) .ci/ensure-services
-	DATABASE_URL=$(PG_TEST_URL) $(VENV)/bin/pytest tests --ignore=tests/e2e -q
+	DATABASE_URL=$(PG_TEST_URL) $(VENV)/bin/pytest tests --ignore=tests/e2e --ignore=tests/chaos -q
+
+# Every fault scenario with more processes (test-unit runs a short form); prints the books per fault and
+# writes them to test-results/chaos.txt. Starts its own RabbitMQ node and Redis server; SQLite only.
+chaos: install services
+	FLOWYARD_CHAOS=full $(VENV)/bin/pytest tests/chaos -q --timeout 1800
+	$(MAKE) fuzz
+
+# Schemathesis over every API operation with a member's token: no 5xx, no undocumented status or body.
+# CI runs the same test with a few examples per operation; `make chaos` runs this full form.
+FUZZ_EXAMPLES ?= 100
+fuzz: install services
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/pytest tests/test_api_fuzz.py -q -s
 
 bench: install services
 	@.ci/ensure-chromium

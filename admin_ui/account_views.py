@@ -131,7 +131,7 @@ def tenant_create(request: HttpRequest) -> HttpResponse:
         set_current_tenant(request, tenant)
         messages.success(request, f"Tenant “{tenant.name}” created. You are its owner.")
         return redirect("home")
-    first = not request.user.memberships.exists()  # type: ignore[union-attr]
+    first = not selectors.user_has_tenants(user=request.user)
     return render(request, "admin_ui/tenant_create.html", {"form": form, "first": first})
 
 
@@ -140,9 +140,7 @@ def tenant_create(request: HttpRequest) -> HttpResponse:
 def tenant_switch(request: HttpRequest, pk: int) -> HttpResponse:
     """Make another of the user's tenants the current one; 404 for tenants they are not in."""
     user: Any = request.user
-    membership = Membership.objects.select_related("tenant").filter(user=user, tenant_id=pk).first()
-    if membership is None:
-        raise Http404("No such tenant.")
+    membership = selectors.user_membership_get(user=user, tenant_id=pk)
     set_current_tenant(request, membership.tenant)
     messages.info(request, f"Switched to {membership.tenant.name}.")
     return redirect(_safe_next(request) or "home")

@@ -48,7 +48,7 @@ def json_loads(raw: bytes | str, *, field: str = "body") -> Any:
     except RecursionError as exc:
         raise _refuse(f"JSON is nested deeper than {MAX_DEPTH} levels.", field) from exc
     except ValueError as exc:  # also UnicodeDecodeError for bytes that are not UTF-8
-        raise _refuse(f"Invalid JSON: {exc}", field) from exc
+        raise _refuse(f"The body is not valid JSON: {exc}", field) from exc
     _check(value, field)
     return value
 

@@ -53,6 +53,12 @@ TOKEN_SCOPE_MATRIX: dict[str, dict[str, frozenset[str]]] = {
         "api_version_export": GET,
         "api_process_list": GET,
         "api_process_detail": GET,
+        "api_trash_list": GET,
+        "api_trash_groups": GET,
+        "api_trash_detail": GET,
+        "api_trash_history": GET,
+        "api_trash_bulk_list": GET,
+        "api_trash_bulk_detail": GET,
     },
     "write": {
         "api_topology_list": frozenset({"POST"}),
@@ -72,8 +78,19 @@ TOKEN_SCOPE_MATRIX: dict[str, dict[str, frozenset[str]]] = {
         "api_webhook_revoke": frozenset({"POST"}),
         "api_webhook_signing": frozenset({"POST"}),
     },
-    # The trash scope opens the trash API's endpoints; there are none yet, so it opens nothing.
-    "trash": {},
+    # The trash scope opens exactly the trash API: read, edit, resend, reject, try and bulk jobs.
+    "trash": {
+        "api_trash_list": GET,
+        "api_trash_groups": GET,
+        "api_trash_detail": frozenset({"GET", "PATCH"}),
+        "api_trash_history": GET,
+        "api_trash_resend": frozenset({"POST"}),
+        "api_trash_reject": frozenset({"POST"}),
+        "api_trash_try": frozenset({"POST"}),
+        "api_trash_bulk_list": frozenset({"GET", "POST"}),
+        "api_trash_bulk_detail": GET,
+        "api_trash_bulk_cancel": frozenset({"POST"}),
+    },
 }
 
 # API endpoints no token scope opens, by design (session users with the role only).
@@ -82,7 +99,7 @@ SESSION_ONLY_ENDPOINTS: frozenset[str] = frozenset(
 )
 
 SCOPE_DESCRIPTIONS: dict[str, str] = {
-    "read": "GET topologies, versions, processes, installs and members",
+    "read": "GET topologies, versions, processes, trash, installs and members",
     "write": "create, edit, import, publish, enable and disable topologies",
     "start": "start and terminate processes, see and rotate webhooks",
     "trash": "work the trash (resend, reject, edit)",

@@ -22,6 +22,15 @@ def membership_get(*, tenant: Tenant, pk: int) -> Membership:
     return get_object_or_404(Membership.objects.select_related("user", "tenant"), tenant=tenant, pk=pk)
 
 
+def user_membership_get(*, user: Any, tenant_id: int) -> Membership:
+    """The user's own membership of a tenant, or 404 for tenants they are not in."""
+    return get_object_or_404(Membership.objects.select_related("tenant"), user=user, tenant_id=tenant_id)
+
+
+def user_has_tenants(*, user: Any) -> bool:
+    return Membership.objects.filter(user=user).exists()
+
+
 def invitation_list(*, tenant: Tenant, pending_only: bool = True) -> QuerySet[Invitation]:
     qs = Invitation.objects.filter(tenant=tenant).select_related("invited_by").order_by("-created_at", "-id")
     return qs.filter(status=Invitation.Status.PENDING) if pending_only else qs

@@ -165,21 +165,39 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
+# Static schedules; django-celery-beat's scheduler copies them into its table at start.
+CELERY_BEAT_SCHEDULE = {
+    "trash-retention": {"task": "trash.tasks.trash_retention", "schedule": 24 * 3600.0},
+}
 
 # Runtime
 FLOWYARD_EXCHANGE = env_str("FLOWYARD_EXCHANGE", "flowyard")
 FLOWYARD_QUEUE_PREFIX = env_str("FLOWYARD_QUEUE_PREFIX", "flowyard")
 FLOWYARD_MAX_PAYLOAD_BYTES = env_int("FLOWYARD_MAX_PAYLOAD_BYTES", 1024 * 1024)
 FLOWYARD_MAX_BPMN_BYTES = env_int("FLOWYARD_MAX_BPMN_BYTES", 5 * 1024 * 1024)
+FLOWYARD_MAX_NODES = env_int("FLOWYARD_MAX_NODES", 2000)  # per topology; bigger imports are refused
 # Runtime engine: TTL delay tiers (ms, ascending), max event batch interval, Redis key prefix.
 FLOWYARD_DELAY_TIERS_MS = [int(v) for v in env_list("FLOWYARD_DELAY_TIERS_MS", "1000,5000,30000,300000,3600000")]
 FLOWYARD_EVENT_FLUSH_MS = env_int("FLOWYARD_EVENT_FLUSH_MS", 100)
 FLOWYARD_REDIS_PREFIX = env_str("FLOWYARD_REDIS_PREFIX", "flowyard")
+# Circuit breaker per remote host: open after this many consecutive failures (0 turns it off), probe after the pause.
+FLOWYARD_BREAKER_FAILURES = env_int("FLOWYARD_BREAKER_FAILURES", 5)
+FLOWYARD_BREAKER_COOLDOWN_MS = env_int("FLOWYARD_BREAKER_COOLDOWN_MS", 30000)
+# A message redelivered this many times without ever being acknowledged (it kills the engine) goes to the trash.
+FLOWYARD_DELIVERY_LIMIT = env_int("FLOWYARD_DELIVERY_LIMIT", 10)
+# Live monitoring: the recorder's "changed" notices to websocket groups (off: pages only update on reload),
+# how often at most each group hears one, and RabbitMQ's management API for in-flight counts (optional; queue
+# depths fall back to passive declares without it).
+FLOWYARD_LIVE_NOTICES = env_bool("FLOWYARD_LIVE_NOTICES", True)
+FLOWYARD_LIVE_INTERVAL_MS = env_int("FLOWYARD_LIVE_INTERVAL_MS", 250)
+RABBITMQ_MANAGEMENT_URL = env_str("RABBITMQ_MANAGEMENT_URL", "")
 # Extra modules with @node classes the engine imports at start (comma-separated dotted paths).
 FLOWYARD_NODE_MODULES = env_list("FLOWYARD_NODE_MODULES", "")
 # Egress policy of the engine's outgoing calls: CIDRs and host names (".example.com" for sub-domains) that may be
 # called although they are loopback, private, link-local or metadata addresses. Empty: public addresses only.
 FLOWYARD_EGRESS_ALLOW = env_list("FLOWYARD_EGRESS_ALLOW", "")
+# Resent and rejected trash messages are purged this many days after their last change (0 keeps them).
+FLOWYARD_TRASH_RETENTION_DAYS = env_int("FLOWYARD_TRASH_RETENTION_DAYS", 30)
 DATA_UPLOAD_MAX_MEMORY_SIZE = FLOWYARD_MAX_BPMN_BYTES * 2
 
 # Throttling (Redis counters): failed logins, password resets and sign-ups per account and per IP within a window;

@@ -62,9 +62,11 @@ def chain_topology(name: str, middle: list[dict[str, Any]], *, prefetch: int = 1
     return Bench(tenant=tenant, user=user, topology=topology, version=version, node_keys=[n["id"] for n in nodes])
 
 
-def start_engine(procs: Children, bench: Bench, *, log_name: str, args: Iterable[str] = ()) -> Any:
+def start_engine(
+    procs: Children, bench: Bench, *, log_name: str, args: Iterable[str] = (), env: dict[str, str] | None = None
+) -> Any:
     """Run `manage.py engine` and wait until it consumes every node queue of the benchmark topology."""
-    engine = procs.start([PYTHON, "manage.py", "engine", *args], log_name=log_name)
+    engine = procs.start([PYTHON, "manage.py", "engine", *args], log_name=log_name, env=env)
     deadline = time.monotonic() + ENGINE_READY_TIMEOUT
     queues = [bench.queue(key) for key in bench.node_keys]
     while time.monotonic() < deadline:

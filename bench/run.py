@@ -1,6 +1,7 @@
 """Run Flowyard's benchmarks and print one table: `python bench/run.py [NAME ...] [--save-baseline]`.
 
-Names: pika, celery, flowyard, connector, rss, editor, pages (default: all, in that order). Results go to
+Names: pika, celery, flowyard, flowyard-notices-off, connector, rss, editor, pages, trash (default: all, in that
+order). Results go to
 bench/results/latest.json; `--save-baseline` also rewrites bench/baseline.json with this run's figures."""
 
 from __future__ import annotations
@@ -32,11 +33,11 @@ LATEST = RESULTS_DIR / "latest.json"
 CONTENDER_TARGETS = {"pika": 0.6, "celery": 4.0}
 
 
-def _bench(module: str) -> Callable[[], BenchResult]:
+def _bench(module: str, function: str = "run") -> Callable[[], BenchResult]:
     def run() -> BenchResult:
         import importlib
 
-        return importlib.import_module(f"bench.{module}").run()
+        return getattr(importlib.import_module(f"bench.{module}"), function)()
 
     return run
 
@@ -45,10 +46,12 @@ BENCHMARKS: dict[str, Callable[[], BenchResult]] = {
     "pika": _bench("pika_bench"),
     "celery": _bench("celery_bench"),
     "flowyard": _bench("flowyard_bench"),
+    "flowyard-notices-off": _bench("flowyard_bench", "run_notices_off"),
     "connector": _bench("connector_bench"),
     "rss": _bench("rss_bench"),
     "editor": _bench("editor_bench"),
     "pages": _bench("page_bench"),
+    "trash": _bench("trash_bench"),
 }
 
 
@@ -73,6 +76,17 @@ def contender_ratios(results: dict[str, BenchResult]) -> None:
                 target=target,
                 note=f"Flowyard/{name} processes/s, same run",
             )
+
+
+def notice_cost(results: dict[str, BenchResult]) -> None:
+    """Issue 11: live-monitoring notices on (the `flowyard` row) may cost at most 10 % of the throughput with
+    them off (the `flowyard-notices-off` row, same run)."""
+    on, off = results.get("flowyard"), results.get("flowyard-notices-off")
+    if not on or not off or on.error or off.error:
+        return
+    mine, theirs = on.get("throughput"), off.get("throughput")
+    if mine and theirs:
+        on.add("throughput notices on vs off", mine / theirs, "x", target=0.9, note="same run, same topology size")
 
 
 def load_baseline() -> dict[str, Any]:
@@ -188,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  warning: broker clean-up failed: {exc}", file=sys.stderr)
         _cleanup_redis()
     contender_ratios(results)
+    notice_cost(results)
     for result in results.values():
         if result.error:
             for metric in result.metrics:

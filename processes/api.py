@@ -1,22 +1,26 @@
-"""Process API: REST start by topology name, process list/detail, terminate."""
+"""Process API: REST start by topology name, webhook intake, process list/detail, terminate."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema, inline_serializer
-from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
-from rest_framework.permissions import IsAuthenticated
+from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from admin_ui.authentication import TenantPermission, request_tenant
+from admin_ui.api_base import TenantApi
+from admin_ui.api_errors import ErrorSerializer
 from admin_ui.roles import Perm
 from processes import selectors
+from processes.filters import ProcessFilter
 from processes.models import Process, ProcessEvent
-from processes.services import StartError, process_terminate, topology_start
+from processes.services import process_terminate, topology_start, webhook_start
+from topology.webhooks import SIGNATURE_HEADER
 
 
 class ProcessOutputSerializer(serializers.ModelSerializer[Process]):
@@ -63,89 +67,106 @@ StartedSerializer = inline_serializer(
     },
 )
 
+START_BODY = {
+    "application/json": {
+        "type": "object",
+        "additionalProperties": True,
+        "description": "The payload of the first message: a JSON object (an empty body means {}).",
+    }
+}
+# A start is refused when the topology or node is unknown (404), not startable (409), the payload is too large
+# (413) or the broker is down (503); nothing is published then.
+START_REFUSALS = {
+    404: ErrorSerializer,
+    409: ErrorSerializer,
+    413: ErrorSerializer,
+    503: ErrorSerializer,
+}
 
-def _error(exc: StartError) -> Response:
-    return Response({"detail": exc.detail, "errors": exc.errors or {}}, status=exc.status)
 
-
-class TopologyStartApi(APIView):
+class TopologyStartApi(TenantApi):
     """POST the JSON payload as the request body; answers 202 with the correlation id."""
 
-    permission_classes = [IsAuthenticated, TenantPermission]
     required_perm = Perm.OPERATE
 
     @extend_schema(
-        request={"application/json": OpenApiTypes.OBJECT},
-        responses={202: StartedSerializer},
+        request=START_BODY,
+        responses={202: StartedSerializer, **START_REFUSALS},
         parameters=[OpenApiParameter("node", str, description="start node key when the topology has several")],
     )
     def post(self, request: Request, name: str) -> Response:
-        node = request.query_params.get("node") or None
-        try:
-            process = topology_start(
-                tenant=request_tenant(request),
-                name=name,
-                body=request.body,
-                actor=request.user if getattr(request.user, "pk", None) else None,
-                node_key=node,
-            )
-        except StartError as exc:
-            return _error(exc)
+        # The raw body, not request.data: the payload travels byte for byte as the message body.
+        process = topology_start(
+            tenant=self.tenant,
+            name=name,
+            body=request.body,
+            actor=self.actor,
+            node_key=request.query_params.get("node") or None,
+        )
         return Response(
             {"correlation_id": process.correlation_id, "process": process.pk, "status": process.status},
             status=status.HTTP_202_ACCEPTED,
         )
 
 
-class ProcessListApi(APIView):
-    permission_classes = [IsAuthenticated, TenantPermission]
-    required_perm = Perm.VIEW
+class WebhookStartApi(APIView):
+    """Public webhook intake: the token in the URL is the credential; answers 202 with the correlation id."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
 
     @extend_schema(
-        responses=ProcessOutputSerializer(many=True),
-        parameters=[
-            OpenApiParameter("topology", int),
-            OpenApiParameter("status", str, enum=[s.value for s in Process.Status]),
-            OpenApiParameter("range", str, description="time range, e.g. 1h, 24h, 7d"),
-        ],
+        request=START_BODY,
+        responses={
+            202: inline_serializer(
+                "WebhookStarted", {"correlation_id": serializers.CharField(), "status": serializers.CharField()}
+            ),
+            400: ErrorSerializer,
+            **START_REFUSALS,
+        },
+        auth=[],
     )
-    def get(self, request: Request) -> Response:
-        params = request.query_params
-        topology = params.get("topology", "")
-        qs = selectors.process_list(
-            tenant=request_tenant(request),
-            topology_id=int(topology) if topology.isdigit() else None,
-            status=params.get("status", ""),
-            since=selectors.range_start(params.get("range", "")),
+    def post(self, request: Request, token: str) -> Response:
+        headers = {"webhook-content-type": request.content_type or ""}
+        process = webhook_start(
+            token=token,
+            body=request.body,
+            headers=headers,
+            signature=request.headers.get(SIGNATURE_HEADER),
+            content_type=request.content_type or "",
         )
-        paginator = LimitOffsetPagination()
-        page: Any = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(ProcessOutputSerializer(page, many=True).data)
+        return Response({"correlation_id": process.correlation_id, "status": process.status}, status=202)
 
 
-class ProcessDetailApi(APIView):
-    permission_classes = [IsAuthenticated, TenantPermission]
+class ProcessListApi(TenantApi, generics.ListAPIView):
+    """The tenant's processes, newest first, filtered like the process page; limit/offset paginated."""
+
+    required_perm = Perm.VIEW
+    serializer_class = ProcessOutputSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ProcessFilter
+
+    def get_queryset(self) -> QuerySet[Process]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no tenant
+            return Process.objects.none()
+        return selectors.process_list(tenant=self.tenant)
+
+
+class ProcessDetailApi(TenantApi):
     required_perm = Perm.VIEW
 
     @extend_schema(responses=ProcessDetailSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        process = selectors.process_get(tenant=request_tenant(request), pk=pk)
+        process = selectors.process_get(tenant=self.tenant, pk=pk)
         data: dict[str, Any] = dict(ProcessOutputSerializer(process).data)
         data["events"] = ProcessEventSerializer(selectors.process_timeline(process=process), many=True).data
         return Response(data)
 
 
-class ProcessTerminateApi(APIView):
-    permission_classes = [IsAuthenticated, TenantPermission]
+class ProcessTerminateApi(TenantApi):
     required_perm = Perm.OPERATE
 
-    @extend_schema(request=None, responses=ProcessOutputSerializer)
+    @extend_schema(request=None, responses={200: ProcessOutputSerializer, 409: ErrorSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        process = selectors.process_get(tenant=request_tenant(request), pk=pk)
-        try:
-            process = process_terminate(
-                process=process, actor=request.user if getattr(request.user, "pk", None) else None
-            )
-        except StartError as exc:
-            return _error(exc)
+        process = process_terminate(process=selectors.process_get(tenant=self.tenant, pk=pk), actor=self.actor)
         return Response(ProcessOutputSerializer(process).data)

@@ -33,6 +33,20 @@ class Process(models.Model):
         ordering = ["-started_at", "-id"]
         indexes = [models.Index(fields=["tenant", "status", "started_at"])]
 
+    @property
+    def duration_label(self) -> str:
+        """How long the run took, in the largest unit that reads well ("87 ms", "4.2 s", "3 min")."""
+        if self.finished_at is None:
+            return ""
+        ms = max(0.0, (self.finished_at - self.started_at).total_seconds() * 1000)
+        if ms < 1000:
+            return f"{ms:.0f} ms"
+        if ms < 60_000:
+            return f"{ms / 1000:.1f} s"
+        if ms < 3_600_000:
+            return f"{ms / 60_000:.0f} min"
+        return f"{ms / 3_600_000:.1f} h"
+
 
 class ProcessEvent(models.Model):
     """One node run of a process, for its timeline."""
@@ -65,3 +79,28 @@ class NodeStat(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["node", "minute"], name="unique_node_minute")]
+
+
+class JoinState(models.Model):
+    """Arrivals a join node has collected for one process branch; durable so joins survive Redis and engine loss."""
+
+    key = models.CharField(max_length=64, unique=True)
+    # {previous node key: JSON body}; the first arrival per incoming branch wins, redeliveries change nothing.
+    arrivals = models.JSONField(default=dict)
+    # Message id of the arrival that completed the set: only it (and its redeliveries) emits the merge.
+    completed_by = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+
+class ProcessPayload(models.Model):
+    """A run's input and outputs, kept only for nodes with `keepPayload` on (payloads can hold personal data)."""
+
+    process = models.ForeignKey(Process, on_delete=models.CASCADE, related_name="payloads")
+    node_key = models.CharField(max_length=100)
+    message_id = models.CharField(max_length=64)
+    body_in = models.TextField(blank=True)
+    bodies_out = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["process", "message_id"], name="processpayload_message")]

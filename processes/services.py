@@ -7,14 +7,18 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from pika.exceptions import AMQPError
 
+from admin_ui.errors import Refusal, ServiceError
+from admin_ui.json_input import json_object_loads
 from admin_ui.models import Tenant
 from admin_ui.services import audit_log
 from processes.models import Process
+from processes.selectors import START_KINDS, start_nodes
 from topology.models import Node, Topology, TopologyVersion
 from topology.runtime import control, state
 from topology.runtime import headers as h
@@ -24,59 +28,52 @@ from topology.webhooks import SIGNATURE_HEADER, webhook_for_token, webhook_signa
 
 log = logging.getLogger(__name__)
 
-START_KINDS = [Node.Kind.START_MANUAL, Node.Kind.START_WEBHOOK, Node.Kind.START_CRON, Node.Kind.START_EVENT]
 
-
-class StartError(Exception):
-    """A start was refused; `status` is the HTTP status to answer with, nothing was published."""
-
-    def __init__(self, detail: str, *, status: int = 400, errors: Any = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.status = status
-        self.errors = errors
+def _refuse_large(size: int) -> None:
+    if size > settings.FLOWYARD_MAX_PAYLOAD_BYTES:
+        message = f"Payload is larger than {settings.FLOWYARD_MAX_PAYLOAD_BYTES} bytes."
+        raise ServiceError(message, errors={"body": [message]}, reason=Refusal.TOO_LARGE)
 
 
 def payload_bytes(body: Any) -> bytes:
-    """Validate and encode a start payload: JSON only, at most FLOWYARD_MAX_PAYLOAD_BYTES."""
+    """Validate and encode a start payload: a JSON object (empty means {}), at most FLOWYARD_MAX_PAYLOAD_BYTES.
+
+    The REST API, the webhook, the start page, cron and event starts all pass here, so they refuse alike.
+    """
     if isinstance(body, bytes | bytearray | str):
-        raw = bytes(body, "utf-8") if isinstance(body, str) else bytes(body)
-        if len(raw) > settings.FLOWYARD_MAX_PAYLOAD_BYTES:
-            raise StartError(f"Payload is larger than {settings.FLOWYARD_MAX_PAYLOAD_BYTES} bytes.", status=413)
-        if raw.strip():
-            try:
-                json.loads(raw)
-            except ValueError as exc:
-                raise StartError("Payload is not valid JSON.", errors={"body": [str(exc)]}) from exc
-        else:
-            raw = b"{}"
-        return raw
+        # Length first: nothing parses a body that is too large anyway.
+        _refuse_large(len(body.encode("utf-8", "surrogatepass")) if isinstance(body, str) else len(body))
+        if not body.strip():
+            return b"{}"
+        json_object_loads(body if isinstance(body, str) else bytes(body))
+        # A str passed the check, so it holds no lone surrogate and encodes.
+        return body.encode() if isinstance(body, str) else bytes(body)
     raw = json.dumps(body).encode()
-    if len(raw) > settings.FLOWYARD_MAX_PAYLOAD_BYTES:
-        raise StartError(f"Payload is larger than {settings.FLOWYARD_MAX_PAYLOAD_BYTES} bytes.", status=413)
+    _refuse_large(len(raw))
+    json_object_loads(raw)  # the same rules as a body that arrives as text (object, no NUL, depth)
     return raw
 
 
 def enabled_version(*, topology: Topology) -> TopologyVersion:
     version = topology.versions.filter(enabled=True).select_related("topology").first()
     if version is None:
-        raise StartError(f"Topology {topology.name!r} has no enabled version.", status=409)
+        raise ServiceError(f"Topology {topology.name!r} has no enabled version.", reason=Refusal.CONFLICT)
     return version
 
 
 def start_node(*, version: TopologyVersion, node_key: str | None = None, kinds: Iterable[str] = ()) -> Node:
     """The node a start enters at: the named one, else the first start node of the preferred kinds."""
-    nodes = list(version.nodes.filter(kind__in=START_KINDS).order_by("id"))
+    nodes = start_nodes(version=version)
     if node_key is not None:
         for node in nodes:
             if node.key == node_key:
                 return node
-        raise StartError(f"Node {node_key!r} is not a start node of this version.", status=404)
+        raise ServiceError(f"Node {node_key!r} is not a start node of this version.", reason=Refusal.NOT_FOUND)
     for kind in [*kinds, *START_KINDS]:
         for node in nodes:
             if node.kind == kind:
                 return node
-    raise StartError("This version has no start node.", status=409)
+    raise ServiceError("This version has no start node.", reason=Refusal.CONFLICT)
 
 
 def process_start(
@@ -105,7 +102,9 @@ def process_start_many(
 ) -> list[Process]:
     """Start one process per body (bulk insert, one confirmed publish each); used by benchmarks and imports."""
     if not version.enabled:
-        raise StartError(f"Version {version.number} of {version.topology.name!r} is not enabled.", status=409)
+        raise ServiceError(
+            f"Version {version.number} of {version.topology.name!r} is not enabled.", reason=Refusal.CONFLICT
+        )
     payloads = [payload_bytes(body) for body in bodies]
     node = start_node(version=version, node_key=node_key, kinds=kinds)
     node_spec = build_version(version).nodes[node.key]
@@ -164,7 +163,9 @@ def process_start_many(
     except (AMQPError, OSError) as exc:
         log.error("start of %s failed: %s", version, exc)
         Process.objects.filter(pk__in=[p.pk for p in processes]).delete()
-        raise StartError("The message broker is unavailable; nothing was started.", status=503) from exc
+        raise ServiceError(
+            "The message broker is unavailable; nothing was started.", reason=Refusal.UNAVAILABLE
+        ) from exc
     return processes
 
 
@@ -180,7 +181,7 @@ def topology_start(
     """Start the enabled version of the tenant's topology called `name` (the REST start)."""
     topology = Topology.objects.filter(tenant=tenant, name=name, deleted_at__isnull=True).first()
     if topology is None:
-        raise StartError(f"Unknown topology {name!r}.", status=404)
+        raise ServiceError(f"Unknown topology {name!r}.", reason=Refusal.NOT_FOUND)
     version = enabled_version(topology=topology)
     return process_start(version=version, body=body, headers=headers, actor=actor, node_key=node_key)
 
@@ -192,8 +193,8 @@ def _is_json(content_type: str) -> bool:
 
 # Webhook callers are anonymous: their answers name no topology, node or version.
 WEBHOOK_REFUSALS = {
-    404: "Unknown or revoked webhook.",
-    409: "This webhook cannot start a process now.",
+    Refusal.NOT_FOUND: "Unknown or revoked webhook.",
+    Refusal.CONFLICT: "This webhook cannot start a process now.",
 }
 
 
@@ -208,34 +209,43 @@ def webhook_start(
     """Start the topology behind a webhook token at its webhook start node (signature checked when required)."""
     webhook = webhook_for_token(token)
     if webhook is None:
-        raise StartError(WEBHOOK_REFUSALS[404], status=404)
+        raise ServiceError(WEBHOOK_REFUSALS[Refusal.NOT_FOUND], reason=Refusal.NOT_FOUND)
     if not webhook_signature_ok(webhook=webhook, body=body, signature=signature):
-        raise StartError(f"Missing or wrong {SIGNATURE_HEADER} header (sha256=HMAC of the body).", status=401)
+        message = f"Missing or wrong {SIGNATURE_HEADER} header (sha256=HMAC of the body)."
+        raise ServiceError(message, reason=Refusal.UNAUTHENTICATED)
     if not _is_json(content_type):
-        raise StartError("Webhooks take a JSON body: send Content-Type: application/json.", status=415)
+        message = "Webhooks take a JSON body: send Content-Type: application/json."
+        raise ServiceError(message, reason=Refusal.UNSUPPORTED_MEDIA)
     try:
         version = enabled_version(topology=webhook.topology)
         return process_start(
             version=version, body=body, headers=headers, node_key=webhook.node_key, kinds=(Node.Kind.START_WEBHOOK,)
         )
-    except StartError as exc:
-        if exc.status in WEBHOOK_REFUSALS:
-            raise StartError(WEBHOOK_REFUSALS[exc.status], status=exc.status) from exc
+    except ServiceError as exc:
+        if exc.reason in WEBHOOK_REFUSALS:
+            raise ServiceError(WEBHOOK_REFUSALS[exc.reason], reason=exc.reason) from exc
         raise
 
 
 def process_terminate(*, process: Process, actor: Any = None) -> Process:
     """Mark a running process terminated; engines drop its remaining messages."""
     if process.status != Process.Status.IN_PROGRESS:
-        raise StartError(f"The process is already {process.get_status_display().lower()}.", status=409)
+        raise ServiceError(f"The process is already {process.get_status_display().lower()}.", reason=Refusal.CONFLICT)
     updated = Process.objects.filter(pk=process.pk, status=Process.Status.IN_PROGRESS).update(
         status=Process.Status.TERMINATED, finished_at=timezone.now()
     )
     if not updated:
-        raise StartError("The process has just finished.", status=409)
-    state.terminated_add(process.correlation_id)
+        raise ServiceError("The process has just finished.", reason=Refusal.CONFLICT)
+    try:
+        state.terminated_add(process.correlation_id)
+    except redis.RedisError as exc:
+        # The row is the record: engines merge terminated rows from the database, the broadcast reaches them now.
+        log.warning("terminated set not updated in Redis: %s", exc)
     control.broadcast({"type": "terminate", "correlation_id": process.correlation_id})
     process.refresh_from_db()
+    from processes import events as live
+
+    live.topology_changed(tenant_id=process.tenant_id, topology_id=process.version.topology_id)
     audit_log(
         tenant=process.tenant,
         actor=actor,
@@ -245,3 +255,17 @@ def process_terminate(*, process: Process, actor: Any = None) -> Process:
         after={"status": process.status},
     )
     return process
+
+
+def processes_terminate(*, processes: list[Process], actor: Any = None) -> int:
+    """Terminate every still running process of a selection (bulk action); finished ones are left alone."""
+    count = 0
+    for process in processes:
+        if process.status != Process.Status.IN_PROGRESS:
+            continue
+        try:
+            process_terminate(process=process, actor=actor)
+        except ServiceError:
+            continue  # it finished meanwhile
+        count += 1
+    return count

@@ -7,7 +7,8 @@ from typing import Any
 
 from celery import shared_task
 
-from processes.services import StartError, process_start
+from admin_ui.errors import ServiceError
+from processes.services import process_start
 from topology.models import Node, TopologyVersion
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ def cron_start(version_id: int, node_key: str) -> str | None:
     payload: Any = (node.config.get("payload") if node else None) or {}
     try:
         process = process_start(version=version, body=payload, node_key=node_key, kinds=(Node.Kind.START_CRON,))
-    except StartError as exc:
+    except ServiceError as exc:
         log.warning("cron start of %s/%s refused: %s", version, node_key, exc.detail)
         return None
     return process.correlation_id

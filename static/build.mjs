@@ -2,7 +2,13 @@
 import { build } from "esbuild";
 import { copyFileSync, mkdirSync } from "node:fs";
 
-const entryPoints = { app: "src/app.js", editor: "src/editor.js" };
+const entryPoints = {
+  app: "src/app.js",
+  editor: "src/editor.js",
+  trash: "src/trash.js",
+  monitor: "src/monitor.js",
+  dashboard: "src/dashboard.js",
+};
 
 mkdirSync("dist", { recursive: true });
 await build({

@@ -49,6 +49,13 @@ def all_url_names() -> set[str]:
     return _names(get_resolver().url_patterns)
 
 
+def all_socket_route_names() -> set[str]:
+    """Websocket routes (admin_ui/routing.py); none is public: every one must refuse other tenants."""
+    from admin_ui.routing import websocket_urlpatterns
+
+    return _names(websocket_urlpatterns)
+
+
 def covered_url_names() -> set[str]:
     """The union of COVERED_URL_NAMES of every tests/**/test_isolation*.py module."""
     covered: set[str] = set()
@@ -76,8 +83,15 @@ def test_every_url_is_public_or_covered_by_an_isolation_test():
     assert not missing, f"add isolation tests (and COVERED_URL_NAMES) for: {', '.join(missing)}"
 
 
+def test_every_socket_route_is_covered_by_an_isolation_test():
+    names = all_socket_route_names()
+    assert names, "the live monitoring sockets are routed"
+    missing = sorted(names - covered_url_names())
+    assert not missing, f"add isolation tests (and COVERED_URL_NAMES) for socket routes: {', '.join(missing)}"
+
+
 def test_covered_names_exist():
     """A COVERED_URL_NAMES entry that matches no URL is a typo that would hide a gap."""
-    unknown = sorted(covered_url_names() - all_url_names())
+    unknown = sorted(covered_url_names() - all_url_names() - all_socket_route_names())
     print("Covered names that match no URL:", unknown)
     assert not unknown

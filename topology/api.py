@@ -124,6 +124,7 @@ class ImportInputSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     bpmn_xml = serializers.CharField(required=False, trim_whitespace=False)
     file = serializers.FileField(required=False)
+    process_id = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
 def _refuse_too_large(request: Request) -> None:
@@ -145,6 +146,7 @@ def _version_result(version: TopologyVersion) -> dict[str, Any]:
             "status": version.status,
             "enabled": version.enabled,
             "content_hash": version.content_hash,
+            "process_id": version.process_id,
         },
         "errors": version.errors,
         "unsupported": version.unsupported,
@@ -363,13 +365,19 @@ class TopologyImportApi(TopologyApi):
         if upload is not None:
             if upload.size > max_bytes():
                 raise BpmnError(f"The BPMN file is larger than {max_bytes() // (1024 * 1024)} MB.")
-            xml: str = upload.read().decode("utf-8", errors="replace")
+            xml: str | bytes = upload.read()  # bytes: decoded as the file declares
             name = name or upload.name.rsplit(".", 1)[0]
         elif serializer.validated_data.get("bpmn_xml"):
             xml = serializer.validated_data["bpmn_xml"]
         else:
             raise ServiceError("Send a BPMN file or bpmn_xml.", errors={"file": ["Required."]})
-        version = services.topology_import(tenant=self.tenant, name=name, bpmn_xml=xml, actor=request.user)
+        version = services.topology_import(
+            tenant=self.tenant,
+            name=name,
+            bpmn_xml=xml,
+            actor=request.user,
+            process_id=serializer.validated_data["process_id"],
+        )
         body = _version_result(version)
         body["topology"] = TopologyOutputSerializer(version.topology).data
         return Response(body, status=status.HTTP_201_CREATED)

@@ -31,6 +31,13 @@ class ImportForm(forms.Form):
     name = forms.CharField(
         max_length=100, required=False, help_text="Defaults to the file name; a number is added if it is taken."
     )
+    process_id = forms.CharField(
+        label="Process to run",
+        max_length=200,
+        required=False,
+        help_text="For files with several processes: the id of the one to run. "
+        "Empty: the one with the most runnable nodes.",
+    )
 
     def clean_file(self) -> Any:
         from topology.bpmn.parse import max_bytes

@@ -7,7 +7,7 @@ as JSON from the node-registry API (`registry_payload`). Pure Python: no ORM, no
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 from topology.runtime.retry import RETRYABLE_KINDS, RetryPolicy
@@ -96,17 +96,7 @@ class Kind:
 
     def retry_defaults(self) -> dict[str, Any]:
         """The retry policy stored on a node of this kind that sets no retry attributes ({} if it never retries)."""
-        policy = self.retry
-        if policy is None:
-            return {}
-        return {
-            "attempts": policy.attempts,
-            "interval": policy.interval,
-            "backoff": policy.backoff,
-            "max_delay": policy.max_delay,
-            "jitter": policy.jitter,
-            "retry_on": list(policy.retry_on),
-        }
+        return policy_dict(self.retry) if self.retry else {}
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -133,6 +123,18 @@ class Kind:
                 for s in self.sections
             ],
         }
+
+
+def policy_dict(policy: RetryPolicy) -> dict[str, Any]:
+    """A retry policy as stored in `Node.retry` (what `RetryPolicy.from_config` reads back)."""
+    return {
+        "attempts": policy.attempts,
+        "interval": policy.interval,
+        "backoff": policy.backoff,
+        "max_delay": policy.max_delay,
+        "jitter": policy.jitter,
+        "retry_on": list(policy.retry_on),
+    }
 
 
 def bpmn_type(local: str) -> str:
@@ -185,9 +187,18 @@ DELIVERY = Section(
             help="Keep order per key with N shards instead of one global order.",
         ),
         Field("shards", "Shards", "integer", min=1, max=64),
+        Field(
+            "keepPayload",
+            "Keep payloads (shown on the process page)",
+            "checkbox",
+            default=False,
+            help="Off by default: payloads can hold personal data. Each run's input and outputs are stored.",
+        ),
     ),
 )
+# The runtime's default policy is the one nodes store: "all" includes "error", so Python nodes retry exceptions.
 _POLICY = RetryPolicy()
+RETRY_DEFAULTS: dict[str, Any] = policy_dict(_POLICY)
 RETRY = Section(
     "Retry policy",
     (
@@ -684,7 +695,29 @@ KINDS: dict[str, Kind] = {
     )
 }
 
-START_KINDS: frozenset[str] = frozenset(k.name for k in KINDS.values() if k.is_start)
+# Any node that can send a message to the trash may declare what it accepts; the trash validates edited bodies
+# against it before they are resent (`trash.services.trash_body_errors`).
+INPUT = Section(
+    "Input",
+    (
+        Field(
+            "inputSchema",
+            "Input JSON Schema",
+            "textarea",
+            placeholder='{"type": "object", "required": ["id"]}',
+            mono=True,
+            help="Optional. Trash edits of messages that failed here are checked against it before a resend.",
+        ),
+    ),
+    collapsed=True,
+)
+KINDS = {
+    name: replace(k, sections=(*k.sections, INPUT)) if k.group == "step" or name == "router" else k
+    for name, k in KINDS.items()
+}
+
+# In preference order: a start without a named node enters at the first start node of the first kind here.
+START_KINDS: tuple[str, ...] = tuple(k.name for k in KINDS.values() if k.is_start)
 INLINE_KINDS: frozenset[str] = frozenset(k.name for k in KINDS.values() if k.inline)
 PASSTHROUGH_KINDS: frozenset[str] = frozenset(k.name for k in KINDS.values() if k.passthrough)
 

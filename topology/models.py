@@ -41,6 +41,8 @@ class TopologyVersion(models.Model):
     topology = models.ForeignKey(Topology, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
     bpmn_xml = models.TextField()
+    # The BPMN process Flowyard runs when the file holds several (picked at import); "" before the first parse.
+    process_id = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     enabled = models.BooleanField(default=False)
     content_hash = models.CharField(max_length=64, blank=True)

@@ -15,7 +15,7 @@ from admin_ui.models import ApplicationInstall, Tenant
 from admin_ui.services import audit_log
 from topology import selectors
 from topology.bpmn.build import build_bpmn
-from topology.bpmn.parse import ParsedBpmn, parse_bpmn
+from topology.bpmn.parse import ParsedBpmn, decode_xml, parse_bpmn
 from topology.bpmn.validate import validate
 from topology.cron import cron_sync
 from topology.models import Edge, Node, Topology, TopologyVersion
@@ -131,12 +131,13 @@ def bpmn_validate(*, parsed: ParsedBpmn, tenant: Tenant) -> list[dict[str, str]]
     return validate(parsed, installs=set(installs), python_nodes=set(registry.names()))
 
 
-def _create_version(*, topology: Topology, bpmn_xml: str, actor: Any) -> TopologyVersion:
-    parsed = parse_bpmn(bpmn_xml)
+def _create_version(*, topology: Topology, bpmn_xml: str, actor: Any, process_id: str = "") -> TopologyVersion:
+    parsed = parse_bpmn(bpmn_xml, process_id=process_id)
     version = TopologyVersion.objects.create(
         topology=topology,
         number=_next_number(topology),
         bpmn_xml=bpmn_xml,
+        process_id=parsed.process_id,
         content_hash=parsed.content_hash,
         errors=bpmn_validate(parsed=parsed, tenant=topology.tenant),
         unsupported=parsed.unsupported,
@@ -148,13 +149,21 @@ def _create_version(*, topology: Topology, bpmn_xml: str, actor: Any) -> Topolog
 
 @transaction.atomic
 def topology_create(
-    *, tenant: Tenant, name: str, actor: Any, description: str = "", bpmn_xml: str | None = None
+    *,
+    tenant: Tenant,
+    name: str,
+    actor: Any,
+    description: str = "",
+    bpmn_xml: str | None = None,
+    process_id: str = "",
 ) -> Topology:
     """Create a topology with a first draft version (a starter diagram unless XML is given)."""
     topology = Topology.objects.create(
         tenant=tenant, name=_clean_name(tenant=tenant, name=name), description=description.strip()
     )
-    version = _create_version(topology=topology, bpmn_xml=bpmn_xml or starter_bpmn(), actor=actor)
+    version = _create_version(
+        topology=topology, bpmn_xml=bpmn_xml or starter_bpmn(), actor=actor, process_id=process_id
+    )
     _audit(tenant=tenant, actor=actor, action="topology.create", obj=topology, after={"name": topology.name})
     _audit(tenant=tenant, actor=actor, action="topology.version.create", obj=version, after=_version_state(version))
     return topology
@@ -183,6 +192,7 @@ def topology_clone(*, topology: Topology, name: str, actor: Any) -> Topology:
         actor=actor,
         description=topology.description,
         bpmn_xml=latest.bpmn_xml if latest else None,
+        process_id=latest.process_id if latest else "",
     )
     _audit(
         tenant=topology.tenant,
@@ -230,7 +240,7 @@ def topology_version_save(*, version: TopologyVersion, bpmn_xml: str, actor: Any
 
     Raises BpmnError (nothing stored) when the XML cannot be parsed; validation errors are stored, not raised.
     """
-    parsed = parse_bpmn(bpmn_xml)
+    parsed = parse_bpmn(bpmn_xml, process_id=version.process_id)
     if parsed.content_hash == version.content_hash:
         return version
     topology = version.topology
@@ -242,10 +252,13 @@ def topology_version_save(*, version: TopologyVersion, bpmn_xml: str, actor: Any
         if current.status == TopologyVersion.Status.DRAFT:
             before = _version_state(current)
             current.bpmn_xml = bpmn_xml
+            current.process_id = parsed.process_id
             current.content_hash = parsed.content_hash
             current.errors = errors
             current.unsupported = parsed.unsupported
-            current.save(update_fields=["bpmn_xml", "content_hash", "errors", "unsupported", "updated_at"])
+            current.save(
+                update_fields=["bpmn_xml", "process_id", "content_hash", "errors", "unsupported", "updated_at"]
+            )
             target, action = current, "topology.version.save"
         else:
             before = {"from_version": current.number}
@@ -253,6 +266,7 @@ def topology_version_save(*, version: TopologyVersion, bpmn_xml: str, actor: Any
                 topology=topology,
                 number=_next_number(topology),
                 bpmn_xml=bpmn_xml,
+                process_id=parsed.process_id,
                 content_hash=parsed.content_hash,
                 errors=errors,
                 unsupported=parsed.unsupported,
@@ -272,7 +286,7 @@ def topology_version_publish(*, version: TopologyVersion, actor: Any) -> Topolog
         return version
     topology = version.topology
     # Re-validate: installs or registered nodes may have changed since the draft was saved.
-    parsed = parse_bpmn(version.bpmn_xml)
+    parsed = parse_bpmn(version.bpmn_xml, process_id=version.process_id)
     errors = bpmn_validate(parsed=parsed, tenant=topology.tenant)
     if errors != version.errors:
         TopologyVersion.objects.filter(pk=version.pk).update(errors=errors)
@@ -353,16 +367,30 @@ def topology_version_disable(*, version: TopologyVersion, actor: Any) -> Topolog
     return current
 
 
-def topology_import(*, tenant: Tenant, name: str, bpmn_xml: str, actor: Any) -> TopologyVersion:
-    """Create a topology from a BPMN file of any modeler; the XML is kept unchanged, unsupported parts reported."""
+def topology_import(
+    *, tenant: Tenant, name: str, bpmn_xml: str | bytes, actor: Any, process_id: str = ""
+) -> TopologyVersion:
+    """Create a topology from a BPMN file of any modeler; the XML is kept unchanged, unsupported parts reported.
+
+    Bytes are decoded as the file declares. `process_id` picks the process to run when the file has several;
+    by default the one with the most runnable nodes runs.
+    """
     refuse_control_characters(name)
-    parsed = parse_bpmn(bpmn_xml)  # refuse bad XML before creating anything
+    text = decode_xml(bpmn_xml) if isinstance(bpmn_xml, bytes) else bpmn_xml
+    parsed = parse_bpmn(text, process_id=process_id)  # refuse bad XML before creating anything
+    if process_id and parsed.process_id != process_id:
+        known = ", ".join(p["id"] for p in parsed.processes) or "none"
+        raise ServiceError(
+            f"The file has no process with id {process_id!r}; its processes: {known}.",
+            errors={"process_id": ["No such process in the file."]},
+        )
     with transaction.atomic():
         topology = topology_create(
             tenant=tenant,
             name=_free_name(tenant=tenant, name=name or parsed.process_name),
             actor=actor,
-            bpmn_xml=bpmn_xml,
+            bpmn_xml=text,
+            process_id=parsed.process_id,
         )
         version = TopologyVersion.objects.get(topology=topology, number=1)
         _audit(

@@ -15,7 +15,7 @@ from admin_ui.errors import ServiceError
 from admin_ui.roles import Perm, role_has
 from admin_ui.tenancy import current_tenant, tenant_required
 from topology import selectors, services
-from topology.bpmn.parse import BpmnError
+from topology.bpmn.parse import BpmnError, parse_bpmn
 from topology.export import bpmn_response
 from topology.filters import TopologyFilter
 from topology.forms import CloneForm, DeleteForm, DiffForm, ImportForm, TopologyForm
@@ -209,6 +209,7 @@ def editor_config(request: HttpRequest, version: TopologyVersion) -> dict[str, A
         "installsUrl": reverse("install_options"),
         "historyUrl": reverse("topology_versions", args=[topology.pk]),
         "detailUrl": reverse("topology_detail", args=[topology.pk]),
+        "processId": version.process_id,
         "errors": version.errors,
         "unsupported": version.unsupported,
         "webhookUrls": webhook_urls(topology=topology) if _can_operate(request) else {},
@@ -283,6 +284,7 @@ def topology_version_disable(request: HttpRequest, pk: int, number: int) -> Http
 def topology_import(request: HttpRequest) -> HttpResponse:
     form = ImportForm(request.POST or None, request.FILES or None)
     result: TopologyVersion | None = None
+    processes: list[dict[str, Any]] = []
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         name = form.cleaned_data["name"] or upload.name.rsplit(".", 1)[0]
@@ -290,16 +292,20 @@ def topology_import(request: HttpRequest) -> HttpResponse:
             result = services.topology_import(
                 tenant=request.tenant,  # type: ignore[attr-defined]
                 name=name,
-                bpmn_xml=upload.read().decode("utf-8", errors="replace"),
+                bpmn_xml=upload.read(),
                 actor=request.user,
+                process_id=form.cleaned_data["process_id"],
             )
         except BpmnError as exc:
             form.add_error("file", exc.message)
         except ServiceError as exc:
-            form.add_error(None, exc.detail)
+            picked_wrong = isinstance(exc.errors, dict) and "process_id" in exc.errors
+            form.add_error("process_id" if picked_wrong else None, exc.detail)
         else:
+            processes = parse_bpmn(result.bpmn_xml, process_id=result.process_id).processes
             messages.success(request, f"Imported “{result.topology.name}”.")
-    return render(request, "topology/import.html", {"form": form, "result": result, "nav": "topologies"})
+    context = {"form": form, "result": result, "processes": processes, "nav": "topologies"}
+    return render(request, "topology/import.html", context)
 
 
 @require_POST

@@ -1,4 +1,4 @@
-"""Messages that could not be processed, waiting for an operator."""
+"""Messages that could not be processed, waiting for an operator; their history and bulk jobs."""
 
 from __future__ import annotations
 
@@ -30,19 +30,108 @@ class TrashMessage(models.Model):
     signature = models.CharField(max_length=64, db_index=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
     attempts = models.PositiveIntegerField(default=1)
+    # Bumped by every operator change (edit, resend, reject) and by a new failure: a bulk job or an edit form
+    # that read an older revision knows someone else changed the row meanwhile and leaves it alone.
+    revision = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["tenant", "status", "created_at"])]
+        indexes = [
+            models.Index(fields=["tenant", "status", "created_at"]),
+            models.Index(fields=["tenant", "signature", "status"], name="trash_group"),
+        ]
+
+    def __str__(self) -> str:
+        return f"trash #{self.pk} at {self.node_key}"
+
+    @property
+    def node_name(self) -> str:
+        return (self.node.name if self.node is not None else "") or self.node_key
 
 
 class TrashEdit(models.Model):
-    """An operator's change to a trashed message, kept for audit."""
+    """One entry of a message's history: an edit (with before/after), a resend, a reject, or a new failure."""
+
+    class Action(models.TextChoices):
+        EDIT = "edit", "Edited"
+        RESEND = "resend", "Resent"
+        REJECT = "reject", "Rejected"
+        FAILED = "failed", "Failed again"
 
     message = models.ForeignKey(TrashMessage, on_delete=models.CASCADE, related_name="edits")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    before = models.JSONField()
-    after = models.JSONField()
+    actor_label = models.CharField(max_length=200, blank=True)
+    action = models.CharField(max_length=16, choices=Action.choices, default=Action.EDIT)
+    note = models.TextField(blank=True)
+    before = models.JSONField(default=dict)
+    after = models.JSONField(default=dict)
+    diff = models.JSONField(default=list, blank=True)
+    bulk_job = models.ForeignKey("TrashBulkJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+
+class TrashBulkJob(models.Model):
+    """A bulk resend/reject/patch over a snapshot of trash rows, run by a Celery task with a throttle."""
+
+    class Action(models.TextChoices):
+        RESEND = "resend", "Resend"
+        REJECT = "reject", "Reject"
+        PATCH_RESEND = "patch_resend", "Patch and resend"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        CANCELLED = "cancelled", "Cancelled"
+        FAILED = "failed", "Failed"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="trash_bulk_jobs")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    actor_label = models.CharField(max_length=200, blank=True)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    # The group (failure signature) the job works on, or "selection" for picked rows and filters: one active
+    # job per tenant and group keeps two operators from resending the same failures twice.
+    group_key = models.CharField(max_length=80)
+    description = models.CharField(max_length=300, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    # {message id: revision} when the job was created; rows whose revision moved on are skipped.
+    snapshot = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    cancel_requested = models.BooleanField(default=False)
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    succeeded = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    report = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "group_key"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="one_active_trash_bulk_job_per_group",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} of {self.total} messages"
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else min(100, int(self.processed * 100 / self.total))
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE

@@ -1,6 +1,8 @@
-// Shared behaviour for every page: htmx, and small progressive enhancements.
+// Shared behaviour for every page: htmx, live sockets, local and relative times, the collapsing navigation.
 import "./app.css";
 import htmx from "htmx.org";
+import { keepCheckedAcrossSwaps, startLiveSockets } from "./live.js";
+import { startClock } from "./times.js";
 
 window.htmx = htmx;
 
@@ -11,6 +13,11 @@ document.addEventListener("click", (event) => {
   }
   const confirmEl = event.target.closest("[data-confirm]");
   if (confirmEl && !window.confirm(confirmEl.dataset.confirm)) event.preventDefault();
+  const toggle = event.target.closest("[data-nav-toggle]");
+  if (toggle) {
+    const open = document.body.classList.toggle("nav-open");
+    toggle.setAttribute("aria-expanded", String(open));
+  }
 });
 
 // Copy buttons: <button data-copy="#id">
@@ -22,6 +29,34 @@ document.addEventListener("click", async (event) => {
     await navigator.clipboard.writeText(source.textContent.trim());
     btn.textContent = "Copied";
   }
+});
+
+// Select-all boxes: <input type=checkbox data-select-all="name"> toggles every box named `name`; elements with
+// data-selection-count="name" show how many are checked, and [data-needs-selection="name"] buttons stay
+// disabled until one is.
+function refreshSelection() {
+  for (const counter of document.querySelectorAll("[data-selection-count]")) {
+    const n = document.querySelectorAll(`input[name="${counter.dataset.selectionCount}"]:checked`).length;
+    counter.textContent = n ? `${n} selected` : "";
+  }
+  for (const btn of document.querySelectorAll("[data-needs-selection]")) {
+    btn.disabled = !document.querySelector(`input[name="${btn.dataset.needsSelection}"]:checked`);
+  }
+}
+document.addEventListener("change", (event) => {
+  const all = event.target.closest("[data-select-all]");
+  if (all) {
+    for (const box of document.querySelectorAll(`input[name="${all.dataset.selectAll}"]`)) box.checked = all.checked;
+  }
+  refreshSelection();
+});
+
+document.addEventListener("DOMContentLoaded", () => {
+  startClock();
+  startLiveSockets();
+  keepCheckedAcrossSwaps();
+  refreshSelection();
+  document.body.addEventListener("htmx:afterSettle", refreshSelection);
 });
 
 // Install forms: show only the fields that apply to the chosen option (e.g. the auth type); the server ignores

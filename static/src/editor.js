@@ -13,7 +13,7 @@ import MinimapModule from "diagram-js-minimap";
 import { getList, request } from "./editor/api";
 import { ModelingModule, RenderModule } from "./editor/index";
 import { moddleDescriptor } from "./editor/kinds";
-import { diagramFor, withLayout } from "./editor/load";
+import { describeWarning, diagramFor, withLayout } from "./editor/load";
 import PanelModule from "./editor/panel";
 import ProblemsModule from "./editor/problems";
 
@@ -291,10 +291,11 @@ class Editor {
     const { xml: shown, laidOut } = await withLayout(xml && xml.trim() ? xml : BLANK_XML);
     const { warnings } = await this.modeler.importXML(shown);
     const diagram = diagramFor(this.modeler.getDefinitions(), this.config.processId);
-    if (diagram && diagram !== this.modeler.get("canvas").getRootElement().businessObject.di) {
+    // The first diagram is shown by default; switch only when another one shows the process that runs.
+    if (diagram && diagram.plane !== this.modeler.get("canvas").getRootElement().di) {
       await this.modeler.open(diagram);
     }
-    const importWarnings = warnings.map((w) => ({ message: w.message.split("\n")[0], element_id: (w.element && w.element.id) || "" }));
+    const importWarnings = warnings.map((w) => ({ message: describeWarning(w), element_id: (w.element && w.element.id) || "" }));
     if (laidOut) importWarnings.unshift({ message: "The file had no diagram; Flowyard laid it out automatically." });
     return { importWarnings, laidOut };
   }

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,8 @@ from tests.topology.runtime.harness import database_url
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make are still plain sync code.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# Websocket groups of this run only: Daphne children and engines inherit the prefix (the Redis server is shared).
+os.environ.setdefault("CHANNELS_PREFIX", f"fye2e{uuid.uuid4().hex[:10]}")
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-results" / "screenshots"
@@ -77,10 +80,9 @@ def _wait_for(url_host: str, port: int, process: subprocess.Popen, timeout: floa
     raise RuntimeError("daphne did not start listening")
 
 
-@pytest.fixture(scope="session")
-def live_server(django_db_setup, django_db_blocker) -> Iterator[LiveServer]:
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "admin_ui.settings"}
+def start_daphne(port: int, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """A Daphne child serving admin_ui.asgi on 127.0.0.1:`port`, listening when this returns."""
+    env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "admin_ui.settings", **(env or {})}
     log = (ROOT / "test-results").resolve()
     log.mkdir(exist_ok=True)
     with (log / "daphne.log").open("ab") as out:
@@ -91,15 +93,27 @@ def live_server(django_db_setup, django_db_blocker) -> Iterator[LiveServer]:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+    _wait_for("127.0.0.1", port, process)
+    return process
+
+
+def stop_daphne(process: subprocess.Popen) -> None:
+    process.terminate()
     try:
-        _wait_for("127.0.0.1", port, process)
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def live_server(django_db_setup, django_db_blocker) -> Iterator[LiveServer]:
+    port = _free_port()
+    process = start_daphne(port)
+    try:
         yield LiveServer(url=f"http://127.0.0.1:{port}", process=process)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_daphne(process)
 
 
 @pytest.fixture(scope="session")

@@ -86,7 +86,7 @@ def test_accounts_journey(page, new_page, live_server, screenshot):
     page.goto("/settings/tokens/")
     token_form = page.get_by_test_id("token-form")
     token_form.get_by_label("Name").fill("CI deploy")
-    token_form.get_by_label("Start processes").check()
+    token_form.get_by_label("Start and terminate processes").check()
     token_form.get_by_role("button", name="Create token").click()
     page.wait_for_load_state()
     key = page.locator("#new-token-key").inner_text().strip()

@@ -11,10 +11,11 @@ from playwright.sync_api import expect
 
 from admin_ui.models import Role
 from tests.factories import make_member, make_tenant
-from tests.topology.factories import invalid_xml, make_install, valid_xml
-from topology import services
+from tests.topology.factories import FIXTURES, invalid_xml, make_install, valid_xml
+from topology import kinds, services
 from topology.bpmn.build import build_bpmn
 from topology.models import Edge, Node, Topology, TopologyVersion
+from topology.runtime.retry import RetryPolicy
 
 EMPTY_XML = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -392,3 +393,122 @@ def test_unsupported_elements_are_listed_as_warnings(page, live_server, login):
     expect(page.locator('.djs-element.fy-has-warning[data-element-id="Mail"]')).to_have_count(1)
     warning.click()
     expect(page.get_by_test_id("properties-panel").locator(".fy-panel-title")).to_have_text("Send mail")
+
+
+PANEL_JS = """id => {
+  const m = window.flowyardEditor.modeler;
+  m.get('selection').select(m.get('elementRegistry').get(id));
+  return [...document.querySelectorAll('#fy-panel details[data-section]')].map(d => [
+    d.dataset.section, [...d.querySelectorAll('[data-field]')].map(f => f.dataset.field)]);
+}"""
+
+
+def expected_panel(kind: kinds.Kind) -> list[list[Any]]:
+    sections = [["General", ["name", "kind"]]]
+    for section in kind.sections:
+        fields = [f.name for f in section.fields] + ([f"{kind.name}-note"] if section.note else [])
+        sections.append([section.title, fields])
+    return sections
+
+
+@pytest.mark.django_db(transaction=True)
+def test_palette_and_panel_list_exactly_the_registered_kinds_and_fields(page, live_server, login, screenshot):
+    tenant = make_tenant("Registry Co")
+    user = make_member(tenant, Role.EDITOR, "registry@example.com")
+    nodes = [{"id": f"N_{kind.replace('.', '_')}", "kind": kind, "name": kind} for kind in kinds.KINDS]
+    topology = services.topology_create(tenant=tenant, name="All kinds", actor=user, bpmn_xml=build_bpmn(nodes, []))
+    login(page, user)
+    open_editor(page, topology)
+    palette = page.locator('.djs-palette [data-action^="create."]')
+    actions = [palette.nth(i).get_attribute("data-action") for i in range(palette.count())]
+    assert actions == [f"create.{k.name}" for g, _ in kinds.GROUPS for k in kinds.KINDS.values() if k.group == g]
+    for node in nodes:
+        spec = kinds.KINDS[node["kind"]]
+        assert page.evaluate(PANEL_JS, node["id"]) == expected_panel(spec), node["kind"]
+        # Each kind is drawn with the registry's badge.
+        expect(page.locator(f"{element_selector(node['id'])} .fy-badge text")).to_have_text(spec.badge)
+    # The engine ignores a timeout on these kinds, so the panel does not offer one.
+    for kind in ("python", "join", "transform"):
+        assert "timeout" not in str(page.evaluate(PANEL_JS, f"N_{kind}"))
+    page.evaluate(PANEL_JS, "N_connector")
+    screenshot(page, "editor-panel-connector")
+
+    # A Python node drawn from the palette and saved through the editor retries exceptions (regression).
+    drag_from_palette(page, "python", *canvas_point(page, 0.5, 0.85))
+    save(page)
+    drawn = Node.objects.get(version__topology=topology, kind="python", name="Python node")
+    assert RetryPolicy.from_config(drawn.retry).retries("error")
+    assert drawn.retry == kinds.RETRY_DEFAULTS
+
+
+EXPORT_IDS = re.compile(r'\sid="([^"]+)"')
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("fixture", ["transaction.bpmn", "resource-assignment.bpmn"])
+def test_edit_save_export_keeps_every_original_element(page, live_server, login, fixture):
+    tenant = make_tenant("Fidelity Co")
+    user = make_member(tenant, Role.EDITOR, "fidelity@example.com")
+    data = (FIXTURES / fixture).read_bytes()
+    version = services.topology_import(tenant=tenant, name="Fidelity", bpmn_xml=data, actor=user)
+    login(page, user)
+    open_editor(page, version.topology)
+    # bpmn-js read every element: no import warnings (the old moddle extension broke both files).
+    expect(page.get_by_test_id("problems")).not_to_contain_text("Import")
+    node_id = "Pay_Log" if fixture == "transaction.bpmn" else "Approve"
+    select(page, node_id)
+    page.get_by_test_id("properties-panel").locator("[name=name]").fill("Renamed in the editor")
+    save(page)
+    exported = page.request.get(f"/topologies/{version.topology_id}/versions/1/export/").text()
+    assert "Renamed in the editor" in exported
+    assert set(EXPORT_IDS.findall(data.decode())) <= set(EXPORT_IDS.findall(exported))
+    if fixture == "transaction.bpmn":
+        assert 'method="##Compensate"' in exported
+    else:
+        assert "<bpmn:resourceAssignmentExpression" in exported and "group(managers)" in exported
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_editor_opens_the_diagram_of_the_process_that_runs(page, live_server, login):
+    tenant = make_tenant("Multi Co")
+    user = make_member(tenant, Role.EDITOR, "multi@example.com")
+    data = (FIXTURES / "multiple-diagrams.bpmn").read_bytes()
+    version = services.topology_import(tenant=tenant, name="Multi", bpmn_xml=data, actor=user)
+    assert version.process_id == "Big"
+    login(page, user)
+    open_editor(page, version.topology)
+    root = "() => window.flowyardEditor.modeler.get('canvas').getRootElement().businessObject.id"
+    assert page.evaluate(root) == "Big"
+    expect(page.locator(element_selector("Big_Two"))).to_have_count(1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_without_a_diagram_is_laid_out_and_kept(page, live_server, login, screenshot):
+    tenant = make_tenant("Bare Co")
+    user = make_member(tenant, Role.EDITOR, "bare@example.com")
+    data = (FIXTURES / "no-diagram.bpmn").read_bytes()
+    version = services.topology_import(tenant=tenant, name="Bare", bpmn_xml=data, actor=user)
+    login(page, user)
+    open_editor(page, version.topology)
+    for element_id in ("Bare_Start", "Bare_Echo", "Bare_End"):
+        expect(page.locator(element_selector(element_id))).to_have_count(1)
+    expect(page.get_by_test_id("problems")).to_contain_text("laid it out automatically")
+    screenshot(page, "editor-auto-layout")
+    # The layout is saved with the draft (autosave), so the next visit and the viewer have it too.
+    expect(page.get_by_test_id("save-state")).to_have_text(re.compile(r"^Saved"), timeout=10_000)
+    assert "BPMNDiagram" in TopologyVersion.objects.get(pk=version.pk).bpmn_xml
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bpmn_js_import_warnings_show_when_a_version_opens(page, live_server, login):
+    tenant = make_tenant("Warn Co")
+    user = make_member(tenant, Role.VIEWER, "warn@example.com")
+    owner = make_member(tenant, Role.OWNER, "warn-owner@example.com")
+    data = (FIXTURES / "xss.bpmn").read_bytes()
+    version = services.topology_import(tenant=tenant, name="Hostile", bpmn_xml=data, actor=owner)
+    login(page, user)
+    open_editor(page, version.topology)
+    problems = page.get_by_test_id("problems")
+    expect(problems.locator(".fy-problem-warning").filter(has_text="illegal ID")).not_to_have_count(0)
+    expect(problems).to_have_class(re.compile("is-open"))
+    assert page.locator("#fy-panel img, #fy-problems img").count() == 0

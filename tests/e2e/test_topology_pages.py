@@ -14,15 +14,7 @@ from tests.topology.factories import valid_xml
 from topology import services
 from topology.models import Topology, TopologyVersion
 
-# ../shared/bpmn-samples next to the checkout (worktrees sit one level deeper, so look further up too).
-SAMPLES = next(
-    (
-        p / "shared" / "bpmn-samples"
-        for p in Path(__file__).resolve().parents
-        if (p / "shared" / "bpmn-samples").is_dir()
-    ),
-    Path(__file__).resolve().parents[2] / ".." / "shared" / "bpmn-samples",
-)
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "bpmn"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -66,9 +58,18 @@ def test_topology_pages_end_to_end(page, live_server, login, screenshot):
     screenshot(page, "topology-list")
 
     page.goto("/topologies/import/")
-    page.get_by_label("BPMN file").set_input_files(str((SAMPLES / "bpmnjs-boundary-events.bpmn").resolve()))
+    page.get_by_label("BPMN file").set_input_files(str(FIXTURES / "boundary-events.bpmn"))
     page.get_by_role("button", name="Import").click()
     expect(page.get_by_test_id("import-result")).to_be_visible()
     expect(page.get_by_test_id("unsupported-table")).to_contain_text("bpmn:BoundaryEvent")
-    expect(page.get_by_test_id("unsupported-table")).to_contain_text("batman")
+    expect(page.get_by_test_id("unsupported-table")).to_contain_text("watchdog")
     screenshot(page, "topology-import-report")
+
+    # A file with several processes: the report says which one runs; another can be picked by id.
+    page.get_by_label("BPMN file").set_input_files(str(FIXTURES / "multiple-diagrams.bpmn"))
+    page.get_by_label("Process to run").fill("Small")
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_test_id("import-process")).to_have_text("Small")
+    expect(page.locator('[data-testid="import-processes"] tr[data-process="Small"]')).to_contain_text("runs")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "topology-import-processes-390")

@@ -11,19 +11,12 @@ from topology import services
 from topology.bpmn.build import build_bpmn
 from topology.models import Topology, TopologyVersion
 
-# ../shared/bpmn-samples next to the checkout (worktrees sit one level deeper, so look further up too).
-SAMPLES = next(
-    (
-        p / "shared" / "bpmn-samples"
-        for p in Path(__file__).resolve().parents
-        if (p / "shared" / "bpmn-samples").is_dir()
-    ),
-    Path(__file__).resolve().parents[2] / ".." / "shared" / "bpmn-samples",
-)
+# BPMN files written for these tests (pools, lanes, message flows, boundary events, Latin-1, …).
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "bpmn"
 
 
-def sample_files() -> list[Path]:
-    return sorted(p for p in SAMPLES.iterdir() if p.suffix in (".bpmn", ".xml"))
+def fixture_files() -> list[Path]:
+    return sorted(FIXTURES.glob("*.bpmn"))
 
 
 def linear_nodes(*middle: dict[str, Any]) -> list[dict[str, Any]]:

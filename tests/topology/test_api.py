@@ -11,7 +11,7 @@ from django.urls import reverse
 from admin_ui.models import ApiToken, Membership, Role
 from tests.factories import make_member
 from tests.topology.factories import (
-    SAMPLES,
+    FIXTURES,
     chain,
     first_version,
     invalid_xml,
@@ -24,6 +24,7 @@ from tests.topology.test_bpmn import BILLION_LAUGHS, EXTERNAL_DTD, EXTERNAL_ENTI
 from topology import kinds
 from topology.bpmn.build import build_bpmn
 from topology.models import Node, Topology, TopologyVersion
+from topology.runtime.retry import RetryPolicy
 
 pytestmark = pytest.mark.django_db
 
@@ -127,6 +128,7 @@ def test_xml_get_and_put_lifecycle(alice_client, tenant_a, alice):
         "status": "draft",
         "enabled": False,
         "content_hash": changed["version"]["content_hash"],
+        "process_id": "Process_1",
     }
     assert changed["editorUrl"] == reverse("topology_editor", args=[topology.pk, 2])
 
@@ -145,7 +147,7 @@ def test_enable_a_draft_is_refused(alice_client, tenant_a, alice):
 
 def test_save_reports_unsupported_and_errors(alice_client, tenant_a, alice):
     topology = make_topology(tenant_a, alice)
-    xml = (SAMPLES / "bpmnjs-boundary-events.bpmn").read_text()
+    xml = (FIXTURES / "boundary-events.bpmn").read_text()
     body = put_xml(alice_client, topology, 1, xml).json()
     assert {u["type"] for u in body["unsupported"]} == {
         "bpmn:BoundaryEvent",
@@ -210,18 +212,18 @@ def test_diff_api(alice_client, tenant_a, alice):
 
 
 def test_import_multipart_and_json_and_export(alice_client, tenant_a):
-    sample = SAMPLES / "bpmnjs-data-objects.bpmn"
+    sample = FIXTURES / "data-objects.bpmn"
     with sample.open("rb") as fh:
         response = alice_client.post(reverse("api_topology_import"), {"file": fh})
     assert response.status_code == 201, response.json()
     body = response.json()
-    assert body["topology"]["name"] == "bpmnjs-data-objects"
+    assert body["topology"]["name"] == "data-objects"
     assert {u["type"] for u in body["unsupported"]} == {"bpmn:DataObjectReference", "bpmn:DataStoreReference"}
     topology_id = body["topology"]["id"]
     export = alice_client.get(reverse("api_version_export", args=[topology_id, 1]))
     assert export.status_code == 200
     assert export.content == sample.read_bytes()  # stored unchanged
-    assert export["Content-Disposition"] == 'attachment; filename="bpmnjs-data-objects-v1.bpmn"'
+    assert export["Content-Disposition"] == 'attachment; filename="data-objects-v1.bpmn"'
 
     as_json = alice_client.post(
         reverse("api_topology_import"), {"name": "From JSON", "bpmn_xml": valid_xml()}, content_type="application/json"
@@ -282,6 +284,75 @@ def test_openapi_schema_lists_the_endpoints(alice_client):
     paths = json.loads(schema.content)["paths"]
     assert "/api/topologies/{id}/versions/{number}/xml/" in paths
     assert "put" in paths["/api/topologies/{id}/versions/{number}/xml/"]
+
+
+def test_nodes_saved_by_the_editor_store_retry_defaults_that_retry_exceptions(alice_client, tenant_a, alice):
+    """Regression: the editor's save path stored retry_on without "error", so Python nodes never retried."""
+    topology = make_topology(tenant_a, alice)
+    nodes = linear_nodes(
+        {"id": "P", "kind": "python", "name": "P", "registry": "flowyard.noop"},
+        {"id": "T", "kind": "transform", "name": "T", "expression": "@"},
+    )
+    assert put_xml(alice_client, topology, 1, build_bpmn(nodes, chain(nodes))).status_code == 200
+    python = Node.objects.get(version__topology=topology, key="P")
+    assert RetryPolicy.from_config(python.retry).retries("error")
+    assert python.retry == kinds.RETRY_DEFAULTS
+    assert Node.objects.get(version__topology=topology, key="T").retry == {}  # transforms never retry
+
+
+def upload(client: Client, path, **extra):
+    with path.open("rb") as fh:
+        return client.post(reverse("api_topology_import"), {"file": fh, **extra})
+
+
+def test_import_decodes_latin1_and_exports_the_same_bytes(alice_client, tenant_a):
+    body = upload(alice_client, FIXTURES / "latin1.bpmn").json()
+    assert Node.objects.get(version__topology_id=body["topology"]["id"], key="Tache").name == "Tâche élémentaire"
+    export = alice_client.get(reverse("api_version_export", args=[body["topology"]["id"], 1]))
+    assert export.content == (FIXTURES / "latin1.bpmn").read_bytes()
+    assert export["Content-Type"] == "application/xml; charset=ISO-8859-1"
+
+
+def test_import_refuses_undecodable_bytes_and_duplicate_ids(alice_client, tenant_a, tmp_path):
+    bad = tmp_path / "bad.bpmn"
+    bad.write_bytes(valid_xml().replace('name="Echo"', 'name="caf\xe9"').encode("latin-1"))
+    response = upload(alice_client, bad)
+    assert response.status_code == 400 and response.json()["errors"][0]["line"] > 1
+    twice = tmp_path / "twice.bpmn"
+    twice.write_text(valid_xml().replace('id="Py"', 'id="Start"'))
+    response = upload(alice_client, twice)
+    assert response.status_code == 400
+    assert "Duplicate element id 'Start'" in response.json()["detail"]
+    assert response.json()["detail"].count("line ") == 2
+    assert not Topology.objects.filter(tenant=tenant_a).exists()
+
+
+def test_import_runs_the_biggest_process_or_the_one_picked(alice_client, tenant_a):
+    first = upload(alice_client, FIXTURES / "multiple-diagrams.bpmn").json()
+    assert first["version"]["process_id"] == "Big"
+    assert set(Node.objects.filter(version__topology_id=first["topology"]["id"]).values_list("key", flat=True)) == {
+        "Big_Start",
+        "Big_One",
+        "Big_Two",
+        "Big_End",
+    }
+    picked = upload(alice_client, FIXTURES / "multiple-diagrams.bpmn", process_id="Small").json()
+    assert picked["version"]["process_id"] == "Small"
+    version = TopologyVersion.objects.get(topology_id=picked["topology"]["id"])
+    # Saving again (as the editor does) keeps running the picked process.
+    put_xml(alice_client, version.topology, 1, version.bpmn_xml.replace("Small end", "Small finish"))
+    assert set(version.nodes.values_list("key", flat=True)) == {"Small_Start", "Small_End"}
+    wrong = upload(alice_client, FIXTURES / "multiple-diagrams.bpmn", process_id="Nope")
+    assert wrong.status_code == 400 and "Small, Big" in wrong.json()["detail"]
+
+
+def test_import_over_the_node_limit_is_refused(alice_client, tenant_a, settings):
+    settings.FLOWYARD_MAX_NODES = 2
+    response = alice_client.post(
+        reverse("api_topology_import"), {"name": "Big", "bpmn_xml": valid_xml()}, content_type="application/json"
+    )
+    assert response.status_code == 400 and "FLOWYARD_MAX_NODES" in response.json()["detail"]
+    assert not Topology.objects.filter(tenant=tenant_a).exists()
 
 
 def test_delete_force_must_be_a_boolean(alice_client, tenant_a, alice):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.topology.factories import chain, linear_nodes
+from tests.topology.factories import FIXTURES, chain, fixture_files, linear_nodes
+from topology import kinds
 from topology.bpmn.build import build_bpmn
-from topology.bpmn.parse import RETRY_DEFAULTS, BpmnError, parse_bpmn
+from topology.bpmn.parse import RETRY_DEFAULTS, BpmnError, decode_xml, encode_xml, parse_bpmn
+from topology.runtime.retry import RetryPolicy
 
 BPMN_HEAD = (
     '<?xml version="1.0" encoding="UTF-8"?>'
@@ -156,7 +158,7 @@ def test_second_process_is_reported():
             "element_id": "P2",
             "type": "bpmn:Process",
             "name": "",
-            "message": "Only one process per topology is supported; this process is ignored.",
+            "message": "Flowyard runs one process per topology and not this one; pick it at import to run it instead.",
         }
     ]
 
@@ -219,3 +221,82 @@ def test_builder_output_round_trips_with_diagram_for_big_graphs():
     # wrapping keeps the diagram compact: 202 nodes in rows of 8 columns
     xs = {int(x) for x in __import__("re").findall(r'<dc:Bounds x="(\d+)"', xml)}
     assert max(xs) < 80 + 8 * 160
+
+
+# --- kinds from the registry ---
+
+
+def test_builder_and_parser_agree_with_the_registry_for_every_kind():
+    nodes = [{"id": f"N{i}", "kind": kind, "name": kind} for i, kind in enumerate(kinds.KINDS)]
+    parsed = parse_bpmn(build_bpmn(nodes, []))
+    for node in parsed.nodes:
+        spec = kinds.KINDS[node.kind]
+        assert node.element_type in spec.accepts and node.element_type == spec.element
+        assert node.retry == spec.retry_defaults()
+
+
+def test_python_node_without_retry_attributes_retries_exceptions():
+    """The regression: stored defaults lacked "error", so a Python node never retried an exception."""
+    nodes = linear_nodes({"id": "P", "kind": "python", "name": "P", "registry": "flowyard.noop"})
+    node = parse_bpmn(build_bpmn(nodes, chain(nodes))).node("P")
+    assert node is not None
+    assert RetryPolicy.from_config(node.retry).retries("error")
+    assert node.retry == RETRY_DEFAULTS == kinds.policy_dict(RetryPolicy())
+
+
+# --- import fidelity: encodings, duplicate ids, several processes, size ---
+
+
+@pytest.mark.parametrize("path", fixture_files(), ids=lambda p: p.name)
+def test_every_fixture_parses_from_its_bytes(path):
+    parsed = parse_bpmn(path.read_bytes())
+    assert parsed.process_id
+    assert parsed.has_diagram == (path.name != "no-diagram.bpmn")
+
+
+def test_latin1_bytes_are_decoded_as_declared_and_export_as_they_came():
+    data = (FIXTURES / "latin1.bpmn").read_bytes()
+    text = decode_xml(data)
+    assert "Tâche élémentaire" in text and "\ufffd" not in text
+    parsed = parse_bpmn(text)
+    assert parsed.process_name == "Commandes reçues"
+    assert parsed.node("Tache").name == "Tâche élémentaire"  # type: ignore[union-attr]
+    assert parse_bpmn(data).node("Tache").name == "Tâche élémentaire"  # type: ignore[union-attr]
+    assert encode_xml(text) == (data, "ISO-8859-1")
+    # A character Latin-1 lacks (added later in the editor) becomes a character reference, still valid XML.
+    exported, _ = encode_xml(text.replace("Terminé", "Terminé €"))
+    assert parse_bpmn(exported).node("Fin").name == "Terminé €"  # type: ignore[union-attr]
+
+
+def test_undecodable_bytes_are_refused_with_line_and_column():
+    data = wrap('\n<bpmn:task id="T" name="caf\xe9"/>').encode("latin-1")  # declared UTF-8, byte é invalid
+    with pytest.raises(BpmnError) as info:
+        decode_xml(data)
+    assert info.value.line == 2 and info.value.column is not None
+    assert "line 2" in info.value.message
+
+
+def test_duplicate_ids_are_refused_with_both_locations():
+    xml = wrap('\n<bpmn:task id="Twice"/>\n<bpmn:task id="Once"/>\n  <bpmn:userTask id="Twice"/>')
+    with pytest.raises(BpmnError) as info:
+        parse_bpmn(xml)
+    assert "'Twice'" in info.value.message
+    assert "line 2, column 1" in info.value.message and "line 4, column 3" in info.value.message
+    assert (info.value.line, info.value.column) == (4, 3)
+
+
+def test_the_process_with_most_runnable_nodes_runs_unless_one_is_picked():
+    data = (FIXTURES / "multiple-diagrams.bpmn").read_bytes()
+    parsed = parse_bpmn(data)
+    assert parsed.process_id == "Big" and [n.key for n in parsed.nodes][:2] == ["Big_Start", "Big_One"]
+    assert parsed.processes == [{"id": "Small", "name": "Small", "nodes": 2}, {"id": "Big", "name": "Big", "nodes": 4}]
+    assert [u["element_id"] for u in parsed.unsupported] == ["Small"]
+    picked = parse_bpmn(data, process_id="Small")
+    assert picked.process_id == "Small" and {n.key for n in picked.nodes} == {"Small_Start", "Small_End"}
+
+
+def test_too_many_nodes_is_a_clear_error(settings):
+    settings.FLOWYARD_MAX_NODES = 3
+    nodes = linear_nodes({"id": "A", "kind": "python", "name": "A"}, {"id": "B", "kind": "python", "name": "B"})
+    with pytest.raises(BpmnError, match=r"4 nodes; a topology may have at most 3 \(FLOWYARD_MAX_NODES\)"):
+        parse_bpmn(build_bpmn(nodes, chain(nodes)))

@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from admin_ui.models import Role
 from processes.models import Process
-from tests.topology.factories import SAMPLES, first_version, make_topology, sample_files, valid_xml
+from tests.topology.factories import FIXTURES, first_version, fixture_files, make_topology, valid_xml
 from topology import services
+from topology.bpmn.parse import decode_xml
 from topology.models import Topology, TopologyVersion
 
 pytestmark = pytest.mark.django_db
@@ -134,38 +135,33 @@ def test_export_downloads_the_stored_xml(alice_client, tenant_a, alice):
     assert response.content.decode() == first_version(topology).bpmn_xml
 
 
-@pytest.mark.parametrize("path", sample_files(), ids=lambda p: p.name)
-def test_import_every_sample_keeps_the_xml(alice_client, tenant_a, path):
+@pytest.mark.parametrize("path", fixture_files(), ids=lambda p: p.name)
+def test_import_every_fixture_keeps_the_xml(alice_client, tenant_a, path):
     with path.open("rb") as fh:
         response = alice_client.post(reverse("topology_import"), {"file": fh})
     assert response.status_code == 200
     assert b'data-testid="import-result"' in response.content, response.content[:2000]
     version = TopologyVersion.objects.get(topology__tenant=tenant_a)
-    assert version.bpmn_xml == path.read_text(encoding="utf-8")
+    assert version.bpmn_xml == decode_xml(path.read_bytes())
     assert version.topology.name == path.name.rsplit(".", 1)[0]
+    export = alice_client.get(reverse("topology_version_export", args=[version.topology_id, 1]))
+    assert export.content == path.read_bytes()  # same bytes back, in the file's own encoding
 
 
 EXPECTED_UNSUPPORTED = {
-    "bpmnjs-boundary-events.bpmn": {"bpmn:BoundaryEvent", "bpmn:SubProcess"},
-    "bpmnjs-data-objects.bpmn": {"bpmn:DataObjectReference", "bpmn:DataStoreReference"},
-    "bpmnjs-text-annotation.bpmn": {"bpmn:TextAnnotation"},
-    "bpmnjs-collaboration-message-flows.bpmn": {"bpmn:MessageFlow", "bpmn:Process"},
-    "bpmnjs-gateways.bpmn": {"bpmn:InclusiveGateway", "bpmn:ComplexGateway", "bpmn:EventBasedGateway"},
-    "bpmnjs-kitchen-sink.bpmn": {
-        "bpmn:CallActivity",
-        "bpmn:SendTask",
-        "bpmn:ReceiveTask",
-        "bpmn:Transaction",
-        "bpmn:Group",
-    },
-    "bpmnjs-complex.bpmn": {"bpmn:MessageFlow", "bpmn:TextAnnotation", "bpmn:Process"},
-    "camunda-modeler-bar.bpmn": {"bpmn:CallActivity"},
+    "boundary-events.bpmn": {"bpmn:BoundaryEvent", "bpmn:SubProcess", "bpmn:IntermediateThrowEvent"},
+    "data-objects.bpmn": {"bpmn:DataObjectReference", "bpmn:DataStoreReference"},
+    "text-annotation.bpmn": {"bpmn:TextAnnotation"},
+    "message-flows.bpmn": {"bpmn:MessageFlow", "bpmn:Process", "bpmn:TextAnnotation"},
+    "gateways.bpmn": {"bpmn:InclusiveGateway", "bpmn:ComplexGateway", "bpmn:EventBasedGateway"},
+    "transaction.bpmn": {"bpmn:CallActivity", "bpmn:SendTask", "bpmn:ReceiveTask", "bpmn:Transaction", "bpmn:Group"},
+    "multiple-diagrams.bpmn": {"bpmn:Process"},
 }
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_UNSUPPORTED))
 def test_import_reports_specific_unsupported_elements(alice_client, tenant_a, name):
-    with (SAMPLES / name).open("rb") as fh:
+    with (FIXTURES / name).open("rb") as fh:
         page = alice_client.post(reverse("topology_import"), {"file": fh}).content.decode()
     version = TopologyVersion.objects.get(topology__tenant=tenant_a)
     types = {u["type"] for u in version.unsupported}
@@ -177,15 +173,15 @@ def test_import_reports_specific_unsupported_elements(alice_client, tenant_a, na
 
 
 def test_lanes_are_kept(alice_client, tenant_a):
-    with (SAMPLES / "bpmnjs-complex.bpmn").open("rb") as fh:
+    with (FIXTURES / "pools-lanes.bpmn").open("rb") as fh:
         alice_client.post(reverse("topology_import"), {"file": fh})
     version = TopologyVersion.objects.get(topology__tenant=tenant_a)
-    assert "<laneSet" in version.bpmn_xml and "<lane " in version.bpmn_xml
+    assert "<bpmn:laneSet" in version.bpmn_xml and '<bpmn:lane id="Lane_Shipping"' in version.bpmn_xml
     assert version.nodes.count() > 0
 
 
 def test_xss_sample_is_escaped(alice_client, tenant_a):
-    with (SAMPLES / "camunda-modeler-xss.bpmn").open("rb") as fh:
+    with (FIXTURES / "xss.bpmn").open("rb") as fh:
         imported = alice_client.post(reverse("topology_import"), {"file": fh}).content.decode()
     version = TopologyVersion.objects.get(topology__tenant=tenant_a)
     assert any(e["element_id"] == '"><' for e in version.errors)  # the hostile id is kept as data
@@ -245,3 +241,29 @@ def test_read_only_roles_see_but_cannot_change(member_client, tenant_a, alice, r
     assert client.post(reverse("topology_version_publish", args=[topology.pk, 1])).status_code == 403
     topology.refresh_from_db()
     assert topology.deleted_at is None and topology.name == "Orders"
+
+
+def test_import_report_lists_the_processes_and_the_one_that_runs(alice_client, tenant_a):
+    with (FIXTURES / "multiple-diagrams.bpmn").open("rb") as fh:
+        page = alice_client.post(reverse("topology_import"), {"file": fh}).content.decode()
+    assert 'data-testid="import-processes"' in page
+    assert '<tr data-process="Big">' in page and page.index('data-process="Big"') < page.index('badge-ok">runs')
+    version = TopologyVersion.objects.get(topology__tenant=tenant_a)
+    assert version.process_id == "Big"
+    with (FIXTURES / "multiple-diagrams.bpmn").open("rb") as fh:
+        picked = alice_client.post(reverse("topology_import"), {"file": fh, "process_id": "Small"})
+    assert TopologyVersion.objects.get(topology__tenant=tenant_a, topology__name__endswith="(2)").process_id == "Small"
+    assert 'data-process="Small"' in picked.content.decode()
+    with (FIXTURES / "multiple-diagrams.bpmn").open("rb") as fh:
+        wrong = alice_client.post(reverse("topology_import"), {"file": fh, "process_id": "Nope"})
+    assert "no process with id" in wrong.context["form"].errors["process_id"][0]
+    assert TopologyVersion.objects.filter(topology__tenant=tenant_a).count() == 2
+
+
+def test_import_page_refuses_undecodable_bytes_with_line_and_column(alice_client, tenant_a, tmp_path):
+    bad = tmp_path / "bad.bpmn"
+    bad.write_bytes(valid_xml().replace('name="Echo"', 'name="caf\xe9"').encode("latin-1"))
+    with bad.open("rb") as fh:
+        response = alice_client.post(reverse("topology_import"), {"file": fh})
+    assert "at line" in response.context["form"].errors["file"][0]
+    assert not TopologyVersion.objects.filter(topology__tenant=tenant_a).exists()

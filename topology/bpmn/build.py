@@ -10,6 +10,7 @@ from collections import deque
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from topology import kinds
 from topology.bpmn.parse import BPMN_NS, BPMNDI_NS, DC_NS, DI_NS, FLOWYARD_NS
 
 ET.register_namespace("bpmn", BPMN_NS)
@@ -18,26 +19,6 @@ ET.register_namespace("dc", DC_NS)
 ET.register_namespace("di", DI_NS)
 ET.register_namespace("flowyard", FLOWYARD_NS)
 
-# kind -> (BPMN element, event definition or None)
-KIND_TAGS: dict[str, tuple[str, str | None]] = {
-    "start.manual": ("startEvent", None),
-    "start.webhook": ("startEvent", None),
-    "start.cron": ("startEvent", "timerEventDefinition"),
-    "start.event": ("startEvent", "messageEventDefinition"),
-    "connector": ("serviceTask", None),
-    "python": ("serviceTask", None),
-    "worker": ("serviceTask", None),
-    "splitter": ("serviceTask", None),
-    "batch": ("serviceTask", None),
-    "transform": ("scriptTask", None),
-    "user": ("userTask", None),
-    "wait": ("intermediateCatchEvent", "timerEventDefinition"),
-    "publish": ("intermediateThrowEvent", None),
-    "router": ("exclusiveGateway", None),
-    "fanout": ("parallelGateway", None),
-    "join": ("parallelGateway", None),
-    "end": ("endEvent", None),
-}
 SIZES: dict[str, tuple[int, int]] = {
     "startEvent": (36, 36),
     "endEvent": (36, 36),
@@ -103,8 +84,9 @@ def build_bpmn(
     tags: dict[str, str] = {}
     for node in nodes:
         kind = node.get("kind", "")
-        tag, definition = KIND_TAGS.get(kind, (node.get("tag") or "serviceTask", None))
-        tag = node.get("tag") or tag
+        spec = kinds.get(kind)
+        tag = node.get("tag") or (spec.element if spec else "serviceTask")
+        definition = spec.event_definition if spec else None
         element = ET.SubElement(process, _q(BPMN_NS, tag), {"id": node["id"]})
         if node.get("name"):
             element.set("name", str(node["name"]))

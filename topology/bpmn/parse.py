@@ -1,16 +1,19 @@
 """BPMN 2.0 XML in, Flowyard graph out: safe parsing, kind inference and the report of unsupported elements.
 
 The stored XML is never rewritten: this module only reads it. Flowyard data live in plain attributes of the
-`flowyard` namespace on BPMN elements (see CONTRACT in the editor issue); everything Flowyard cannot run is
-reported in `unsupported` and ignored at runtime.
+`flowyard` namespace on BPMN elements; what each attribute means comes from the kind registry
+(`topology/kinds.py`). Everything Flowyard cannot run is reported in `unsupported` and ignored at runtime.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError
+from xml.parsers import expat
 
 import defusedxml.ElementTree as SafeET
 from croniter import croniter
@@ -18,7 +21,7 @@ from defusedxml import DefusedXmlException
 from django.conf import settings
 
 from admin_ui.errors import ServiceError
-from topology.models import Node
+from topology import kinds
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 BPMNDI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
@@ -26,58 +29,17 @@ DC_NS = "http://www.omg.org/spec/DD/20100524/DC"
 DI_NS = "http://www.omg.org/spec/DD/20100524/DI"
 FLOWYARD_NS = "http://flowyard.io/schema/bpmn/1.0"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+OMG_NS_PREFIX = "http://www.omg.org/spec/"
 
-KINDS: frozenset[str] = frozenset(Node.Kind.values)
-START_KINDS: frozenset[str] = frozenset(k for k in KINDS if k.startswith("start."))
-TASK_KINDS: frozenset[str] = frozenset({"connector", "python", "worker", "splitter", "batch", "transform", "user"})
-
-# Which BPMN element types each kind may sit on; a mismatch is a validation error, not a parse error.
-TASK_TYPES: frozenset[str] = frozenset(
-    {"task", "serviceTask", "scriptTask", "userTask", "businessRuleTask", "manualTask"}
-)
-KIND_ELEMENTS: dict[str, frozenset[str]] = {
-    **{kind: frozenset({"startEvent"}) for kind in START_KINDS},
-    **{kind: TASK_TYPES for kind in TASK_KINDS},
-    "wait": frozenset({"intermediateCatchEvent"}),
-    "publish": frozenset({"intermediateThrowEvent"}),
-    "router": frozenset({"exclusiveGateway"}),
-    "fanout": frozenset({"parallelGateway"}),
-    "join": frozenset({"parallelGateway"}),
-    "end": frozenset({"endEvent"}),
-}
+RETRY_DEFAULTS = kinds.RETRY_DEFAULTS
+DEFAULT_PREFETCH = 10
 
 # Flow node types Flowyard turns into nodes (possibly with a missing kind, which validation reports).
-NODE_TYPES: frozenset[str] = TASK_TYPES | frozenset(
-    {
-        "startEvent",
-        "endEvent",
-        "exclusiveGateway",
-        "parallelGateway",
-        "intermediateCatchEvent",
-        "intermediateThrowEvent",
-    }
-)
+NODE_TYPES: frozenset[str] = frozenset(t for kind in kinds.KINDS.values() for t in kind.accepts)
 # Containers and bookkeeping kept silently: lanes are just layout; associations only attach annotations.
 SILENT_TYPES: frozenset[str] = frozenset(
     {"laneSet", "lane", "extensionElements", "documentation", "association", "dataObject", "ioSpecification"}
 )
-
-INT_ATTRS: frozenset[str] = frozenset({"install", "prefetch", "shards", "retryAttempts"})
-FLOAT_ATTRS: frozenset[str] = frozenset({"waitSeconds", "retryInterval", "retryBackoff", "retryMaxDelay", "timeout"})
-BOOL_ATTRS: frozenset[str] = frozenset({"ordered", "retryJitter"})
-LIST_ATTRS: frozenset[str] = frozenset({"retryOn"})
-RETRY_ON_VALUES: tuple[str, ...] = ("5xx", "429", "408", "timeout", "connection")
-
-DEFAULT_PREFETCH = 10
-# Defaults the runtime applies when a node sets no retry attributes (Step Functions style policy).
-RETRY_DEFAULTS: dict[str, Any] = {
-    "attempts": 3,
-    "interval": 1.0,
-    "backoff": 2.0,
-    "max_delay": 60.0,
-    "jitter": True,
-    "retry_on": list(RETRY_ON_VALUES),
-}
 RETRY_ATTRS: dict[str, str] = {
     "retryAttempts": "attempts",
     "retryInterval": "interval",
@@ -108,8 +70,11 @@ UNSUPPORTED_MESSAGES: dict[str, str] = {
     "eventBasedGateway": "Event-based gateways are not supported; use an exclusive gateway.",
     "intermediateCatchEvent": "Only timer intermediate catch events (wait nodes) are supported.",
     "intermediateThrowEvent": "Intermediate throw events need the Flowyard kind 'publish'.",
-    "process": "Only one process per topology is supported; this process is ignored.",
+    "process": "Flowyard runs one process per topology and not this one; pick it at import to run it instead.",
 }
+
+_DECLARED_ENCODING = re.compile(rb"""^<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z][\w.-]*)["']""")
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
 
 class BpmnError(ServiceError, ValueError):
@@ -155,7 +120,11 @@ class ParsedNode:
 
     @property
     def retry(self) -> dict[str, Any]:
-        retry = dict(RETRY_DEFAULTS)
+        """The kind's retry defaults overlaid with the node's retry attributes ({} for kinds that never retry)."""
+        kind = kinds.get(self.kind)
+        retry = kind.retry_defaults() if kind else {}
+        if not retry:
+            return retry
         for attr, key in RETRY_ATTRS.items():
             if attr in self.config and not isinstance(self.config[attr], str):
                 retry[key] = self.config[attr]
@@ -176,7 +145,7 @@ class ParsedEdge:
 
 @dataclass
 class ParsedBpmn:
-    """What Flowyard understood of a BPMN document."""
+    """What Flowyard understood of a BPMN document; `processes` lists every process with its runnable nodes."""
 
     process_id: str
     process_name: str
@@ -185,6 +154,7 @@ class ParsedBpmn:
     unsupported: list[dict[str, str]]
     content_hash: str
     has_diagram: bool
+    processes: list[dict[str, Any]] = field(default_factory=list)
 
     def node(self, key: str) -> ParsedNode | None:
         return next((n for n in self.nodes if n.key == key), None)
@@ -199,6 +169,10 @@ def max_bytes() -> int:
     return int(getattr(settings, "FLOWYARD_MAX_BPMN_BYTES", 5 * 1024 * 1024))
 
 
+def max_nodes() -> int:
+    return int(getattr(settings, "FLOWYARD_MAX_NODES", 2000))
+
+
 def _local(tag: Any) -> tuple[str, str]:
     if not isinstance(tag, str):  # comments and processing instructions
         return "", ""
@@ -208,18 +182,54 @@ def _local(tag: Any) -> tuple[str, str]:
     return "", tag
 
 
+def _position(data: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column of a byte offset."""
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    return data.count(b"\n", 0, offset) + 1, offset - line_start + 1
+
+
+def _duplicate_ids(data: bytes | str) -> None:
+    """Refuse two BPMN elements with one id, naming both places (a second expat pass: ElementTree keeps no lines).
+
+    Only the OMG namespaces (BPMN, DI) count: extension elements of other tools use `id` for their own ends.
+    """
+    seen: dict[str, tuple[int, int]] = {}
+    parser = expat.ParserCreate(namespace_separator=" ")
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        element_id = attrs.get("id")
+        if element_id is None or not name.startswith(OMG_NS_PREFIX):
+            return
+        here = (parser.CurrentLineNumber, parser.CurrentColumnNumber + 1)
+        first = seen.setdefault(element_id, here)
+        if first != here:
+            raise BpmnError(
+                f"Duplicate element id {element_id!r} at line {first[0]}, column {first[1]} "
+                f"and line {here[0]}, column {here[1]}.",
+                line=here[0],
+                column=here[1],
+            )
+
+    parser.StartElementHandler = start
+    parser.Parse(data, True)
+
+
 def load_xml(xml: str | bytes) -> Element:
-    """Parse untrusted XML: size-capped, no DTD of any kind, no entities; errors carry line and column."""
-    data = xml.encode("utf-8") if isinstance(xml, str) else xml
-    if len(data) > max_bytes():
+    """Parse untrusted XML: size-capped, no DTD of any kind, no entities, unique ids; errors carry line and column.
+
+    Bytes go to the parser as they are, so it decodes them as their XML declaration says; text is taken as is.
+    """
+    size = len(xml.encode("utf-8")) if isinstance(xml, str) else len(xml)
+    if size > max_bytes():
         raise BpmnError(f"The BPMN file is larger than {max_bytes() // (1024 * 1024)} MB.")
-    if not data.strip():
+    if not xml.strip():
         raise BpmnError("The BPMN file is empty.")
     # defusedxml's forbid_dtd also covers internal subsets; this check just gives the clearer message first.
-    if b"<!DOCTYPE" in data[:4096].upper():
+    head = xml[:4096]
+    if (b"<!DOCTYPE" in head.upper()) if isinstance(head, bytes) else ("<!DOCTYPE" in head.upper()):
         raise BpmnError("DOCTYPE declarations are not allowed in BPMN files.")
     try:
-        root: Element = SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        root: Element = SafeET.fromstring(xml, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
         raise BpmnError(f"Forbidden XML construct: {exc.__class__.__name__}.") from exc
     except ParseError as exc:
@@ -227,18 +237,58 @@ def load_xml(xml: str | bytes) -> Element:
         raise BpmnError(f"Malformed XML at line {line}, column {column}: {exc}", line=line, column=column) from exc
     if root.tag != f"{{{BPMN_NS}}}definitions":
         raise BpmnError("Not a BPMN 2.0 document: the root element must be bpmn:definitions.")
+    _duplicate_ids(xml)  # safe: the first pass refused DTDs and entities
     return root
+
+
+def decode_xml(data: bytes) -> str:
+    """The text of an uploaded BPMN file, decoded as it declares (BOM, XML declaration, else UTF-8).
+
+    The parser sees the bytes first, so a byte invalid in the declared encoding is refused with its line and
+    column instead of being replaced silently.
+    """
+    load_xml(data)
+    return _decode(data)
+
+
+def _decode(data: bytes) -> str:
+    encoding = next((name for bom, name in _BOMS if data.startswith(bom)), "")
+    if not encoding:
+        match = _DECLARED_ENCODING.match(data)
+        encoding = match.group(1).decode("ascii") if match else "utf-8"
+    try:
+        return data.decode(encoding).lstrip("\ufeff")
+    except LookupError as exc:
+        raise BpmnError(f"Unknown encoding {encoding!r} in the XML declaration.") from exc
+    except UnicodeDecodeError as exc:
+        line, column = _position(data, exc.start)
+        raise BpmnError(
+            f"The file is not valid {encoding} at line {line}, column {column}.", line=line, column=column
+        ) from exc
+
+
+def encode_xml(xml: str) -> tuple[bytes, str]:
+    """Stored text back to bytes in the encoding its declaration names (what an export must send), and that name."""
+    match = _DECLARED_ENCODING.match(xml[:200].encode("utf-8", errors="replace"))
+    encoding = match.group(1).decode("ascii") if match else "utf-8"
+    try:
+        # Characters the declared encoding lacks (added in the editor) become character references.
+        return xml.encode(encoding, errors="xmlcharrefreplace"), encoding
+    except LookupError:
+        return xml.encode("utf-8"), "utf-8"
 
 
 def _typed(attr: str, raw: str) -> tuple[Any, str | None]:
     """Convert one Flowyard attribute to its typed value, or keep the raw text and return an error message."""
+    spec = kinds.FIELDS.get(attr)
+    parse_as = kinds.PARSE_AS.get(spec.type, "") if spec else ""
     value = raw.strip()
-    if attr in INT_ATTRS:
+    if parse_as == "int":
         try:
             return int(value), None
         except ValueError:
             return raw, "must be a whole number"
-    if attr in FLOAT_ATTRS:
+    if parse_as == "float":
         try:
             number = float(value)
         except ValueError:
@@ -246,12 +296,12 @@ def _typed(attr: str, raw: str) -> tuple[Any, str | None]:
         if number != number or number in (float("inf"), float("-inf")):
             return raw, "must be a finite number"
         return (int(number) if number.is_integer() else number), None
-    if attr in BOOL_ATTRS:
+    if parse_as == "bool":
         lowered = value.lower()
         if lowered in ("true", "false"):
             return lowered == "true", None
         return raw, 'must be "true" or "false"'
-    if attr in LIST_ATTRS:
+    if parse_as == "list":
         return [part.strip() for part in value.split(",") if part.strip()], None
     return raw, None
 
@@ -300,39 +350,29 @@ def _unsupported(element: Element, element_type: str, message: str | None = None
     }
 
 
-def _pick_process(root: Element) -> tuple[Element | None, list[Element]]:
-    """The process Flowyard runs (the first one with flow elements, preferring a participant's) and the rest."""
+def _runnable(process: Element) -> int:
+    return sum(1 for child in process if _local(child.tag)[0] == BPMN_NS and _local(child.tag)[1] in NODE_TYPES)
+
+
+def _pick_process(root: Element, process_id: str) -> tuple[Element | None, list[Element]]:
+    """The process Flowyard runs and the others: the one asked for, else the one with most runnable nodes
+    (ties: a pool's process first, then document order)."""
     processes = root.findall(f"{{{BPMN_NS}}}process")
     if not processes:
         return None, []
-
-    def has_content(process: Element) -> bool:
-        return any(_local(child.tag)[1] in NODE_TYPES for child in process)
-
-    participant_refs = [p.get("processRef") for p in root.iter(f"{{{BPMN_NS}}}participant")]
-    ordered = [p for ref in participant_refs for p in processes if p.get("id") == ref]
-    ordered += [p for p in processes if p not in ordered]
-    chosen = next((p for p in ordered if has_content(p)), ordered[0])
+    chosen = next((p for p in processes if process_id and p.get("id") == process_id), None)
+    if chosen is None:
+        pooled = {p.get("processRef") for p in root.iter(f"{{{BPMN_NS}}}participant")}
+        order = {id(p): i for i, p in enumerate(processes)}
+        chosen = min(processes, key=lambda p: (-_runnable(p), p.get("id") not in pooled, order[id(p)]))
     return chosen, [p for p in processes if p is not chosen]
 
 
-def parse_bpmn(xml: str | bytes) -> ParsedBpmn:
-    """Parse BPMN XML into Flowyard nodes and edges plus the list of elements Flowyard ignores."""
-    root = load_xml(xml)
-    text = xml if isinstance(xml, str) else xml.decode("utf-8", errors="replace")
-    process, others = _pick_process(root)
-    unsupported: list[dict[str, str]] = [_unsupported(p, "process") for p in others if len(p)]
-    for collaboration in root.findall(f"{{{BPMN_NS}}}collaboration"):
-        for child in collaboration:
-            ns, local = _local(child.tag)
-            if ns == BPMN_NS and local in ("messageFlow", "textAnnotation", "group"):
-                unsupported.append(_unsupported(child, local))
-    has_diagram = root.find(f"{{{BPMNDI_NS}}}BPMNDiagram") is not None
-    if process is None:
-        return ParsedBpmn("", "", [], [], unsupported, content_hash(text), has_diagram)
-
+def _collect(process: Element) -> tuple[list[Element], list[tuple[Element, str]], list[dict[str, str]]]:
+    """Split a process's children into sequence flows, node candidates and unsupported elements."""
     flows: list[Element] = []
     candidates: list[tuple[Element, str]] = []
+    unsupported: list[dict[str, str]] = []
     for child in process:
         ns, local = _local(child.tag)
         if ns != BPMN_NS or local in SILENT_TYPES:
@@ -343,48 +383,44 @@ def parse_bpmn(xml: str | bytes) -> ParsedBpmn:
             candidates.append((child, local))
         else:
             unsupported.append(_unsupported(child, local))
+    return flows, candidates, unsupported
 
-    incoming_count: dict[str, int] = {}
-    for flow in flows:
-        target = flow.get("targetRef", "")
-        incoming_count[target] = incoming_count.get(target, 0) + 1
 
-    nodes: list[ParsedNode] = []
-    for element, element_type in candidates:
-        key = element.get("id", "")
-        attrs = {_local(name)[1]: value for name, value in element.attrib.items() if _local(name)[0] == FLOWYARD_NS}
-        kind = attrs.pop("kind", "").strip()
-        timer_cycle = ""
-        if not kind:
-            kind, timer_cycle = _infer_kind(element_type, element, incoming_count.get(key, 0))
-            if not kind and element_type in ("intermediateCatchEvent", "intermediateThrowEvent"):
-                unsupported.append(_unsupported(element, element_type))
-                continue
-        config: dict[str, Any] = {}
-        config_errors: list[dict[str, str]] = []
-        for attr, raw in attrs.items():
-            if attr == "condition":
-                continue
-            value, error = _typed(attr, raw)
-            config[attr] = value
-            if error:
-                config_errors.append({"element_id": key, "field": attr, "message": f"{attr} {error}."})
-        if timer_cycle and "cron" not in config:
-            config["cron"] = timer_cycle
-        nodes.append(
-            ParsedNode(
-                key=key,
-                name=(element.get("name") or "").strip(),
-                kind=kind,
-                element_type=element_type,
-                attrs=attrs,
-                config=config,
-                config_errors=config_errors,
-                default_flow=element.get("default", ""),
-                timer_cycle=timer_cycle,
-            )
-        )
+def _parse_node(element: Element, element_type: str, incoming: int) -> ParsedNode | None:
+    """One flow node with its typed config; None for an intermediate event Flowyard cannot run."""
+    key = element.get("id", "")
+    attrs = {_local(name)[1]: value for name, value in element.attrib.items() if _local(name)[0] == FLOWYARD_NS}
+    kind = attrs.pop("kind", "").strip()
+    timer_cycle = ""
+    if not kind:
+        kind, timer_cycle = _infer_kind(element_type, element, incoming)
+        if not kind and element_type in ("intermediateCatchEvent", "intermediateThrowEvent"):
+            return None
+    config: dict[str, Any] = {}
+    config_errors: list[dict[str, str]] = []
+    for attr, raw in attrs.items():
+        if attr == "condition":
+            continue
+        value, error = _typed(attr, raw)
+        config[attr] = value
+        if error:
+            config_errors.append({"element_id": key, "field": attr, "message": f"{attr} {error}."})
+    if timer_cycle and "cron" not in config:
+        config["cron"] = timer_cycle
+    return ParsedNode(
+        key=key,
+        name=(element.get("name") or "").strip(),
+        kind=kind,
+        element_type=element_type,
+        attrs=attrs,
+        config=config,
+        config_errors=config_errors,
+        default_flow=element.get("default", ""),
+        timer_cycle=timer_cycle,
+    )
 
+
+def _parse_edges(flows: list[Element], nodes: list[ParsedNode]) -> list[ParsedEdge]:
     by_key = {n.key: n for n in nodes}
     edges: list[ParsedEdge] = []
     for flow in flows:
@@ -404,12 +440,54 @@ def parse_bpmn(xml: str | bytes) -> ParsedBpmn:
                 name=(flow.get("name") or "").strip(),
             )
         )
+    return edges
+
+
+def parse_bpmn(xml: str | bytes, *, process_id: str = "") -> ParsedBpmn:
+    """Parse BPMN XML into Flowyard nodes and edges of one process (`process_id`, else the one with most
+    runnable nodes) plus the list of elements Flowyard ignores."""
+    root = load_xml(xml)
+    text = xml if isinstance(xml, str) else _decode(xml)
+    process, others = _pick_process(root, process_id)
+    unsupported: list[dict[str, str]] = [_unsupported(p, "process") for p in others if len(p)]
+    for collaboration in root.findall(f"{{{BPMN_NS}}}collaboration"):
+        for child in collaboration:
+            ns, local = _local(child.tag)
+            if ns == BPMN_NS and local in ("messageFlow", "textAnnotation", "group"):
+                unsupported.append(_unsupported(child, local))
+    has_diagram = root.find(f"{{{BPMNDI_NS}}}BPMNDiagram") is not None
+    processes = [
+        {"id": p.get("id", ""), "name": (p.get("name") or "").strip(), "nodes": _runnable(p)}
+        for p in root.findall(f"{{{BPMN_NS}}}process")
+    ]
+    if process is None:
+        return ParsedBpmn("", "", [], [], unsupported, content_hash(text), has_diagram, processes)
+
+    flows, candidates, ignored = _collect(process)
+    unsupported.extend(ignored)
+    if len(candidates) > max_nodes():
+        raise BpmnError(
+            f"The process has {len(candidates)} nodes; a topology may have at most {max_nodes()} "
+            "(FLOWYARD_MAX_NODES). Split it into topologies linked by events."
+        )
+    incoming_count: dict[str, int] = {}
+    for flow in flows:
+        target = flow.get("targetRef", "")
+        incoming_count[target] = incoming_count.get(target, 0) + 1
+    nodes: list[ParsedNode] = []
+    for element, element_type in candidates:
+        node = _parse_node(element, element_type, incoming_count.get(element.get("id", ""), 0))
+        if node is None:
+            unsupported.append(_unsupported(element, element_type))
+        else:
+            nodes.append(node)
     return ParsedBpmn(
         process_id=process.get("id", ""),
         process_name=(process.get("name") or "").strip(),
         nodes=nodes,
-        edges=edges,
+        edges=_parse_edges(flows, nodes),
         unsupported=unsupported,
         content_hash=content_hash(text),
         has_diagram=has_diagram,
+        processes=processes,
     )

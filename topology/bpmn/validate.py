@@ -1,5 +1,7 @@
 """Validation of a parsed BPMN graph: every rule returns {"element_id", "message", "field"} errors.
 
+Pure: the caller passes the tenant's install ids and the registered Python node names. Per-field rules
+(required, range, JMESPath, cron, URL, allowed values) come from the kind registry (`topology/kinds.py`).
 A draft with errors can be saved (so work is never lost) but not published.
 """
 
@@ -14,7 +16,9 @@ import jmespath
 from croniter import croniter
 from jmespath.exceptions import JMESPathError
 
-from topology.bpmn.parse import KIND_ELEMENTS, KINDS, RETRY_ON_VALUES, START_KINDS, ParsedBpmn, ParsedNode
+from topology import kinds
+from topology.bpmn.parse import ParsedBpmn, ParsedEdge, ParsedNode
+from topology.runtime import origin
 
 
 def _error(element_id: str, message: str, field: str = "") -> dict[str, str]:
@@ -36,117 +40,110 @@ def _present(node: ParsedNode, attr: str) -> bool:
     return value is not None and not (isinstance(value, str) and not value.strip())
 
 
-def _required_fields(node: ParsedNode, registry_names: set[str]) -> list[dict[str, str]]:
-    errors: list[dict[str, str]] = []
+def _number(value: float | None) -> str:
+    return "" if value is None else str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _check(node: ParsedNode, f: kinds.Field) -> str | None:
+    """What is wrong with one present field value of a node, per its registry check; None when fine."""
+    value = node.config[f.name]
     label = node.name or node.key
-
-    def need(attr: str, what: str) -> None:
-        if not _present(node, attr):
-            errors.append(_error(node.key, f"{label}: {what} is required.", attr))
-
-    kind = node.kind
-    if kind == "connector":
-        need("install", "an application install")
-        need("path", "a path")
-    elif kind == "python":
-        need("registry", "a Python node name")
-        name = node.config.get("registry")
-        if _present(node, "registry") and name not in registry_names:
-            errors.append(_error(node.key, f"{label}: no Python node named {name!r} is registered.", "registry"))
-    elif kind == "worker":
-        need("url", "a worker URL")
-    elif kind == "transform":
-        need("expression", "a JMESPath expression")
-    elif kind == "wait":
-        if not _present(node, "waitSeconds") and not _present(node, "waitHeader"):
-            errors.append(_error(node.key, f"{label}: set wait seconds or a header with the wait.", "waitSeconds"))
-    elif kind == "start.cron":
-        need("cron", "a cron expression")
-    elif kind in ("start.event", "publish"):
-        need("event", "an event name")
-    elif kind == "batch":
-        if not _present(node, "registry") and not _present(node, "url"):
-            errors.append(_error(node.key, f"{label}: a batch needs a Python node or a worker URL.", "registry"))
-        name = node.config.get("registry")
-        if _present(node, "registry") and name not in registry_names:
-            errors.append(_error(node.key, f"{label}: no Python node named {name!r} is registered.", "registry"))
-    if kind in ("worker", "batch") and _present(node, "url"):
-        url = urlparse(str(node.config["url"]))
+    if f.check == "jmespath" and isinstance(value, str):
+        problem = _compiles(value)
+        return f"{label}: invalid JMESPath in {f.name}: {problem}" if problem else None
+    if f.check == "cron" and isinstance(value, str) and not croniter.is_valid(value.strip()):
+        return f"{label}: {value!r} is not a valid cron expression."
+    if f.check == "http_url":
+        url = urlparse(str(value))
         if url.scheme not in ("http", "https") or not url.netloc:
-            errors.append(_error(node.key, f"{label}: the worker URL must start with http:// or https://.", "url"))
-    return errors
+            return f"{label}: the worker URL must start with http:// or https://."
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        low = f.min if f.min is not None else float("-inf")
+        high = f.max if f.max is not None else float("inf")
+        if not low <= value <= high:
+            return f"{label}: {f.name} must be between {_number(f.min)} and {_number(f.max)}."
+    if f.type == "list" and f.choices and isinstance(value, list):
+        allowed = [v for v, _label in f.choices]
+        unknown = [v for v in value if v not in allowed]
+        if unknown:
+            return f"{label}: unknown values {unknown} in {f.name}; use {', '.join(allowed)}."
+    return None
 
 
-def _value_rules(node: ParsedNode) -> list[dict[str, str]]:
+def _field_rules(node: ParsedNode, kind: kinds.Kind, python_nodes: Collection[str]) -> list[dict[str, str]]:
+    """Required fields, one-of groups and value checks of the node's kind, then cross-field rules."""
     errors: list[dict[str, str]] = list(node.config_errors)
     label = node.name or node.key
-    config = node.config
-    cron = config.get("cron")
-    if node.kind == "start.cron" and isinstance(cron, str) and cron.strip() and not croniter.is_valid(cron.strip()):
-        errors.append(_error(node.key, f"{label}: {cron!r} is not a valid cron expression.", "cron"))
-    for attr in ("expression", "orderingKey"):
-        value = config.get(attr)
-        if isinstance(value, str) and value.strip():
-            problem = _compiles(value)
-            if problem:
-                errors.append(_error(node.key, f"{label}: invalid JMESPath in {attr}: {problem}", attr))
-    prefetch = config.get("prefetch")
-    if isinstance(prefetch, int) and not 1 <= prefetch <= 100:
-        errors.append(_error(node.key, f"{label}: prefetch must be between 1 and 100.", "prefetch"))
-    shards = config.get("shards")
-    if isinstance(shards, int) and not 1 <= shards <= 64:
-        errors.append(_error(node.key, f"{label}: shards must be between 1 and 64.", "shards"))
-    attempts = config.get("retryAttempts")
-    if isinstance(attempts, int) and not 0 <= attempts <= 100:
-        errors.append(_error(node.key, f"{label}: retry attempts must be between 0 and 100.", "retryAttempts"))
-    for attr, low, high in (
-        ("retryInterval", 0, 86400),
-        ("retryMaxDelay", 0, 86400),
-        ("retryBackoff", 1, 10),
-        ("timeout", 0.001, 3600),
-        ("waitSeconds", 0, 366 * 86400),
-    ):
-        value = config.get(attr)
-        if isinstance(value, int | float) and not isinstance(value, bool) and not low <= value <= high:
-            errors.append(_error(node.key, f"{label}: {attr} must be between {low} and {high}.", attr))
-    interval, max_delay = config.get("retryInterval"), config.get("retryMaxDelay")
+    for f in kind.fields:
+        if not f.stored:
+            continue
+        if not _present(node, f.name):
+            if f.required:
+                errors.append(_error(node.key, f"{label}: {f.required} is required.", f.name))
+            continue
+        problem = _check(node, f)
+        if problem:
+            errors.append(_error(node.key, problem, f.name))
+        if f.type == "registry" and node.config[f.name] not in python_nodes:
+            name = node.config[f.name]
+            errors.append(_error(node.key, f"{label}: no Python node named {name!r} is registered.", f.name))
+    if kind.one_of and not any(_present(node, attr) for attr in kind.one_of[0]):
+        errors.append(_error(node.key, f"{label}: {kind.one_of[1]}", kind.one_of[0][0]))
+    interval, max_delay = node.config.get("retryInterval"), node.config.get("retryMaxDelay")
     if isinstance(interval, int | float) and isinstance(max_delay, int | float) and max_delay < interval:
         errors.append(_error(node.key, f"{label}: the retry max delay is below the interval.", "retryMaxDelay"))
-    retry_on = config.get("retryOn")
-    if isinstance(retry_on, list):
-        unknown = [v for v in retry_on if v not in RETRY_ON_VALUES]
-        if unknown:
-            allowed = ", ".join(RETRY_ON_VALUES)
-            errors.append(_error(node.key, f"{label}: unknown retry cases {unknown}; use {allowed}.", "retryOn"))
     return errors
 
 
-def validate(parsed: ParsedBpmn, *, installs: Collection[int], python_nodes: Collection[str]) -> list[dict[str, str]]:
-    """All problems that block publishing, in a stable order: graph-wide first, then per node.
-
-    `installs`: ids of the tenant's application installs; `python_nodes`: names of the registered Python nodes.
-    """
+def _install_origin(node: ParsedNode, label: str) -> list[dict[str, str]]:
+    """A node using an install calls only the install's origin: no URL of its own, a relative path."""
     errors: list[dict[str, str]] = []
-    if not parsed.process_id:
-        return [_error("", "The file contains no BPMN process.")]
-    nodes = {n.key: n for n in parsed.nodes}
-    starts = [n for n in parsed.nodes if n.kind in START_KINDS]
-    if not starts:
-        errors.append(_error(parsed.process_id, "Add at least one start event.", "kind"))
+    if _present(node, "url"):
+        message = f"{label}: a node that uses an install calls the install's base URL; remove the URL."
+        errors.append(_error(node.key, message, "url"))
+    problem = origin.path_problem(str(node.config.get("path") or ""))
+    if problem:
+        errors.append(_error(node.key, f"{label}: the path {problem}.", "path"))
+    return errors
 
-    outgoing: dict[str, list[Any]] = {key: [] for key in nodes}
-    incoming: dict[str, list[Any]] = {key: [] for key in nodes}
-    for edge in parsed.edges:
-        outgoing[edge.source].append(edge)
-        incoming[edge.target].append(edge)
-        target = nodes[edge.target]
-        if target.kind in START_KINDS:
-            errors.append(_error(edge.key, f"{target.name or target.key}: a start event cannot have incoming flows."))
-        if edge.condition:
-            problem = _compiles(edge.condition)
-            if problem:
-                errors.append(_error(edge.key, f"Invalid JMESPath condition: {problem}", "condition"))
 
+def _kind_rules(node: ParsedNode) -> tuple[kinds.Kind | None, list[dict[str, str]]]:
+    label = node.name or node.key
+    if not node.kind:
+        return None, [_error(node.key, f"{label}: choose a Flowyard node kind.", "kind")]
+    kind = kinds.get(node.kind)
+    if kind is None:
+        return None, [_error(node.key, f"{label}: unknown node kind {node.kind!r}.", "kind")]
+    if node.element_type not in kind.accepts:
+        return kind, [_error(node.key, f"{label}: kind {node.kind!r} does not fit a {node.element_type}.", "kind")]
+    return kind, []
+
+
+def _shape_rules(node: ParsedNode, incoming: list[ParsedEdge], outgoing: list[ParsedEdge]) -> list[dict[str, str]]:
+    """Rules on a node's flows: ends end, joins join, fan-outs split, routers route."""
+    label = node.name or node.key
+    errors: list[dict[str, str]] = []
+    if node.kind == "end" and outgoing:
+        errors.append(_error(node.key, f"{label}: an end event cannot have outgoing flows."))
+    if node.kind == "join" and len(incoming) < 2:
+        errors.append(_error(node.key, f"{label}: a join needs at least two incoming flows."))
+    if node.kind == "fanout" and len(incoming) > 1:
+        errors.append(_error(node.key, f"{label}: a fan-out takes one incoming flow; use a join to merge."))
+    if node.kind == "router":
+        defaults = [e for e in outgoing if e.is_default]
+        if node.default_flow and not defaults:
+            errors.append(_error(node.key, f"{label}: the default flow must leave this gateway.", "default"))
+        if len(defaults) > 1:
+            errors.append(_error(node.key, f"{label}: a gateway can have only one default flow.", "default"))
+        for edge in outgoing:
+            if not edge.condition and not edge.is_default:
+                errors.append(
+                    _error(edge.key, f"{label}: each outgoing flow needs a condition or must be the default.")
+                )
+    return errors
+
+
+def _reachable(starts: list[ParsedNode], outgoing: dict[str, list[ParsedEdge]]) -> set[str]:
     reached: set[str] = {n.key for n in starts}
     queue = deque(reached)
     while queue:
@@ -154,18 +151,39 @@ def validate(parsed: ParsedBpmn, *, installs: Collection[int], python_nodes: Col
             if edge.target not in reached:
                 reached.add(edge.target)
                 queue.append(edge.target)
+    return reached
 
-    registry_names = set(python_nodes)
-    tenant_installs = set(installs)
+
+def validate(parsed: ParsedBpmn, *, installs: Collection[int], python_nodes: Collection[str]) -> list[dict[str, str]]:
+    """All problems that block publishing, in a stable order: graph-wide first, then per node.
+
+    `installs`: ids of the tenant's application installs; `python_nodes`: names in the node registry.
+    """
+    if not parsed.process_id:
+        return [_error("", "The file contains no BPMN process.")]
+    errors: list[dict[str, str]] = []
+    nodes = {n.key: n for n in parsed.nodes}
+    starts = [n for n in parsed.nodes if n.kind in kinds.START_KINDS]
+    if not starts:
+        errors.append(_error(parsed.process_id, "Add at least one start event.", "kind"))
+    outgoing: dict[str, list[Any]] = {key: [] for key in nodes}
+    incoming: dict[str, list[Any]] = {key: [] for key in nodes}
+    for edge in parsed.edges:
+        outgoing[edge.source].append(edge)
+        incoming[edge.target].append(edge)
+        target = nodes[edge.target]
+        if target.kind in kinds.START_KINDS:
+            errors.append(_error(edge.key, f"{target.name or target.key}: a start event cannot have incoming flows."))
+        if edge.condition:
+            problem = _compiles(edge.condition)
+            if problem:
+                errors.append(_error(edge.key, f"Invalid JMESPath condition: {problem}", "condition"))
+    reached = _reachable(starts, outgoing)
     names: dict[str, str] = {}
     for node in parsed.nodes:
         label = node.name or node.key
-        if not node.kind:
-            errors.append(_error(node.key, f"{label}: choose a Flowyard node kind.", "kind"))
-        elif node.kind not in KINDS:
-            errors.append(_error(node.key, f"{label}: unknown node kind {node.kind!r}.", "kind"))
-        elif node.element_type not in KIND_ELEMENTS[node.kind]:
-            errors.append(_error(node.key, f"{label}: kind {node.kind!r} does not fit a {node.element_type}.", "kind"))
+        kind, kind_errors = _kind_rules(node)
+        errors.extend(kind_errors)
         if starts and node.key not in reached:
             errors.append(_error(node.key, f"{label}: not reachable from any start event."))
         if node.name:
@@ -174,25 +192,13 @@ def validate(parsed: ParsedBpmn, *, installs: Collection[int], python_nodes: Col
                     _error(node.key, f"Two nodes are named {node.name!r}; node names must be unique.", "name")
                 )
             names[node.name] = node.key
-        if node.kind == "end" and outgoing[node.key]:
-            errors.append(_error(node.key, f"{label}: an end event cannot have outgoing flows."))
-        if node.kind == "join" and len(incoming[node.key]) < 2:
-            errors.append(_error(node.key, f"{label}: a join needs at least two incoming flows."))
-        if node.kind == "fanout" and len(incoming[node.key]) > 1:
-            errors.append(_error(node.key, f"{label}: a fan-out takes one incoming flow; use a join to merge."))
-        if node.kind == "router":
-            defaults = [e for e in outgoing[node.key] if e.is_default]
-            if node.default_flow and not defaults:
-                errors.append(_error(node.key, f"{label}: the default flow must leave this gateway.", "default"))
-            if len(defaults) > 1:
-                errors.append(_error(node.key, f"{label}: a gateway can have only one default flow.", "default"))
-            for edge in outgoing[node.key]:
-                if not edge.condition and not edge.is_default:
-                    errors.append(
-                        _error(edge.key, f"{label}: each outgoing flow needs a condition or must be the default.")
-                    )
-        if node.install_id is not None and node.install_id not in tenant_installs:
+        errors.extend(_shape_rules(node, incoming[node.key], outgoing[node.key]))
+        if node.install_id is not None and node.install_id not in installs:
             errors.append(_error(node.key, f"{label}: the application install does not exist.", "install"))
-        errors.extend(_required_fields(node, registry_names))
-        errors.extend(_value_rules(node))
+        if node.install_id is not None:
+            errors.extend(_install_origin(node, label))
+        if kind is not None:
+            errors.extend(_field_rules(node, kind, python_nodes))
+        else:
+            errors.extend(node.config_errors)
     return errors

@@ -18,7 +18,6 @@ import functools
 import json
 import logging
 import os
-import signal
 import socket
 import threading
 import time
@@ -38,16 +37,26 @@ from pika.exceptions import AMQPError
 from topology.kinds import INLINE_KINDS
 from topology.runtime import broker, names, state
 from topology.runtime import headers as h
-from topology.runtime.executor import Outcome, redelay, timed_execute
+from topology.runtime.backoff import Backoff
+from topology.runtime.executor import Outcome, poisoned, redelay, timed_execute
 from topology.runtime.results import TERMINATED
 from topology.runtime.spec import NodeSpec, RuntimeSpec, load_runtime
 
 log = logging.getLogger("flowyard.engine")
+# keepPayload nodes: bytes of each payload and outputs per run kept for the process page.
+PAYLOAD_CAP = 64 * 1024
+PAYLOAD_OUTPUTS = 5
 
 
 MAX_BATCH_RECORDS = 500
 RELOAD_EVERY_SECONDS = 30.0
 TERMINATED_REFRESH_SECONDS = 0.5
+TERMINATED_RESTORE_SECONDS = 30.0
+# Reconnects back off from half a second to 10 s; a stopping engine drains for at most DRAIN_SECONDS, and the
+# command's watchdog ends the process after its grace time whatever state the connection is in.
+RECONNECT_BASE_SECONDS = 0.5
+RECONNECT_MAX_SECONDS = 10.0
+DRAIN_SECONDS = 10.0
 
 
 @dataclass
@@ -69,6 +78,14 @@ class Job:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def delivery_count(props: Any) -> int:
+    """How often the broker delivered this message before (quorum queues count returns in `x-delivery-count`)."""
+    try:
+        return int((props.headers or {}).get("x-delivery-count") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
 class Engine:
     """One engine process's consumer; run as many side by side as needed."""
 
@@ -86,13 +103,18 @@ class Engine:
         self.engine_id = engine_id or f"{socket.gethostname()}:{os.getpid()}"
         self.runtime = RuntimeSpec()
         self.terminated: frozenset[str] = frozenset()
+        # Terminates heard on the control exchange, kept even when Redis forgot them.
+        self._terminated_broadcast: frozenset[str] = frozenset()
         self.pool_size = 8
         self.pool = ThreadPoolExecutor(max_workers=self.pool_size, thread_name_prefix="node")
         self.flush_seconds = max(1, int(settings.FLOWYARD_EVENT_FLUSH_MS)) / 1000
+        self.delivery_limit = max(1, int(settings.FLOWYARD_DELIVERY_LIMIT))
         self._stopping = threading.Event()
         self._reload = threading.Event()
         self._gen = 0
         self._conn: SelectConnection | None = None
+        self._ready_once = False
+        self._drain_deadline = 0.0
         # Results travel from the node threads to the connection thread through this queue; the thread is
         # woken once per burst, not once per result (each wake is a pipe write and an ioloop turn).
         self._results: SimpleQueue[Job] = SimpleQueue()
@@ -119,10 +141,7 @@ class Engine:
     # ------------------------------------------------------------------------------------------ lifecycle
 
     def run(self) -> None:
-        """Run until SIGTERM/SIGINT; reconnects after broker failures."""
-        with contextlib.suppress(ValueError):  # not the main thread (tests run engines in threads)
-            signal.signal(signal.SIGTERM, lambda *_: self.stop())
-            signal.signal(signal.SIGINT, lambda *_: self.stop())
+        """Run until `stop()` (SIGTERM/SIGINT in the command); reconnects with backoff after broker failures."""
         threading.Thread(target=self._loader_loop, name="loader", daemon=True).start()
         threading.Thread(target=self._terminated_loop, name="terminated", daemon=True).start()
         if self.with_recorder:
@@ -131,28 +150,41 @@ class Engine:
             self.recorder = Recorder()
             threading.Thread(target=self.recorder.run, name="recorder", daemon=True).start()
         log.info("engine %s starting (topology=%s node=%s)", self.engine_id, self.topology, self.node)
+        backoff = Backoff(base=RECONNECT_BASE_SECONDS, cap=RECONNECT_MAX_SECONDS)
         while not self._stopping.is_set():
             self._gen += 1
             self._reset()
+            self._ready_once = False
+            with self._wake_lock:
+                # A wake-up scheduled on the old connection's ioloop may never have run: without this reset no
+                # node result would ever reach the new connection (found by the broker-restart chaos scenario).
+                self._wake_scheduled = False
             try:
                 self._conn = SelectConnection(
                     broker.connection_parameters(),
                     on_open_callback=self._on_connection_open,
-                    on_open_error_callback=lambda _c, err: log.error("cannot connect to RabbitMQ: %s", err),
+                    on_open_error_callback=self._on_connection_open_error,
                     on_close_callback=self._on_connection_closed,
                 )
-                self._conn.ioloop.start()
+                # A stop() that raced the line above scheduled nothing on this connection: look again.
+                if not self._stopping.is_set():
+                    self._conn.ioloop.start()
             except (AMQPError, OSError) as exc:
                 log.error("connection failed: %s", exc)
-            if not self._stopping.is_set():
-                time.sleep(1)
+            if self._ready_once:
+                backoff.reset()
+            if self._stopping.is_set():
+                break
+            delay = backoff.next()
+            log.warning("engine %s reconnecting to RabbitMQ in %.1f s", self.engine_id, delay)
+            self._stopping.wait(delay)
         if self.recorder is not None:
             self.recorder.stop()
         self.pool.shutdown(wait=False, cancel_futures=True)
         log.info("engine %s stopped", self.engine_id)
 
     def stop(self) -> None:
-        """Stop consuming, let in-flight inputs finish and be acked (up to 10 s), then close."""
+        """Stop consuming, let in-flight inputs finish and be acked (up to the drain time), then close."""
         self._stopping.set()
         conn = self._conn
         if conn is not None:
@@ -160,20 +192,26 @@ class Engine:
                 conn.ioloop.add_callback_threadsafe(self._begin_drain)
 
     def _begin_drain(self) -> None:
+        assert self._conn is not None
+        if self._channel is None or not self._channel.is_open or not self._conn.is_open:
+            # Not connected (connecting, or between a broker close and the reconnect): nothing to drain.
+            self._conn.ioloop.stop()
+            return
         self._draining = True
-        if self._channel is not None and self._channel.is_open:
-            for tag in list(self._consumers.values()):
-                self._channel.basic_cancel(tag)
+        for tag in list(self._consumers.values()):
+            self._channel.basic_cancel(tag)
         self._consumers.clear()
-        self._drain_deadline = time.monotonic() + 10
+        self._drain_deadline = time.monotonic() + DRAIN_SECONDS
         self._check_drained()
 
     def _check_drained(self) -> None:
         assert self._conn is not None
         idle = self._inflight == 0 and not self._batch and not self._unacked
-        if idle or time.monotonic() > self._drain_deadline:
+        if idle or time.monotonic() > self._drain_deadline or not self._conn.is_open:
             if self._conn.is_open:
-                self._conn.close()
+                self._conn.close()  # the close callback stops the ioloop
+            else:
+                self._conn.ioloop.stop()
             return
         if self._batch:
             self._flush()
@@ -182,6 +220,11 @@ class Engine:
     def _on_connection_open(self, conn: SelectConnection) -> None:
         conn.channel(on_open_callback=self._on_channel_open)
 
+    def _on_connection_open_error(self, conn: SelectConnection, error: BaseException | str) -> None:
+        # Without stopping the ioloop here, run() never gets back to its reconnect loop (issue 14).
+        log.error("cannot connect to RabbitMQ: %s", error)
+        conn.ioloop.stop()
+
     def _on_connection_closed(self, conn: SelectConnection, reason: Exception) -> None:
         if not self._stopping.is_set():
             log.warning("connection closed: %s", reason)
@@ -189,6 +232,7 @@ class Engine:
 
     def _on_channel_open(self, channel: Any) -> None:
         self._channel = channel
+        self._ready_once = True
         channel.add_on_close_callback(self._on_channel_closed)
         channel.confirm_delivery(self._on_confirm)
         broker.declare_infrastructure(channel)
@@ -203,6 +247,10 @@ class Engine:
         queue = frame.method.queue
         self._channel.queue_bind(queue=queue, exchange=names.control_exchange(), routing_key="")
         self._channel.basic_consume(queue=queue, on_message_callback=self._on_control, auto_ack=True)
+        if self.runtime.versions:
+            # Reconnected: consume again at once from the picture we have, even if the database is unreachable;
+            # the reload below refreshes it.
+            self._apply_runtime(self.runtime)
         self._reload.set()
 
     # ------------------------------------------------------------------------------------------ control
@@ -216,7 +264,9 @@ class Engine:
         if kind == "reload":
             self._reload.set()
         elif kind == "terminate" and message.get("correlation_id"):
-            self.terminated = self.terminated | {str(message["correlation_id"])}
+            corr = str(message["correlation_id"])
+            self._terminated_broadcast = self._terminated_broadcast | {corr}
+            self.terminated = self.terminated | {corr}
 
     def _loader_loop(self) -> None:
         while not self._stopping.is_set():
@@ -239,17 +289,26 @@ class Engine:
                     conn.ioloop.add_callback_threadsafe(functools.partial(self._apply_runtime, runtime))
 
     def _terminated_loop(self) -> None:
+        # Redis twice a second (shared by all engines); the database, the record, every 30 s so a terminate that
+        # could not reach Redis still stops its messages. Unreachable state keeps the last known set.
+        last_restore = time.monotonic()
         while not self._stopping.wait(TERMINATED_REFRESH_SECONDS):
             try:
-                self.terminated = state.terminated_all()
+                fresh = state.terminated_all()
+                if time.monotonic() - last_restore > TERMINATED_RESTORE_SECONDS:
+                    fresh |= state.terminated_restore()
+                    last_restore = time.monotonic()
+                self.terminated = fresh | self._terminated_broadcast
             except Exception as exc:
                 log.warning("cannot read terminated processes: %s", exc)
 
     def _apply_runtime(self, runtime: RuntimeSpec) -> None:
         """Swap in the new picture; declare and consume new queues, cancel queues no longer wanted."""
-        if self._channel is None or not self._channel.is_open or self._draining:
+        if self._draining:
             return
         self.runtime = runtime
+        if self._channel is None or not self._channel.is_open:
+            return  # applied when the channel (re)opens
         wanted = set(runtime.consume)
         needed = sum(runtime.by_queue[q].effective_prefetch for q in wanted)
         self._resize_pool(needed)
@@ -293,6 +352,12 @@ class Engine:
             job.outcome = Outcome(code=TERMINATED, message="process terminated")
             self._finish(job)
             return
+        job.extra["deliveries"] = delivery_count(props)
+        if job.redelivered and job.extra["deliveries"] >= self.delivery_limit:
+            # Poison: the message went out this often and was never acked (it kills engines): trash, don't run.
+            job.outcome = poisoned(node, headers, body, mid, job.extra["deliveries"])
+            self._finish(job)
+            return
         hop = redelay(self.runtime, node, headers, body, mid)
         if hop is not None:
             job.outcome = hop
@@ -312,8 +377,12 @@ class Engine:
         self.pool.submit(self._work, job, self.runtime)
 
     def _work(self, job: Job, runtime: RuntimeSpec) -> None:
-        outcome, started, duration = timed_execute(runtime, job.node, job.headers, job.body, job.message_id)
-        job.outcome, job.started, job.duration_ms = outcome, started, duration
+        if job.redelivered and self._poisoned(job):
+            job.outcome = poisoned(job.node, job.headers, job.body, job.message_id, self.delivery_limit)
+            job.started, job.duration_ms = time.time(), 0.0
+        else:
+            outcome, started, duration = timed_execute(runtime, job.node, job.headers, job.body, job.message_id)
+            job.outcome, job.started, job.duration_ms = outcome, started, duration
         conn = self._conn
         if conn is None:
             return
@@ -329,6 +398,19 @@ class Engine:
             with self._wake_lock:
                 self._wake_scheduled = False
             log.debug("dropping result of %s: connection closed", job.message_id)
+
+    def _poisoned(self, job: Job) -> bool:
+        """Pool thread, redeliveries only: has this message id killed engines `delivery_limit` times?
+
+        The broker counts per copy; when a crash also loses the upstream input's ack, the upstream runs again and
+        publishes a fresh copy (same message id, count 0). A Redis counter per message id spans the copies.
+        """
+        count = int(job.extra.get("deliveries", 0))
+        try:
+            count = max(count, state.redeliveries_incr(job.message_id))
+        except Exception as exc:  # Redis down: the broker's count still bounds the crashes
+            log.warning("cannot count redeliveries of %s: %s", job.message_id, exc)
+        return count >= self.delivery_limit
 
     def _drain_results(self) -> None:
         # Clear the flag before draining: a result queued after this point schedules a new drain.
@@ -382,7 +464,7 @@ class Engine:
         for out in outcome.outputs:
             emitted[out.correlation_id] = emitted.get(out.correlation_id, 0) + 1
         version = job.node.version
-        return {
+        record = {
             "corr": job.headers.get(h.CORRELATION_ID, ""),
             "mid": job.message_id,
             "v": version.id,
@@ -399,6 +481,13 @@ class Engine:
             "st": outcome.starts,
             "rd": job.redelivered,
         }
+        if job.node.keep_payload:
+            # Only for nodes whose operator asked (off by default: payloads can hold personal data), capped.
+            record["p"] = {
+                "in": job.body[:PAYLOAD_CAP].decode("utf-8", "replace"),
+                "out": [o.body[:PAYLOAD_CAP].decode("utf-8", "replace") for o in outcome.outputs[:PAYLOAD_OUTPUTS]],
+            }
+        return record
 
     def _flush(self) -> None:
         if self._flush_timer is not None and self._conn is not None:

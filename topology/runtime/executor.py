@@ -14,13 +14,16 @@ from typing import Any
 import jmespath
 
 from topology.kinds import PASSTHROUGH_KINDS
-from topology.runtime import delays, names, state
+from topology.runtime import breaker, delays, names, state
 from topology.runtime import headers as h
+from topology.runtime.backoff import backoff_seconds
 from topology.runtime.errors import NodeError, RetryableError, TrashError
 from topology.runtime.http import call_connector, call_worker
 from topology.runtime.results import (
+    CIRCUIT_OPEN,
     DELAY_HOP,
     RETRY_SCHEDULED,
+    STATE_RETRY,
     TRASHED,
     ResultCode,
 )
@@ -29,7 +32,9 @@ from topology.runtime.spec import NodeSpec, RuntimeSpec
 
 log = logging.getLogger(__name__)
 
-JOIN_TTL_SECONDS = 24 * 3600
+# Retries while join state is unreachable: 1 s doubling up to 30 s, for as long as it takes.
+STATE_RETRY_BASE_SECONDS = 1.0
+STATE_RETRY_MAX_SECONDS = 30.0
 DEFAULT_MAX_HOPS = 10
 DEFAULT_REPEAT_MS = 1000
 WAIT_SCHEDULED = 2012
@@ -271,22 +276,18 @@ def _emit_items(run: Run, items: list[Result], outcome: Outcome) -> None:
 
 
 def _join(run: Run, result: Result, outcome: Outcome) -> None:
-    """Collect one arrival per incoming branch in Redis; the arrival that completes the set emits the merge."""
+    """Record one arrival per incoming branch (database); the arrival that completes the set emits the merge."""
     expected = sorted(set(run.node.incoming))
     parent = run.headers.get(h.PARENT_ID, "") or run.headers.get(h.PROCESS_ID, "")
-    key = names.redis_key("join", run.node.version.id, run.node.key, run.correlation_id, parent)
+    key = h.derived_id("join", run.node.version.id, run.node.key, run.correlation_id, parent)
     source = run.headers.get(h.PREVIOUS_NODE_ID, "")
-    pipe = state.client().pipeline(transaction=True)
-    pipe.hsetnx(key, source, run.body)
-    pipe.hlen(key)
-    pipe.expire(key, JOIN_TTL_SECONDS)
-    _, count, _ = pipe.execute()
-    if count < len(expected):
-        outcome.message = f"join waiting ({count}/{len(expected)})"
+    arrivals, emit = state.join_arrive(
+        key=key, source=source, body=_json(run.body), expected=len(expected), message_id=run.mid
+    )
+    if not emit:
+        outcome.message = f"join waiting ({len(arrivals)}/{len(expected)})"
         return
-    arrivals: dict[bytes, bytes] = state.client().hgetall(key)  # type: ignore[assignment]
-    merged = {k.decode(): _json(v) for k, v in sorted(arrivals.items())}
-    body = json.dumps(merged).encode()
+    body = json.dumps(dict(sorted(arrivals.items()))).encode()
     for edge in run.node.followers:
         target = run.node.version.nodes[edge.target]
         out = run.to_node(target, body, result.headers)
@@ -295,6 +296,15 @@ def _join(run: Run, result: Result, outcome: Outcome) -> None:
         out.headers[h.PROCESS_ID] = parent
         out.headers[h.PARENT_ID] = ""
         outcome.outputs.append(out)
+
+
+def _state_retry(run: Run, exc: state.StateUnavailable) -> Outcome:
+    """Runtime state is unreachable: the message comes back later with growing delays, never to the trash."""
+    attempt = int(run.headers.get(h.STATE_ATTEMPT) or 0)
+    delay_ms = int(backoff_seconds(attempt, base=STATE_RETRY_BASE_SECONDS, cap=STATE_RETRY_MAX_SECONDS) * 1000)
+    outcome = Outcome(code=STATE_RETRY, message=f"waiting for runtime state {delay_ms} ms (try {attempt + 1}): {exc}")
+    _delay_self(run, outcome, {h.STATE_ATTEMPT: str(attempt + 1)}, delay_ms, f"state:{attempt + 1}")
+    return outcome
 
 
 def _wait(run: Run, outcome: Outcome) -> bool:
@@ -435,6 +445,14 @@ def execute(runtime: RuntimeSpec, node: NodeSpec, headers: dict[str, str], body:
             return outcome
         result = _call(run)
         return _apply(run, result, outcome)
+    except state.StateUnavailable as exc:
+        return _state_retry(run, exc)
+    except breaker.CircuitOpen as exc:
+        # The remote is known to be down: wait for the next probe without spending a retry attempt.
+        outcome = Outcome(code=CIRCUIT_OPEN, message=str(exc))
+        delay_ms = max(int(exc.retry_after * 1000), 1)
+        _delay_self(run, outcome, {}, delay_ms, "circuit")
+        return outcome
     except RetryableError as exc:
         attempt = int(headers.get(h.RETRY_ATTEMPT) or 0)
         if attempt < node.retry.attempts and node.retry.retries(exc.kind):
@@ -454,6 +472,16 @@ def execute(runtime: RuntimeSpec, node: NodeSpec, headers: dict[str, str], body:
     except Exception as exc:
         log.exception("node %s failed unexpectedly", node.key)
         return _trash(run, Outcome(), f"engine error: {type(exc).__name__}: {exc}")
+
+
+def poisoned(node: NodeSpec, headers: dict[str, str], body: bytes, mid: str, deliveries: int) -> Outcome:
+    """The trash outcome of a message that was delivered `deliveries` times and never acknowledged."""
+    run = Run(RuntimeSpec(), node, headers, body, mid)
+    reason = (
+        f"delivered {deliveries + 1} times without being acknowledged: running it stops the engine "
+        f"(crash, out of memory, kill), so it is not run again (FLOWYARD_DELIVERY_LIMIT)"
+    )
+    return _trash(run, Outcome(), reason)
 
 
 def timed_execute(

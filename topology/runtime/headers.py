@@ -34,6 +34,7 @@ FORWARD_TO = "forward-to"
 DUE_AT = "due-at"
 RETRY_ATTEMPT = "retry-attempt"
 WAIT_NODE = "wait-node"
+STATE_ATTEMPT = "state-attempt"  # retries while join state was unreachable
 
 # Answers of the previous node that must not leak into the next call (an SDK worker echoes request headers).
 ANSWER_PREFIXES = ("result-", "repeat-")
@@ -41,6 +42,7 @@ INTERNAL = (
     DUE_AT,
     RETRY_ATTEMPT,
     WAIT_NODE,
+    STATE_ATTEMPT,
     FORWARD_TO,
     "x-death",
     "x-first-death-exchange",

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import jmespath
 import requests
 
-from topology.runtime import egress, origin
+from topology.runtime import breaker, egress, origin
 from topology.runtime.errors import RetryableError, TrashError
 from topology.runtime.headers import RESULT_CODE, RESULT_MESSAGE, strip_answers
 from topology.runtime.sdk import Result
@@ -50,15 +50,19 @@ def _classify(response: requests.Response) -> None:
 
 
 def _send(method: str, url: str, *, timeout: float, **kwargs: Any) -> requests.Response:
-    try:
-        return session().request(method, url, timeout=timeout, **kwargs)
-    except egress.EgressRefused as exc:
-        # -- egress policy (security): a refused address is final, never retried --
-        raise TrashError(str(exc), kind="egress") from exc
-    except requests.Timeout as exc:
-        raise RetryableError(f"timeout calling {url}: {exc}", kind="timeout") from exc
-    except requests.ConnectionError as exc:
-        raise RetryableError(f"cannot connect to {url}: {exc}", kind="connection") from exc
+    # Circuit breaker per remote host (breaker.py): refuses the call while the host is known to be down.
+    with breaker.guard(url) as call:
+        try:
+            response = session().request(method, url, timeout=timeout, **kwargs)
+        except egress.EgressRefused as exc:
+            # -- egress policy (security): a refused address is final, never retried --
+            raise TrashError(str(exc), kind="egress") from exc
+        except requests.Timeout as exc:
+            raise RetryableError(f"timeout calling {url}: {exc}", kind="timeout") from exc
+        except requests.ConnectionError as exc:
+            raise RetryableError(f"cannot connect to {url}: {exc}", kind="connection") from exc
+        call.status = response.status_code
+        return response
 
 
 def render_path(template: str, data: Any) -> str:
@@ -158,6 +162,17 @@ def call_connector(*, config: dict[str, Any], credentials: dict[str, Any] | None
     return Result(body=response.content, headers={"http-status": str(response.status_code)})
 
 
+def _worker_message(response: Any) -> str:
+    """What a refusing worker said: the `result-message` of its envelope (the SDKs answer 4xx that way), else the
+    start of the raw response."""
+    try:
+        headers = response.json().get("headers") or {}
+        message = str(headers.get(RESULT_MESSAGE) or "").strip()
+    except (ValueError, AttributeError):
+        message = ""
+    return message or response.text[:500]
+
+
 def call_worker(*, config: dict[str, Any], headers: dict[str, str], body: bytes) -> Result:
     """POST the Orchesty envelope {body, headers} to a remote worker and read the same shape back."""
     url = _join(str(config.get("url") or ""), str(config.get("action") or config.get("path") or ""))
@@ -172,7 +187,7 @@ def call_worker(*, config: dict[str, Any], headers: dict[str, str], body: bytes)
         )
     if response.status_code >= 400:
         raise TrashError(
-            f"worker HTTP {response.status_code}: {response.text[:500]}",
+            f"worker HTTP {response.status_code}: {_worker_message(response)}",
             kind=str(response.status_code),
             response=response.text,
         )

@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import random
 import threading
-import time
 from collections import defaultdict
 from typing import Any
 
@@ -21,7 +21,9 @@ from django.db.models import F
 from django.utils import timezone
 from pika.exceptions import AMQPError
 
+from processes.depths import DepthSampler
 from topology.runtime import broker, names
+from topology.runtime.backoff import Backoff, backoff_seconds
 
 log = logging.getLogger("flowyard.recorder")
 
@@ -69,6 +71,7 @@ def record_batches(payloads: list[dict[str, Any]]) -> None:
         events: list[tuple[Any, ...]] = []
         stats: dict[tuple[int, dt.datetime], list[float]] = {}
         trash: list[dict[str, Any]] = []
+        kept: list[tuple[int, str, str, dict[str, Any]]] = []  # payloads of keepPayload nodes only
         # Per process: [total, done, failed, trashed, duplicates] increments of this batch.
         deltas: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
         for record in records:
@@ -93,6 +96,8 @@ def record_batches(payloads: list[dict[str, Any]]) -> None:
                     deltas[target.pk][0] += int(count)
             started = dt.datetime.fromtimestamp(float(record["s"]), tz=dt.UTC)
             emitted = sum(int(c) for c in (record.get("e") or {}).values())
+            if record.get("p"):
+                kept.append((process.pk, record["n"], record["mid"], record["p"]))
             events.append(
                 (
                     process.pk,
@@ -116,6 +121,13 @@ def record_batches(payloads: list[dict[str, Any]]) -> None:
         _apply_process_deltas(deltas)
         _write_stats(stats)
         _write_trash(trash)
+        _write_payloads(kept)
+    # --- live monitoring hook (processes/events.py): after the commit, mark the batch's topologies as changed;
+    # the sender coalesces and sends from its own thread, so this costs a set insert.
+    from processes import events as live
+
+    live.versions_changed(version_ids={p.version_id for p in processes.values()})
+    # --- end of live monitoring hook
 
 
 def _insert_events(events: list[tuple[Any, ...]]) -> None:
@@ -199,6 +211,19 @@ def _write_stats(stats: dict[tuple[int, dt.datetime], list[float]]) -> None:
     NodeStat.objects.bulk_update(update, ["processed", "failed", "trashed", "duration_ms_sum", "duration_ms_max"])
 
 
+def _write_payloads(payloads: list[tuple[int, str, str, dict[str, Any]]]) -> None:
+    """Keep the inputs and outputs of runs of `keepPayload` nodes for the process page."""
+    from processes.models import ProcessPayload
+
+    if payloads:
+        ProcessPayload.objects.bulk_create(
+            ProcessPayload(
+                process_id=pk, node_key=key, message_id=mid, body_in=p.get("in", ""), bodies_out=p.get("out", [])
+            )
+            for pk, key, mid, p in payloads
+        )
+
+
 def _write_trash(records: list[dict[str, Any]]) -> None:
     from topology.models import Node
     from trash.services import trash_message_create
@@ -226,12 +251,24 @@ class Recorder:
 
     def __init__(self) -> None:
         self._stopping = threading.Event()
+        self._consumed = False
 
     def stop(self) -> None:
         self._stopping.set()
 
     def run(self) -> None:
+        # Live monitoring: queue depths are sampled by one recorder process per tick (a Redis lease).
+        sampler = DepthSampler()
+        sampler.start()
+        try:
+            self._run()
+        finally:
+            sampler.stop()
+
+    def _run(self) -> None:
+        backoff = Backoff(base=0.5, cap=15.0)
         while not self._stopping.is_set():
+            self._consumed = False
             try:
                 self._consume()
             except (AMQPError, OSError) as exc:
@@ -240,8 +277,10 @@ class Recorder:
                 log.exception("recorder failed")
             finally:
                 close_old_connections()
+            if self._consumed:
+                backoff.reset()
             if not self._stopping.is_set():
-                time.sleep(1)
+                self._stopping.wait(backoff.next())
 
     def _consume(self) -> None:
         connection = pika.BlockingConnection(broker.connection_parameters())
@@ -249,6 +288,7 @@ class Recorder:
             channel = connection.channel()
             broker.declare_infrastructure(channel)
             channel.basic_qos(prefetch_count=BATCH_MESSAGES)
+            self._consumed = True
             pending: list[tuple[int, dict[str, Any]]] = []
             for method, _props, body in channel.consume(names.events_queue(), inactivity_timeout=IDLE_SECONDS):
                 if self._stopping.is_set():
@@ -281,7 +321,7 @@ class Recorder:
                 attempt += 1
                 log.exception("recording %d batches failed (attempt %d)", len(pending), attempt)
                 close_old_connections()
-                if self._stopping.wait(min(0.5 * attempt, 5)):
+                if self._stopping.wait(backoff_seconds(attempt - 1, base=0.5, cap=5.0, rand=random.random())):
                     channel.basic_nack(pending[-1][0], multiple=True, requeue=True)
                     return
         channel.basic_ack(pending[-1][0], multiple=True)

@@ -25,3 +25,5 @@ RETRY_SCHEDULED = 2001
 TRASHED = 2006
 TERMINATED = 2009
 DELAY_HOP = 2010
+CIRCUIT_OPEN = 2012  # the remote host's circuit breaker is open: the message waits for the probe
+STATE_RETRY = 2011  # join state unreachable: the message comes back later

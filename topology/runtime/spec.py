@@ -55,6 +55,7 @@ class NodeSpec:
     credentials: dict[str, Any] | None = None
     application: str = ""
     instance: Any = None
+    keep_payload: bool = False  # the node's `keepPayload`: its runs' payloads go to the recorder
 
     @property
     def base_queue(self) -> str:
@@ -161,6 +162,7 @@ def build_version(version: Any) -> VersionSpec:
             prefetch=int(config.get("prefetch") or row.prefetch or 10),
             retry=RetryPolicy.from_config(row.retry),
             shards=max(0, shards),
+            keep_payload=_truthy(config.get("keepPayload")),
         )
         if node.shards:
             node.ordering_key = jmespath.compile(config["orderingKey"])

@@ -34,3 +34,12 @@ export function diagramFor(definitions, processId) {
       (element.$type === "bpmn:Collaboration" && (element.participants || []).some((p) => p.processRef && p.processRef.id === processId)));
   return (definitions.diagrams || []).find((d) => d.plane && shows(d.plane.bpmnElement)) || null;
 }
+
+/** One readable line from a bpmn-js import warning ("unparsable content <x> detected (line 3): illegal ID <y>"). */
+export function describeWarning(warning) {
+  const lines = String(warning.message || warning).split("\n").map((l) => l.trim());
+  const field = (name) => (lines.find((l) => l.startsWith(`${name}:`)) || "").slice(name.length + 1).trim();
+  const where = field("line") ? ` (line ${field("line")}, column ${field("column")})` : "";
+  const nested = field("nested error");
+  return `${lines[0]}${where}${nested ? `: ${nested}` : ""}`;
+}

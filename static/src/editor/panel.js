@@ -1,6 +1,8 @@
 // Properties panel in plain DOM, a diagram-js service (`flowyardPanel`). It shows exactly the fields the
 // node registry gives the selected element's kind; every edit is one command (undoable with Ctrl+Z).
 // (bpmn-js-properties-panel would triple the bundle — 1.7 MB vs 0.6 MB minified — for a form.)
+import SelectionModule from "diagram-js/lib/features/selection";
+
 import { formatRun, nextRuns } from "./cron";
 import { h } from "./dom";
 import { KindsModule, getKind, guessKind } from "./kinds";
@@ -415,7 +417,7 @@ export class PropertiesPanel {
 PropertiesPanel.$inject = ["eventBus", "elementRegistry", "selection", "injector", "flowyardKinds", "config.flowyard"];
 
 export default {
-  __depends__: [KindsModule],
+  __depends__: [KindsModule, SelectionModule],
   __init__: ["flowyardPanel"],
   flowyardPanel: ["type", PropertiesPanel],
 };

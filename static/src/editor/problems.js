@@ -1,5 +1,8 @@
 // Problems, a diagram-js service (`flowyardProblems`): server validation results and import warnings on
 // the canvas (red markers + hover overlays) and in the Problems list.
+import OverlaysModule from "diagram-js/lib/features/overlays";
+import SelectionModule from "diagram-js/lib/features/selection";
+
 import { escapeHtml } from "./dom";
 
 const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
@@ -124,6 +127,7 @@ export class Problems {
 Problems.$inject = ["canvas", "overlays", "elementRegistry", "selection", "config.flowyard"];
 
 export default {
+  __depends__: [OverlaysModule, SelectionModule],
   __init__: ["flowyardProblems"],
   flowyardProblems: ["type", Problems],
 };

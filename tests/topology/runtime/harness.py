@@ -40,14 +40,17 @@ def database_url() -> str:
 class RuntimeEnv:
     """Unique exchange/prefix for one test module, the engines it runs, and cleanup of everything it made."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, amqp_url: str | None = None, redis_url: str | None = None) -> None:
         suffix = f"{name}-{uuid.uuid4().hex[:8]}"
         self.exchange = f"fytest-{suffix}"
         self.prefix = f"fytest-{suffix}"
         self.redis_prefix = f"fytest-{suffix}"
         self.engines: list[subprocess.Popen[bytes]] = []
         self.logs: list[Path] = []
+        # Chaos scenarios point engines and this process at servers of their own, which they may stop.
+        self.servers = {"AMQP_URL": amqp_url or settings.AMQP_URL, "REDIS_URL": redis_url or settings.REDIS_URL}
         self._override = override_settings(
+            **self.servers,
             FLOWYARD_EXCHANGE=self.exchange,
             FLOWYARD_QUEUE_PREFIX=self.prefix,
             FLOWYARD_REDIS_PREFIX=self.redis_prefix,
@@ -69,6 +72,7 @@ class RuntimeEnv:
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
+            **self.servers,
             DATABASE_URL=database_url(),
             FLOWYARD_EXCHANGE=self.exchange,
             FLOWYARD_QUEUE_PREFIX=self.prefix,
@@ -81,13 +85,17 @@ class RuntimeEnv:
         )
         return env
 
-    def start_engine(self, *args: str) -> subprocess.Popen[bytes]:
+    def start_engine(
+        self, *args: str, env: dict[str, str] | None = None, supervised: bool = False
+    ) -> subprocess.Popen[bytes]:
+        """An engine subprocess; `supervised` runs it under admin_ui.supervise, which restarts it when it dies."""
         log = Path(f"/tmp/{self.prefix}-engine{len(self.engines)}.log")
         handle = log.open("wb")
+        supervisor = [sys.executable, "-m", "admin_ui.supervise"] if supervised else []
         proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "engine", *args],
+            [*supervisor, sys.executable, str(ROOT / "manage.py"), "engine", *args],
             cwd=ROOT,
-            env=self.env(),
+            env={**self.env(), **(env or {})},
             stdout=handle,
             stderr=subprocess.STDOUT,
         )
@@ -115,7 +123,7 @@ class RuntimeEnv:
         return "\n".join(out)
 
     def channel(self) -> tuple[pika.BlockingConnection, Any]:
-        conn = pika.BlockingConnection(pika.URLParameters(settings.AMQP_URL))
+        conn = pika.BlockingConnection(pika.URLParameters(self.servers["AMQP_URL"]))
         return conn, conn.channel()
 
     def consumers(self, queue: str) -> int:

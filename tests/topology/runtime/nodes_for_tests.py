@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from topology.runtime import state
 from topology.runtime.errors import RetryableError
@@ -64,3 +65,13 @@ class Pages(Node):
         if page < 3:
             return Result.batch(items, cursor=str(page + 1))
         return Result.batch(items)
+
+
+@node("test.crash")
+class Crash(Node):
+    """Kills the engine process outright when the body says {"poison": true} (a poison message)."""
+
+    def process(self, message: Message) -> Result:
+        if (message.json() or {}).get("poison"):
+            os._exit(3)
+        return Result()

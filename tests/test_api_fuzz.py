@@ -1,0 +1,117 @@
+"""Property-based fuzzing of the whole API from its OpenAPI schema (schemathesis), with a member's API token.
+
+Every operation, every generated case: no 5xx, every answer's status documented for that operation, every body
+valid against the documented schema. CI runs a few examples per operation; `make fuzz` runs many
+(FUZZ_EXAMPLES=...).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+
+import pytest
+import schemathesis
+from django.core import signals
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from admin_ui.models import ApiToken, Role
+from admin_ui.services import NewToken, api_token_create
+from processes.models import Process
+from tests.factories import make_member
+from tests.topology.runtime_factories import make_runtime_version
+from topology.models import TopologyVersion
+from topology.webhooks import webhook_create
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "6"))
+# About 0.2 s per case on a busy 2-core machine; the default per-test timeout would cut a long run short.
+pytestmark = [pytest.mark.fuzz, pytest.mark.timeout(max(300, EXAMPLES * 42 * 2))]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
+
+
+@pytest.fixture
+def fuzz_world(db, tenant_a):
+    """A tenant with a member's token, an enabled topology, a finished process and a webhook to aim at."""
+    owner = make_member(tenant_a, Role.OWNER)
+    token = api_token_create(tenant=tenant_a, name="fuzz", scopes=[s.value for s in ApiToken.Scope], actor=owner)
+    # Enabled without declaring queues: the fuzzer needs rows to find, not a running engine.
+    version = make_runtime_version(
+        tenant_a, {"start": "start.webhook", "end": "end"}, ["start>end"], name="orders", enable=False
+    )
+    TopologyVersion.objects.filter(pk=version.pk).update(enabled=True)
+    Process.objects.create(
+        tenant=tenant_a,
+        version=version,
+        correlation_id="fuzz-1",
+        status=Process.Status.SUCCESS,
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+        total=1,
+        done=1,
+    )
+    webhook_create(topology=version.topology, node_key="start")
+    return token
+
+
+def _fuzz_operation(operation, mode: GenerationMode, token: NewToken, statuses: Counter[int]) -> None:
+    """Run `EXAMPLES` generated cases of one operation; raises on the first failing check."""
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    def run(case) -> None:
+        if (
+            case.method == "DELETE"
+            and case.path == "/api/tokens/{pk}/"
+            and case.path_parameters == {"pk": token.token.pk}
+        ):
+            return  # revoking the fuzzer's own token would turn the rest of the run into 401s
+        response = case.call_and_validate(headers={"Authorization": f"Bearer {token.key}"}, checks=CHECKS)
+        statuses[response.status_code] += 1
+
+    run()
+
+
+@pytest.fixture
+def wsgi_app():
+    """Django's WSGI app, kept from closing the test transaction's connection after each request (as Client does)."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield get_wsgi_application()
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+
+
+def test_api_answers_as_documented(fuzz_world, wsgi_app):
+    schema = schemathesis.openapi.from_wsgi("/api/schema/", wsgi_app)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) > 30  # every app's endpoints are in the schema
+    failures = []
+    statuses: Counter[int] = Counter()
+    for operation in operations:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            try:
+                _fuzz_operation(operation, mode, fuzz_world, statuses)
+            except Exception as exc:  # collect every operation's failure, not only the first
+                failures.append(f"{operation.method.upper()} {operation.path} ({mode.value}): {exc}")
+    print(f"schemathesis: {len(operations)} operations, {sum(statuses.values())} cases, statuses {dict(statuses)}")
+    assert not failures, "\n\n".join(failures)
+    assert statuses[200] and statuses[400] and statuses[404]  # the run reached real answers, not only refusals
