@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('topology', '0001_initial'),
+        ('topology', '0002_topologyversion_process_id'),
     ]
 
     operations = [
