@@ -193,7 +193,7 @@ def test_bodies_over_the_limit_are_refused_before_reading(alice_client, tenant_a
     imported = alice_client.post(
         reverse("api_topology_import"), {"name": "Big", "bpmn_xml": padding}, content_type="application/json"
     )
-    assert imported.status_code == 400
+    assert imported.status_code == 413
     assert TopologyVersion.objects.filter(topology=topology).count() == 1
     assert not Topology.objects.filter(name="Big").exists()
 
