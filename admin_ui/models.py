@@ -70,7 +70,7 @@ class ApiToken(models.Model):
     class Scope(models.TextChoices):
         READ = "read", "Read"
         WRITE = "write", "Write"
-        START = "start", "Start processes"
+        START = "start", "Start and terminate processes"
         TRASH = "trash", "Work the trash"
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_tokens")
