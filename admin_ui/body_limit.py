@@ -31,6 +31,6 @@ class BodyLimitMiddleware:
             except ValueError:
                 length = 0
             if length > limit:
-                detail = f"The request body is larger than {limit} bytes."
+                detail = f"The request body is too large: larger than {limit} bytes."
                 return JsonResponse(error_body(detail), status=413)
         return self.get_response(request)

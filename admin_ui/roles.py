@@ -102,7 +102,7 @@ SCOPE_DESCRIPTIONS: dict[str, str] = {
     "read": "GET topologies, versions, processes, trash, installs and members",
     "write": "create, edit, import, publish, enable and disable topologies",
     "start": "start and terminate processes, see and rotate webhooks",
-    "trash": "work the trash (resend, reject, edit)",
+    "trash": "work the trash (read, edit, try, resend, reject, bulk jobs)",
 }
 
 

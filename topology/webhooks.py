@@ -56,12 +56,22 @@ def webhook_create(*, topology: Topology, node_key: str, signing_secret_encrypte
     return webhook, token
 
 
+_revocations = 0
+
+
+def webhook_revocations() -> int:
+    """How many revokes, rotations and signing changes this process made: token lookup caches drop older reads."""
+    return _revocations
+
+
 def webhook_revoke(*, webhook: Webhook, actor: Any = None) -> Webhook:
     """Revoke a webhook: its URL answers 404 from now on."""
+    global _revocations
     if webhook.revoked_at is None:
         before = _snapshot(webhook)
         webhook.revoked_at = timezone.now()
         webhook.save(update_fields=["revoked_at"])
+        _revocations += 1
         audit_log(
             tenant=webhook.tenant,
             actor=actor,
@@ -76,6 +86,8 @@ def webhook_revoke(*, webhook: Webhook, actor: Any = None) -> Webhook:
 @transaction.atomic
 def webhook_rotate(*, webhook: Webhook, actor: Any = None) -> Webhook:
     """Replace a webhook's URL with a new one (the old one answers 404 at once); the signing secret carries over."""
+    global _revocations
+    _revocations += 1
     old = Webhook.objects.select_for_update().get(pk=webhook.pk)
     before = _snapshot(old)
     if old.revoked_at is None:
@@ -90,6 +102,8 @@ def webhook_rotate(*, webhook: Webhook, actor: Any = None) -> Webhook:
 
 def webhook_signing_set(*, webhook: Webhook, signed: bool, actor: Any = None) -> Webhook:
     """Require (with a new random secret) or stop requiring an HMAC signature on this webhook's requests."""
+    global _revocations
+    _revocations += 1
     before = _snapshot(webhook)
     webhook.signing_secret_encrypted = encrypt_json(secrets.token_hex(32)) if signed else ""
     webhook.save(update_fields=["signing_secret_encrypted"])
@@ -107,12 +121,16 @@ def signature_for(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def webhook_signature_ok(*, webhook: Webhook, body: bytes, signature: str | None) -> bool:
-    """True when the webhook needs no signature, or `signature` is the body's, compared in constant time."""
-    secret = webhook_signing_secret(webhook)
+def signature_matches(*, secret: str, body: bytes, signature: str | None) -> bool:
+    """True when there is no secret, or `signature` is the body's under it, compared in constant time."""
     if not secret:
         return True
     return bool(signature) and hmac.compare_digest(signature_for(secret, body), str(signature).strip())
+
+
+def webhook_signature_ok(*, webhook: Webhook, body: bytes, signature: str | None) -> bool:
+    """True when the webhook needs no signature, or `signature` is the body's."""
+    return signature_matches(secret=webhook_signing_secret(webhook), body=body, signature=signature)
 
 
 def webhook_ensure(*, version: Any) -> list[Webhook]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from admin_ui.api_base import TenantApi
+from admin_ui.api_errors import ErrorSerializer
+from admin_ui.api_input import MAX_INT, Pagination
 from admin_ui.authentication import request_tenant
 from admin_ui.roles import Perm
 from trash import selectors, services
@@ -95,21 +96,20 @@ class GroupSerializer(serializers.Serializer[dict[str, Any]]):
     reason = serializers.CharField()
 
 
-FILTER_PARAMETERS = [
-    OpenApiParameter("status", str, enum=[*TrashMessage.Status.values, ""], description="default: open"),
-    OpenApiParameter("topology", int),
-    OpenApiParameter("version", int, description="version number"),
-    OpenApiParameter("node", str, description="node key or name"),
-    OpenApiParameter("q", str, description="reason contains"),
-    OpenApiParameter("corr", str, description="correlation id"),
-    OpenApiParameter("range", str, enum=list(selectors.RANGES)),
-    OpenApiParameter("signature", str, description="one group"),
-    OpenApiParameter("sort", str, enum=list(selectors.SORTS)),
-]
+class TrashQuerySerializer(serializers.Serializer[Any]):
+    """The list filters, validated (a bad value is a 400); `selectors.trash_filters` then reads them."""
 
-
-def _error(exc: services.TrashError) -> Response:
-    return Response({"detail": exc.detail, "errors": exc.errors}, status=exc.status)
+    status = serializers.ChoiceField(
+        choices=[*TrashMessage.Status.values, ""], required=False, help_text="default: open; empty for all"
+    )
+    topology = serializers.IntegerField(required=False, min_value=1, max_value=MAX_INT)
+    version = serializers.IntegerField(required=False, min_value=1, max_value=MAX_INT, help_text="version number")
+    node = serializers.CharField(required=False, allow_blank=True, help_text="node key or name")
+    q = serializers.CharField(required=False, allow_blank=True, help_text="reason contains")
+    corr = serializers.CharField(required=False, allow_blank=True, help_text="correlation id")
+    range = serializers.ChoiceField(choices=list(selectors.RANGES), required=False)
+    signature = serializers.CharField(required=False, allow_blank=True, help_text="one group")
+    sort = serializers.ChoiceField(choices=list(selectors.SORTS), required=False)
 
 
 class TrashApi(TenantApi):
@@ -126,26 +126,42 @@ class TrashApi(TenantApi):
         return request.user
 
 
-class TrashListApi(TrashApi):
-    @extend_schema(responses=TrashMessageSerializer(many=True), parameters=FILTER_PARAMETERS)
-    def get(self, request: Request) -> Response:
-        qs = selectors.trash_message_list(
-            tenant=request_tenant(request), filters=selectors.trash_filters(request.query_params)
+class TrashListApi(TrashApi, generics.ListAPIView):
+    """The tenant's trash, filtered like the trash page; limit/offset paginated."""
+
+    serializer_class = TrashMessageSerializer
+    pagination_class = Pagination
+
+    @extend_schema(parameters=[TrashQuerySerializer])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        self.query(TrashQuerySerializer)
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no tenant
+            return TrashMessage.objects.none()
+        return selectors.trash_message_list(
+            tenant=self.tenant, filters=selectors.trash_filters(self.request.query_params)
         )
-        paginator = LimitOffsetPagination()
-        page: Any = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(TrashMessageSerializer(page, many=True).data)
 
 
-class TrashGroupListApi(TrashApi):
-    @extend_schema(responses=GroupSerializer(many=True), parameters=FILTER_PARAMETERS)
-    def get(self, request: Request) -> Response:
-        rows = selectors.trash_group_list(
-            tenant=request_tenant(request), filters=selectors.trash_filters(request.query_params)
+class TrashGroupListApi(TrashApi, generics.ListAPIView):
+    """Identical failures folded into groups (signature = normalised reason + node); limit/offset paginated."""
+
+    serializer_class = GroupSerializer
+    pagination_class = Pagination
+
+    @extend_schema(parameters=[TrashQuerySerializer])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        self.query(TrashQuerySerializer)
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):
+            return []
+        return selectors.trash_group_list(
+            tenant=self.tenant, filters=selectors.trash_filters(self.request.query_params)
         )
-        paginator = LimitOffsetPagination()
-        page: Any = paginator.paginate_queryset(rows, request, view=self)
-        return paginator.get_paginated_response(GroupSerializer(page, many=True).data)
 
 
 class EditInput(serializers.Serializer[Any]):
@@ -161,34 +177,31 @@ class TrashDetailApi(TrashApi):
     def get(self, request: Request, pk: int) -> Response:
         return Response(TrashMessageDetailSerializer(self.message(request, pk)).data)
 
-    @extend_schema(request=EditInput, responses=TrashMessageDetailSerializer)
+    @extend_schema(request=EditInput, responses={200: TrashMessageDetailSerializer, 409: ErrorSerializer})
     def patch(self, request: Request, pk: int) -> Response:
         """Save a new body (a JSON text) and/or headers; invalid JSON or schema violations are a 400."""
         data = EditInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            message = services.trash_message_edit(
-                message=self.message(request, pk), actor=self.actor(request), **data.validated_data
-            )
-        except services.TrashError as exc:
-            return _error(exc)
+        message = services.trash_message_edit(
+            message=self.message(request, pk), actor=self.actor(request), **data.validated_data
+        )
         return Response(TrashMessageDetailSerializer(message).data)
 
 
 class TrashResendApi(TrashApi):
     required_perm = Perm.OPERATE
 
-    @extend_schema(request=EditInput, responses=TrashMessageDetailSerializer)
+    @extend_schema(
+        request=EditInput,
+        responses={200: TrashMessageDetailSerializer, 409: ErrorSerializer, 503: ErrorSerializer},
+    )
     def post(self, request: Request, pk: int) -> Response:
         """Resend (optionally with a new body/headers saved first) to the failed node."""
         data = EditInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            message = services.trash_message_resend(
-                message=self.message(request, pk), actor=self.actor(request), **data.validated_data
-            )
-        except services.TrashError as exc:
-            return _error(exc)
+        message = services.trash_message_resend(
+            message=self.message(request, pk), actor=self.actor(request), **data.validated_data
+        )
         return Response(TrashMessageDetailSerializer(message).data)
 
 
@@ -200,16 +213,13 @@ class RejectInput(serializers.Serializer[Any]):
 class TrashRejectApi(TrashApi):
     required_perm = Perm.OPERATE
 
-    @extend_schema(request=RejectInput, responses=TrashMessageDetailSerializer)
+    @extend_schema(request=RejectInput, responses={200: TrashMessageDetailSerializer, 409: ErrorSerializer})
     def post(self, request: Request, pk: int) -> Response:
         data = RejectInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            message = services.trash_message_reject(
-                message=self.message(request, pk), actor=self.actor(request), **data.validated_data
-            )
-        except services.TrashError as exc:
-            return _error(exc)
+        message = services.trash_message_reject(
+            message=self.message(request, pk), actor=self.actor(request), **data.validated_data
+        )
         return Response(TrashMessageDetailSerializer(message).data)
 
 
@@ -235,15 +245,12 @@ TryResult = inline_serializer(
 class TrashTryApi(TrashApi):
     required_perm = Perm.OPERATE
 
-    @extend_schema(request=TryInput, responses=TryResult)
+    @extend_schema(request=TryInput, responses={200: TryResult, 409: ErrorSerializer})
     def post(self, request: Request, pk: int) -> Response:
         """Run the failed node on the (edited) message; nothing is saved or published."""
         data = TryInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            result = services.trash_message_try(message=self.message(request, pk), **data.validated_data)
-        except services.TrashError as exc:
-            return _error(exc)
+        result = services.trash_message_try(message=self.message(request, pk), **data.validated_data)
         return Response(result)
 
 
@@ -279,7 +286,10 @@ class TrashBulkListApi(TrashApi):
         jobs = selectors.trash_bulk_job_list(tenant=request_tenant(request), limit=50)
         return Response(TrashBulkJobSerializer(jobs, many=True).data)
 
-    @extend_schema(request=BulkInput, responses={202: TrashBulkJobSerializer})
+    # 404 when the picked ids, group or topology are not the tenant's; 409 when a job already runs on them.
+    @extend_schema(
+        request=BulkInput, responses={202: TrashBulkJobSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
+    )
     def post(self, request: Request) -> Response:
         """Queue a bulk resend, reject or patch-and-resend over picked ids, a group or a filter."""
         data = BulkInput(data=request.data)
@@ -292,20 +302,17 @@ class TrashBulkListApi(TrashApi):
             signature=values.get("signature", ""),
             filters=selectors.trash_filters(values["filters"]) if "filters" in values else None,
         )
-        try:
-            job = services.trash_bulk_job_create(
-                tenant=tenant,
-                actor=self.actor(request),
-                action=values["action"],
-                messages=qs,
-                group_key=group,
-                description=description,
-                reason=values.get("reason", ""),
-                patch=values.get("patch"),
-                throttle=values["throttle"],
-            )
-        except services.TrashError as exc:
-            return _error(exc)
+        job = services.trash_bulk_job_create(
+            tenant=tenant,
+            actor=self.actor(request),
+            action=values["action"],
+            messages=qs,
+            group_key=group,
+            description=description,
+            reason=values.get("reason", ""),
+            patch=values.get("patch"),
+            throttle=values["throttle"],
+        )
         return Response(TrashBulkJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -319,11 +326,8 @@ class TrashBulkDetailApi(TrashApi):
 class TrashBulkCancelApi(TrashApi):
     required_perm = Perm.OPERATE
 
-    @extend_schema(request=None, responses=TrashBulkJobSerializer)
+    @extend_schema(request=None, responses={200: TrashBulkJobSerializer, 409: ErrorSerializer})
     def post(self, request: Request, pk: int) -> Response:
         job = selectors.trash_bulk_job_get(tenant=request_tenant(request), pk=pk)
-        try:
-            job = services.trash_bulk_job_cancel(job=job, actor=self.actor(request))
-        except services.TrashError as exc:
-            return _error(exc)
+        job = services.trash_bulk_job_cancel(job=job, actor=self.actor(request))
         return Response(TrashBulkJobSerializer(job).data)

@@ -48,7 +48,13 @@ class TrashMessage(models.Model):
 
     @property
     def node_name(self) -> str:
-        return (self.node.name if self.node is not None else "") or self.node_key
+        """The failed node's name (its BPMN id when it has none); pages may set it from a name map they hold."""
+        named: str = self.__dict__.get("_node_name", "")
+        return named or (self.node.name if self.node_id is not None and self.node is not None else "") or self.node_key
+
+    @node_name.setter
+    def node_name(self, value: str) -> None:
+        self.__dict__["_node_name"] = value
 
 
 class TrashEdit(models.Model):

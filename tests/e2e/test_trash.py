@@ -126,11 +126,11 @@ def _walk(browser, screenshot, runtime, url, worker) -> None:
     version = topology_services.topology_version_enable(version=version, actor=user)
     assert version.nodes.get(key="Gateway_email").config["inputSchema"] == SCHEMA
     runtime.start_engine()
-    runtime.wait_consumers([q for node in build_version(version).nodes.values() for q in node.queues()])
+    runtime.wait_consumers([q for node in build_version(version).nodes.values() for q in node.queues()], timeout=60)
     started = [process_start(version=version, body={"id": n}) for n in range(GROUP + 1)]
     for process in started:
-        assert wait_process(process.correlation_id, env=runtime).status == Process.Status.FAILED
-    deadline = time.monotonic() + 30
+        assert wait_process(process.correlation_id, env=runtime, timeout=90).status == Process.Status.FAILED
+    deadline = time.monotonic() + 120
     while runtime.consumers(worker.args[worker.args.index("-Q") + 1]) < 1:
         assert time.monotonic() < deadline, "the Celery worker did not start"
         time.sleep(0.2)
@@ -192,7 +192,7 @@ def _walk(browser, screenshot, runtime, url, worker) -> None:
     expect(page.get_by_test_id("try-result")).to_contain_text("Python_sync")
     resend.click()
     expect(page.get_by_test_id("trash-status")).to_have_text("Resent")
-    process = wait_process(message.correlation_id, env=runtime)
+    process = wait_process(message.correlation_id, env=runtime, timeout=90)
     assert process.status == Process.Status.SUCCESS
     page.get_by_test_id("tab-history").click()
     expect(page.get_by_test_id("trash-history")).to_contain_text("$.body.email")
@@ -238,6 +238,6 @@ def _walk(browser, screenshot, runtime, url, worker) -> None:
     job = TrashBulkJob.objects.get(tenant=tenant)
     assert (job.status, job.succeeded) == ("done", GROUP)
     for process in started:
-        assert wait_process(process.correlation_id, env=runtime).status == Process.Status.SUCCESS
+        assert wait_process(process.correlation_id, env=runtime, timeout=90).status == Process.Status.SUCCESS
     assert not errors, errors
     context.close()

@@ -28,7 +28,7 @@ def flow(tenant_a, runtime):
         ["start>node", "node>end"],
     )
     for node in build_version(version).nodes.values():
-        runtime.wait_consumers(node.queues())
+        runtime.wait_consumers(node.queues(), timeout=60)
     return version
 
 
@@ -52,7 +52,7 @@ def test_bulk_resend_of_500_at_100_per_second(tenant_a, alice, flow, runtime, ce
         time.sleep(0.1)
     assert job.status == TrashBulkJob.Status.DONE, job.report
     assert (job.processed, job.succeeded, job.skipped, job.failed, job.percent) == (500, 500, 0, 0, 100)
-    assert job.report["seconds"] >= 5.0
+    assert 5.0 <= job.report["seconds"] < 15, "the throttle paces the job, and the job keeps up with it"
     assert (job.finished_at - job.started_at).total_seconds() >= 5.0
     assert len([n for n in seen if 0 < n < 500]) >= 5, f"progress was not live: {sorted(seen)}"
     corrs = [r.correlation_id for r in rows]

@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 def ready(runtime, version):
     for node in build_version(version).nodes.values():
-        runtime.wait_consumers(node.queues())
+        runtime.wait_consumers(node.queues(), timeout=60)
     return version
 
 

@@ -153,6 +153,9 @@ def test_trash_token_works_the_trash_and_a_read_token_only_reads(tenant_a, clien
     done = client.post(f"/api/trash/{message.pk}/reject", {"reason": "bot"}, content_type=JSON, **bearer(worker))
     assert done.status_code == 200 and done.json()["status"] == "rejected"
     assert message.edits.get().actor_label.startswith("token:")
+    # Exactly the trash endpoints: nothing else opens to it.
+    assert client.get("/api/processes/", **bearer(worker)).status_code == 403
+    assert client.post("/api/topologies/x/start", {}, content_type=JSON, **bearer(worker)).status_code == 403
 
 
 def test_bulk_api_queues_a_job_over_a_group_and_refuses_a_second(tenant_a, alice_client):
@@ -272,3 +275,57 @@ def test_a_resent_message_failing_again_reopens_its_row(tenant_a):
     assert row.pk == message.pk and TrashMessage.objects.count() == 1
     assert (row.status, row.attempts, row.revision, row.reason) == ("open", 2, 3, "Remote answered 500")
     assert "trash-id" not in row.headers
+
+
+def test_a_redelivered_job_resumes_and_counts_what_it_already_did(tenant_a, alice):
+    rows = [make_trash(tenant_a, node_key=f"n{i}") for i in range(3)]
+    job = services.trash_bulk_job_create(
+        tenant=tenant_a,
+        actor=alice,
+        action="reject",
+        messages=TrashMessage.objects.filter(pk__in=[r.pk for r in rows]),
+        reason="dup",
+    )
+    assert services.trash_bulk_job_run(job_id=job.pk).status == "done"
+    # The worker "died" after the rows were written but before the job was marked done; the task comes back.
+    TrashBulkJob.objects.filter(pk=job.pk).update(status="running", processed=1, succeeded=1)
+    assert services.trash_bulk_job_run(job_id=job.pk).status == "running"  # a plain second delivery is ignored
+    job = services.trash_bulk_job_run(job_id=job.pk, resume=True)
+    assert (job.status, job.processed, job.succeeded, job.skipped) == ("done", 3, 3, 0)
+    assert TrashEdit.objects.filter(bulk_job=job).count() == 3
+
+
+def test_the_process_page_links_to_its_trash_and_back(tenant_a, alice_client):
+    from django.utils import timezone
+
+    from processes.models import Process
+
+    message = make_trash(tenant_a)
+    process = Process.objects.create(
+        tenant=tenant_a, version=message.version, correlation_id="c1", started_at=timezone.now(), status="failed"
+    )
+    page = alice_client.get(f"/processes/{process.pk}/").content.decode()
+    assert f'href="/trash/{message.pk}/"' in page and "Fetch" in page
+    detail = alice_client.get(f"/trash/{message.pk}/").content.decode()
+    assert f'href="/processes/{process.pk}/"' in detail
+
+
+def test_resend_goes_to_a_draining_version_while_it_still_runs(tenant_a):
+    from django.utils import timezone
+
+    from processes.models import Process
+    from topology.models import TopologyVersion
+
+    message = make_trash(tenant_a)
+    v1 = message.version
+    TopologyVersion.objects.filter(pk=v1.pk).update(enabled=False, enabled_at=timezone.now())
+    v2 = TopologyVersion.objects.create(topology=v1.topology, number=2, bpmn_xml="<x/>", enabled=True)
+    Node.objects.create(version=v2, key="fetch", name="Fetch v2", kind="transform")
+    running = Process.objects.create(tenant=tenant_a, version=v1, correlation_id="other", started_at=timezone.now())
+    message.refresh_from_db()
+    target = services.trash_resend_target(message=message)
+    assert (target.version, target.warning, target.label) == (v1, "", "Fetch of v1")
+    Process.objects.filter(pk=running.pk).update(status="success")
+    target = services.trash_resend_target(message=message)
+    assert target.version == v2 and target.label == "Fetch v2 of v2"
+    assert target.warning == "v1 no longer runs: the message goes to Fetch v2 of v2."
