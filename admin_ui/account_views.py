@@ -6,8 +6,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import get_user_model, login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import SetPasswordForm
+from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import ProtectedError
@@ -15,11 +18,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_decode
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from admin_ui import selectors, services
+from admin_ui import selectors, services, throttle
 from admin_ui.applications import REGISTRY, mask_secret
 from admin_ui.forms import (
     AuditFilterForm,
@@ -62,7 +65,22 @@ def _settings_context(request: HttpRequest, tab: str, **extra: Any) -> dict[str,
     return {"nav": "settings", "tab": tab, "tenant": request.tenant, **extra}  # type: ignore[attr-defined]
 
 
-# --------------------------------------------------------------------------- sign up, tenants
+# --------------------------------------------------------------------------- sign up, password reset, tenants
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's password reset, throttled per account and per IP (each request sends an email)."""
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        email = form.cleaned_data["email"]
+        wait = throttle.blocked_for(*throttle.checks_for("reset", account=email, request=self.request))
+        if wait:
+            form.add_error("email", throttle.message(wait, "password reset requests"))
+            response = self.form_invalid(form)
+            response.status_code = 429
+            return response
+        throttle.record_both("reset", account=email, request=self.request)
+        return super().form_valid(form)
 
 
 @sensitive_post_parameters("password1", "password2")
@@ -73,15 +91,35 @@ def signup(request: HttpRequest) -> HttpResponse:
         return redirect(next_url or "home")
     form = SignupForm(request.POST or None, initial={"email": request.GET.get("email", "")})
     if request.method == "POST" and form.is_valid():
-        try:
-            user = services.user_signup(email=form.cleaned_data["email"], password=form.cleaned_data["password1"])
-        except services.ServiceError as exc:
-            form.add_error("email", str(exc))
-        else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(request, "Welcome to Flowyard! Your account is ready.")
-            return redirect(next_url or "tenant_create")
+        email = form.cleaned_data["email"]
+        wait = throttle.blocked_for(*throttle.checks_for("signup", account=email, request=request))
+        if wait:
+            form.add_error(None, throttle.message(wait, "sign-ups from here"))
+            return render(request, "admin_ui/signup.html", {"form": form, "next": next_url}, status=429)
+        throttle.record_both("signup", account=email, request=request)
+        services.signup_request(email=email, next_url=next_url)
+        return render(request, "admin_ui/signup_sent.html", {"email": email})
     return render(request, "admin_ui/signup.html", {"form": form, "next": next_url})
+
+
+@sensitive_post_parameters("new_password1", "new_password2")
+def signup_confirm(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    """The link of the sign-up email: choose the password, then log in and go on to `next` or a new tenant."""
+    try:
+        user = get_user_model().objects.get(pk=int(urlsafe_base64_decode(uidb64).decode()))
+    except (ValueError, TypeError, OverflowError, get_user_model().DoesNotExist):
+        user = None
+    # The token covers the password hash: once a password is set, the link is spent.
+    if user is None or user.has_usable_password() or not default_token_generator.check_token(user, token):
+        return render(request, "admin_ui/signup_confirm.html", {"validlink": False}, status=400)
+    next_url = _safe_next(request)
+    form = SetPasswordForm(user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, "Welcome to Flowyard! Your account is ready.")
+        return redirect(next_url or "tenant_create")
+    return render(request, "admin_ui/signup_confirm.html", {"validlink": True, "form": form, "next": next_url})
 
 
 @login_required

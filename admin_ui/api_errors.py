@@ -13,9 +13,11 @@ from admin_ui.errors import Refusal, ServiceError
 
 STATUS = {
     Refusal.INVALID: 400,
+    Refusal.UNAUTHENTICATED: 401,
     Refusal.NOT_FOUND: 404,
     Refusal.CONFLICT: 409,
     Refusal.TOO_LARGE: 413,
+    Refusal.UNSUPPORTED_MEDIA: 415,
     Refusal.UNAVAILABLE: 503,
 }
 

@@ -20,6 +20,6 @@ class AdminUiConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the OpenAPI extension for API token auth with drf-spectacular.
-        from admin_ui import schema  # noqa: F401
+        from admin_ui import checks, schema  # noqa: F401
 
         post_migrate.connect(_sync_applications, sender=self, dispatch_uid="admin_ui.application_sync")

@@ -11,9 +11,11 @@ class Refusal(StrEnum):
     """Why a request was refused; `admin_ui.api_errors` turns each into one HTTP status."""
 
     INVALID = "invalid"
+    UNAUTHENTICATED = "unauthenticated"
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
     TOO_LARGE = "too_large"
+    UNSUPPORTED_MEDIA = "unsupported_media"
     UNAVAILABLE = "unavailable"
 
 

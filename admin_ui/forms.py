@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 
+from admin_ui import throttle
 from admin_ui.applications import ApplicationKind, FieldSpec, mask_secret
 from admin_ui.models import ApiToken, Role, Tenant
 from admin_ui.roles import SCOPE_DESCRIPTIONS
@@ -20,42 +21,32 @@ class EmailAuthenticationForm(AuthenticationForm):
 
     def clean(self) -> dict[str, Any]:
         email = (self.cleaned_data.get("username") or "").strip()
+        # Failed logins are counted per account and per IP; past the limit even the right password waits.
+        checks = throttle.checks_for("login", account=email, request=self.request) if self.request else ()
+        wait = throttle.blocked_for(*checks)
+        if wait:
+            raise forms.ValidationError(throttle.message(wait, "failed logins"), code="throttled")
         user = get_user_model().objects.filter(email__iexact=email).order_by("id").first()
         if user is not None:
             self.cleaned_data["username"] = user.get_username()
-        return super().clean()
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError:
+            if self.request is not None:
+                throttle.record_both("login", account=email, request=self.request)
+            raise
+        throttle.clear("login:account", email)
+        return cleaned
 
 
 class SignupForm(forms.Form):
+    """Sign-up asks only for the address: the password is chosen through the link sent there."""
+
     email = forms.EmailField(label="Email", widget=forms.EmailInput(attrs={"autofocus": True}))
-    password1 = forms.CharField(
-        label="Password",
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="At least 8 characters, not only digits, not a common password.",
-    )
-    password2 = forms.CharField(
-        label="Repeat password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
-    )
 
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip().lower()
-        if get_user_model().objects.filter(username__iexact=email).exists():
-            raise forms.ValidationError("An account with this email already exists. Log in instead.")
-        return email
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        p1, p2 = data.get("password1"), data.get("password2")
-        if p1 and p2 and p1 != p2:
-            self.add_error("password2", "The two passwords differ.")
-        elif p1:
-            user = get_user_model()(username=data.get("email", ""), email=data.get("email", ""))
-            try:
-                password_validation.validate_password(p1, user)
-            except forms.ValidationError as exc:
-                self.add_error("password1", exc)
-        return data
+        # No "already exists" here: the answer must not tell whether an address has an account.
+        return str(self.cleaned_data["email"]).strip().lower()
 
 
 class TenantForm(forms.ModelForm):

@@ -72,6 +72,11 @@ TOKEN_SCOPE_MATRIX: dict[str, dict[str, frozenset[str]]] = {
     "start": {
         "api_topology_start": frozenset({"POST"}),
         "api_process_terminate": frozenset({"POST"}),
+        # A webhook URL starts processes: seeing, rotating and revoking them belongs with starting.
+        "api_webhook_list": GET,
+        "api_webhook_rotate": frozenset({"POST"}),
+        "api_webhook_revoke": frozenset({"POST"}),
+        "api_webhook_signing": frozenset({"POST"}),
     },
     # The trash scope opens exactly the trash API: read, edit, resend, reject, try and bulk jobs.
     "trash": {
@@ -96,7 +101,7 @@ SESSION_ONLY_ENDPOINTS: frozenset[str] = frozenset(
 SCOPE_DESCRIPTIONS: dict[str, str] = {
     "read": "GET topologies, versions, processes, trash, installs and members",
     "write": "create, edit, import, publish, enable and disable topologies",
-    "start": "start and terminate processes",
+    "start": "start and terminate processes, see and rotate webhooks",
     "trash": "work the trash (read, edit, try, resend, reject, bulk jobs)",
 }
 

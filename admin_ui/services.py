@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.tokens import default_token_generator
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
@@ -18,6 +19,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Model
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlencode, urlsafe_base64_encode
 from django.utils.text import slugify
 
 from admin_ui.applications import REGISTRY, ApplicationKind, mask_secret
@@ -81,12 +84,36 @@ def audit_log(
 # --------------------------------------------------------------------------- users and tenants
 
 
-def user_signup(*, email: str, password: str) -> Any:
-    """Create a user whose username is the (normalised) email address."""
+def signup_path(*, user: Any, next_url: str = "") -> str:
+    """The one-time link that lets the owner of the address choose the account's password (valid until used)."""
+    path = reverse(
+        "signup_confirm",
+        args=[urlsafe_base64_encode(force_bytes(user.pk)), default_token_generator.make_token(user)],
+    )
+    return path + (f"?{urlencode({'next': next_url})}" if next_url else "")
+
+
+def signup_request(*, email: str, next_url: str = "") -> None:
+    """Start a sign-up by email; the caller answers the same whether or not the address has an account.
+
+    A new address (or one whose sign-up was never finished) gets a link to choose its password; the owner of an
+    existing account is told by email instead, with links to log in or reset the password.
+    """
     email = get_user_model().objects.normalize_email(email).strip().lower()
-    if get_user_model().objects.filter(username__iexact=email).exists():
-        raise ServiceError("An account with this email already exists.")
-    return get_user_model().objects.create_user(username=email, email=email, password=password)
+    site = django_settings.SITE_URL.rstrip("/")
+    user = get_user_model().objects.filter(username__iexact=email).first()
+    if user is not None and user.has_usable_password():
+        body = (
+            f"Someone (hopefully you) tried to sign up for Flowyard with {email}, which already has an account.\n\n"
+            f"Log in: {site}{reverse('login')}\nForgot your password? {site}{reverse('password_reset')}\n"
+        )
+        send_mail("Your Flowyard account", body, None, [email])
+        return
+    if user is None:
+        user = get_user_model().objects.create_user(username=email, email=email, password=None)
+    link = site + signup_path(user=user, next_url=next_url)
+    body = f"Finish signing up for Flowyard: choose your password here (the link works once):\n\n{link}\n"
+    send_mail("Finish signing up for Flowyard", body, None, [email])
 
 
 def _unique_slug(name: str) -> str:

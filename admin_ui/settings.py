@@ -29,10 +29,14 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", False)
-# The fallback key only serves local development and tests; check --deploy flags it.
-SECRET_KEY = env_str("SECRET_KEY", "django-insecure-flowyard-local-development-key-change-me-0123456789")
+# The fallback keys only serve local development and tests: `check --deploy` reports them (flowyard.E001/E002) and
+# the web process refuses to start on them when DEBUG is off, unless FLOWYARD_ALLOW_DEV_KEYS says this is a dev box.
+DEVELOPMENT_SECRET_KEY = "django-insecure-flowyard-local-development-key-change-me-0123456789"
+DEVELOPMENT_FIELD_ENCRYPTION_KEY = "bG9jYWwtZGV2ZWxvcG1lbnQta2V5LWNoYW5nZS1tZSE="
+SECRET_KEY = env_str("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
 # Fernet key (urlsafe base64, 32 bytes) for application secrets at rest.
-FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY", "bG9jYWwtZGV2ZWxvcG1lbnQta2V5LWNoYW5nZS1tZSE=")
+FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY", DEVELOPMENT_FIELD_ENCRYPTION_KEY)
+FLOWYARD_ALLOW_DEV_KEYS = env_bool("FLOWYARD_ALLOW_DEV_KEYS", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "http://localhost:8000,http://127.0.0.1:8000")
 SITE_URL = env_str("SITE_URL", "http://localhost:8000")
@@ -62,6 +66,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Before sessions and CSRF: an oversized API body is a JSON 413 before anything reads it.
+    "admin_ui.body_limit.BodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -197,6 +204,14 @@ FLOWYARD_EGRESS_ALLOW = env_list("FLOWYARD_EGRESS_ALLOW", "")
 FLOWYARD_TRASH_RETENTION_DAYS = env_int("FLOWYARD_TRASH_RETENTION_DAYS", 30)
 DATA_UPLOAD_MAX_MEMORY_SIZE = FLOWYARD_MAX_BPMN_BYTES * 2
 
+# Throttling (Redis counters): failed logins, password resets and sign-ups per account and per IP within a window;
+# requests per API token (DRF rate, e.g. "600/min").
+FLOWYARD_THROTTLE_ACCOUNT = env_int("FLOWYARD_THROTTLE_ACCOUNT", 10)
+FLOWYARD_THROTTLE_IP = env_int("FLOWYARD_THROTTLE_IP", 50)
+FLOWYARD_THROTTLE_WINDOW_SECONDS = env_int("FLOWYARD_THROTTLE_WINDOW_SECONDS", 900)
+FLOWYARD_THROTTLE_PREFIX = env_str("FLOWYARD_THROTTLE_PREFIX", f"{FLOWYARD_REDIS_PREFIX}:throttle")
+FLOWYARD_API_TOKEN_RATE = env_str("FLOWYARD_API_TOKEN_RATE", "600/min")
+
 # Email: console by default.
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
@@ -222,6 +237,7 @@ REST_FRAMEWORK = {
     ],
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "admin_ui.api_errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["admin_ui.throttle.ApiTokenThrottle"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Flowyard API",
@@ -254,12 +270,33 @@ SECURE_HSTS_PRELOAD = SECURE_HTTPS
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if SECURE_HTTPS else None
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on every response (django-csp): scripts only from our own bundles, never inline; styles may
+# be inline because bpmn-js and the API docs set style attributes.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Webhook URLs carry their token: every line through the console handler has it redacted.
+    "filters": {"redact_webhook_tokens": {"()": "admin_ui.logredact.RedactWebhookTokens"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_webhook_tokens"]}
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"pika": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
 }

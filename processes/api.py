@@ -20,6 +20,7 @@ from processes import selectors
 from processes.filters import ProcessFilter
 from processes.models import Process, ProcessEvent
 from processes.services import process_terminate, topology_start, webhook_start
+from topology.webhooks import SIGNATURE_HEADER
 
 
 class ProcessOutputSerializer(serializers.ModelSerializer[Process]):
@@ -127,7 +128,13 @@ class WebhookStartApi(APIView):
     )
     def post(self, request: Request, token: str) -> Response:
         headers = {"webhook-content-type": request.content_type or ""}
-        process = webhook_start(token=token, body=request.body, headers=headers)
+        process = webhook_start(
+            token=token,
+            body=request.body,
+            headers=headers,
+            signature=request.headers.get(SIGNATURE_HEADER),
+            content_type=request.content_type or "",
+        )
         return Response({"correlation_id": process.correlation_id, "status": process.status}, status=202)
 
 

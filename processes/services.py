@@ -27,7 +27,14 @@ from topology.runtime import control, state
 from topology.runtime.spec import VersionSpec, cached_version_spec
 from topology.runtime.start_publisher import start_publisher
 from topology.runtime.starts import StartPlan, plan_start, publish_rounds
-from topology.webhooks import hash_token, webhook_for_token, webhook_revocations
+from topology.webhooks import (
+    SIGNATURE_HEADER,
+    hash_token,
+    signature_matches,
+    webhook_for_token,
+    webhook_revocations,
+    webhook_signing_secret,
+)
 
 log = logging.getLogger(__name__)
 
@@ -205,17 +212,34 @@ def topology_start(
     return process_accept(version=version, body=body, headers=headers, actor=actor, node_key=node_key)
 
 
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+# Webhook callers are anonymous: their answers name no topology, node or version.
+WEBHOOK_REFUSALS = {
+    Refusal.NOT_FOUND: "Unknown or revoked webhook.",
+    Refusal.CONFLICT: "This webhook cannot start a process now.",
+}
+
+
 @dataclass(frozen=True)
 class WebhookTarget:
-    """Where a webhook token starts processes: looked up once, then cached by the web worker."""
+    """Where a webhook token starts processes: looked up once, then cached by the web worker.
 
-    version_pk: int
-    spec: VersionSpec
-    node_key: str
+    `refusal` is set (and `spec` None) when the webhook exists but cannot start now (no enabled version).
+    """
+
+    secret: str
+    version_pk: int | None = None
+    spec: VersionSpec | None = None
+    node_key: str = ""
+    refusal: Refusal | None = None
 
 
-# Hashed token -> (monotonic expiry, revocations seen, target or None for an unknown token). A revoke in this
-# process invalidates the entries at once; other workers see a revoke or a version change within the TTL.
+# Hashed token -> (monotonic expiry, changes seen, target or None for an unknown token). A revoke, rotation or
+# signing change in this process invalidates the entries at once; other workers see one within the TTL.
 _webhook_targets: dict[str, tuple[float, int, WebhookTarget | None]] = {}
 WEBHOOK_CACHE_SECONDS = 5.0
 
@@ -229,24 +253,46 @@ def _webhook_target(token: str) -> WebhookTarget | None:
     target = None
     webhook = webhook_for_token(token)
     if webhook is not None:
-        version = enabled_version(topology=webhook.topology)
-        node = start_node(version=version, node_key=webhook.node_key, kinds=(Node.Kind.START_WEBHOOK,))
-        target = WebhookTarget(version_pk=version.pk, spec=cached_version_spec(version), node_key=node.key)
+        secret = webhook_signing_secret(webhook)
+        try:
+            version = enabled_version(topology=webhook.topology)
+            node = start_node(version=version, node_key=webhook.node_key, kinds=(Node.Kind.START_WEBHOOK,))
+        except ServiceError as exc:
+            target = WebhookTarget(secret=secret, refusal=exc.reason)
+        else:
+            spec = cached_version_spec(version)
+            target = WebhookTarget(secret=secret, version_pk=version.pk, spec=spec, node_key=node.key)
     if len(_webhook_targets) > 10_000:
         _webhook_targets.clear()
     _webhook_targets[key] = (time.monotonic() + WEBHOOK_CACHE_SECONDS, revocations, target)
     return target
 
 
-def webhook_start(*, token: str, body: Any, headers: Mapping[str, str] | None = None) -> Accepted:
-    """The webhook intake: no database write, returns once RabbitMQ confirmed the first messages.
+def webhook_start(
+    *,
+    token: str,
+    body: bytes,
+    headers: Mapping[str, str] | None = None,
+    signature: str | None = None,
+    content_type: str = "application/json",
+) -> Accepted:
+    """The webhook intake: signature and content type checked, no database write, returns once RabbitMQ confirmed.
 
     Concurrent requests share the process's start publisher, so their confirms pipeline; the token lookup is
     cached, and the recorder writes the Process row from the start's events.
     """
     target = _webhook_target(token)
     if target is None:
-        raise ServiceError("Unknown or revoked webhook.", reason=Refusal.NOT_FOUND)
+        raise ServiceError(WEBHOOK_REFUSALS[Refusal.NOT_FOUND], reason=Refusal.NOT_FOUND)
+    if not signature_matches(secret=target.secret, body=body, signature=signature):
+        message = f"Missing or wrong {SIGNATURE_HEADER} header (sha256=HMAC of the body)."
+        raise ServiceError(message, reason=Refusal.UNAUTHENTICATED)
+    if not _is_json(content_type):
+        message = "Webhooks take a JSON body: send Content-Type: application/json."
+        raise ServiceError(message, reason=Refusal.UNSUPPORTED_MEDIA)
+    if target.spec is None:
+        reason = target.refusal or Refusal.CONFLICT
+        raise ServiceError(WEBHOOK_REFUSALS.get(reason, WEBHOOK_REFUSALS[Refusal.CONFLICT]), reason=reason)
     plan = plan_start(
         version=target.spec, node=target.spec.nodes[target.node_key], body=payload_bytes(body), extra_headers=headers
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+import uuid
 
 import pytest
 from django.core.management.base import CommandError
@@ -29,6 +31,18 @@ def _flush_retrying_deadlocks(self: TransactionTestCase) -> None:
 
 
 TransactionTestCase._fixture_teardown = _flush_retrying_deadlocks  # type: ignore[method-assign]
+
+
+# Child processes (Daphne in e2e tests, engines) count throttled attempts under a prefix of this run only, and start
+# their web process on the development keys on purpose.
+os.environ.setdefault("FLOWYARD_THROTTLE_PREFIX", f"fytest-throttle-{uuid.uuid4().hex[:8]}")
+os.environ.setdefault("FLOWYARD_ALLOW_DEV_KEYS", "true")
+
+
+@pytest.fixture(autouse=True)
+def _own_throttle_counters(settings):
+    # Failed logins of one test must not lock the same account out in the next one (or in the next run).
+    settings.FLOWYARD_THROTTLE_PREFIX = f"fytest-throttle-{uuid.uuid4().hex}"
 
 
 @pytest.fixture(autouse=True)

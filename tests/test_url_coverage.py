@@ -16,6 +16,7 @@ PUBLIC_URL_NAMES = {
     "login",
     "logout",
     "signup",
+    "signup_confirm",
     "password_reset",
     "password_reset_done",
     "password_reset_confirm",

@@ -26,6 +26,7 @@ from topology.export import bpmn_response
 from topology.filters import TopologyFilter
 from topology.models import Edge, Node, Topology, TopologyVersion
 from topology.runtime.registry import registry
+from topology.webhooks import webhook_get, webhook_list, webhook_revoke, webhook_rotate, webhook_signing_set
 
 READ_EDIT = {"GET": Perm.VIEW, "HEAD": Perm.VIEW, "OPTIONS": Perm.VIEW, "*": Perm.EDIT}
 
@@ -422,3 +423,74 @@ class InstallOptionsApi(TopologyApi):
     )
     def get(self, request: Request) -> Response:
         return Response(selectors.install_options(tenant=self.tenant))
+
+
+# --------------------------------------------------------------------------- webhooks (operators and above)
+
+
+class WebhookSerializer(serializers.Serializer[Any]):
+    """An active webhook: its URL starts processes, so only operators and above (and `start` tokens) see it."""
+
+    id = serializers.IntegerField()
+    node_key = serializers.CharField()
+    url = serializers.CharField()
+    signed = serializers.BooleanField()
+    secret = serializers.CharField(help_text="The HMAC-SHA256 key of X-Flowyard-Signature; empty when not signed.")
+    created_at = serializers.DateTimeField()
+
+
+class WebhookSigningInputSerializer(serializers.Serializer[Any]):
+    signed = serializers.BooleanField(help_text="true: require X-Flowyard-Signature with a new secret.")
+
+
+def _webhook_row(webhook: Any) -> dict[str, Any]:
+    row = next(r for r in webhook_list(topology=webhook.topology) if r.id == webhook.pk)
+    return dict(WebhookSerializer(row).data)
+
+
+class WebhookApi(TopologyApi):
+    """Base of the webhook endpoints: operators and above (a webhook URL starts processes)."""
+
+    required_perm = Perm.OPERATE
+
+    def webhook(self, pk: int, webhook_id: int) -> Any:
+        return webhook_get(topology=self.topology(pk), pk=webhook_id)
+
+
+class WebhookListApi(WebhookApi):
+    """Active webhooks of a topology with their URLs."""
+
+    @extend_schema(responses=WebhookSerializer(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(WebhookSerializer(webhook_list(topology=self.topology(pk)), many=True).data)
+
+
+class WebhookRotateApi(WebhookApi):
+    """Replace a webhook's URL; the old one answers 404 from now on."""
+
+    @extend_schema(request=None, responses=WebhookSerializer)
+    def post(self, request: Request, pk: int, webhook_id: int) -> Response:
+        new = webhook_rotate(webhook=self.webhook(pk, webhook_id), actor=request.user)
+        return Response(_webhook_row(new))
+
+
+class WebhookRevokeApi(WebhookApi):
+    """Revoke a webhook: its URL answers 404 from now on."""
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request: Request, pk: int, webhook_id: int) -> Response:
+        webhook_revoke(webhook=self.webhook(pk, webhook_id), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WebhookSigningApi(WebhookApi):
+    """Require (with a new secret) or stop requiring an HMAC signature on a webhook's requests."""
+
+    @extend_schema(request=WebhookSigningInputSerializer, responses=WebhookSerializer)
+    def post(self, request: Request, pk: int, webhook_id: int) -> Response:
+        data = WebhookSigningInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        webhook = webhook_signing_set(
+            webhook=self.webhook(pk, webhook_id), signed=data.validated_data["signed"], actor=request.user
+        )
+        return Response(_webhook_row(webhook))

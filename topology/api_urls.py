@@ -28,4 +28,20 @@ urlpatterns = [
     ),
     path("node-registry/", api.NodeRegistryApi.as_view(), name="api_node_registry"),
     path("installs/options/", api.InstallOptionsApi.as_view(), name="install_options"),
+    path("topologies/<int:pk>/webhooks/", api.WebhookListApi.as_view(), name="api_webhook_list"),
+    path(
+        "topologies/<int:pk>/webhooks/<int:webhook_id>/rotate/",
+        api.WebhookRotateApi.as_view(),
+        name="api_webhook_rotate",
+    ),
+    path(
+        "topologies/<int:pk>/webhooks/<int:webhook_id>/revoke/",
+        api.WebhookRevokeApi.as_view(),
+        name="api_webhook_revoke",
+    ),
+    path(
+        "topologies/<int:pk>/webhooks/<int:webhook_id>/signing/",
+        api.WebhookSigningApi.as_view(),
+        name="api_webhook_signing",
+    ),
 ]

@@ -120,5 +120,7 @@ class Webhook(models.Model):
     # Kept encrypted (not only hashed) so editors can see the URL again on the topology page.
     token_encrypted = models.TextField(blank=True)
     prefix = models.CharField(max_length=12)
+    # Optional HMAC-SHA256 key (encrypted): when set, intake requires X-Flowyard-Signature: sha256=<hex of the body>.
+    signing_secret_encrypted = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)

@@ -33,4 +33,19 @@ urlpatterns = [
         views.topology_version_disable,
         name="topology_version_disable",
     ),
+    path(
+        "topologies/<int:pk>/webhooks/<int:webhook_id>/rotate/",
+        views.topology_webhook_rotate,
+        name="topology_webhook_rotate",
+    ),
+    path(
+        "topologies/<int:pk>/webhooks/<int:webhook_id>/revoke/",
+        views.topology_webhook_revoke,
+        name="topology_webhook_revoke",
+    ),
+    path(
+        "topologies/<int:pk>/webhooks/<int:webhook_id>/signing/",
+        views.topology_webhook_signing,
+        name="topology_webhook_signing",
+    ),
 ]

@@ -20,12 +20,25 @@ from topology.export import bpmn_response
 from topology.filters import TopologyFilter
 from topology.forms import CloneForm, DeleteForm, DiffForm, ImportForm, TopologyForm
 from topology.models import Topology, TopologyVersion
-from topology.webhooks import webhook_urls
+from topology.webhooks import (
+    webhook_get,
+    webhook_list,
+    webhook_revoke,
+    webhook_rotate,
+    webhook_signing_set,
+    webhook_urls,
+)
 
 
 def _can_edit(request: HttpRequest) -> bool:
     membership = getattr(request, "membership", None)
     return membership is not None and role_has(membership.role, Perm.EDIT)
+
+
+def _can_operate(request: HttpRequest) -> bool:
+    """Operators and above see webhook URLs: a URL starts processes, so it is an operator's credential."""
+    membership = getattr(request, "membership", None)
+    return membership is not None and role_has(membership.role, Perm.OPERATE)
 
 
 def _topology_context(request: HttpRequest, topology: Topology, **extra: Any) -> dict[str, Any]:
@@ -87,7 +100,8 @@ def topology_detail(request: HttpRequest, pk: int) -> HttpResponse:
             latest_errors=selectors.version_errors(version=latest) if latest else [],
             enabled_version=enabled,
             in_progress=selectors.topology_in_progress_count(topology=topology),
-            webhooks=webhook_urls(topology=topology),
+            webhooks=webhook_list(topology=topology) if _can_operate(request) else [],
+            can_operate=_can_operate(request),
         ),
     )
 
@@ -198,7 +212,7 @@ def editor_config(request: HttpRequest, version: TopologyVersion) -> dict[str, A
         "processId": version.process_id,
         "errors": version.errors,
         "unsupported": version.unsupported,
-        "webhookUrls": webhook_urls(topology=topology),
+        "webhookUrls": webhook_urls(topology=topology) if _can_operate(request) else {},
     }
 
 
@@ -292,3 +306,31 @@ def topology_import(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Imported “{result.topology.name}”.")
     context = {"form": form, "result": result, "processes": processes, "nav": "topologies"}
     return render(request, "topology/import.html", context)
+
+
+@require_POST
+@tenant_required(Perm.OPERATE)
+def topology_webhook_rotate(request: HttpRequest, pk: int, webhook_id: int) -> HttpResponse:
+    topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
+    webhook = webhook_rotate(webhook=webhook_get(topology=topology, pk=webhook_id), actor=request.user)
+    messages.success(request, f"New URL for {webhook.node_key}; the old one no longer starts anything.")
+    return redirect("topology_detail", pk=topology.pk)
+
+
+@require_POST
+@tenant_required(Perm.OPERATE)
+def topology_webhook_revoke(request: HttpRequest, pk: int, webhook_id: int) -> HttpResponse:
+    topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
+    webhook = webhook_revoke(webhook=webhook_get(topology=topology, pk=webhook_id), actor=request.user)
+    messages.success(request, f"Webhook of {webhook.node_key} revoked; enabling a version creates a new one.")
+    return redirect("topology_detail", pk=topology.pk)
+
+
+@require_POST
+@tenant_required(Perm.OPERATE)
+def topology_webhook_signing(request: HttpRequest, pk: int, webhook_id: int) -> HttpResponse:
+    topology = selectors.topology_get(tenant=current_tenant(request), pk=pk)
+    signed = request.POST.get("signed") == "on"
+    webhook_signing_set(webhook=webhook_get(topology=topology, pk=webhook_id), signed=signed, actor=request.user)
+    messages.success(request, "Signature required." if signed else "Signature no longer required.")
+    return redirect("topology_detail", pk=topology.pk)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from csp.decorators import csp_update
 from django.contrib import messages as flash
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -31,6 +32,12 @@ def _can_operate(request: HttpRequest) -> bool:
     return membership is not None and role_has(membership.role, Perm.OPERATE)
 
 
+# The trash pages' JSON editor (vanilla-jsoneditor) validates with Ajv, which compiles schemas with `new Function`:
+# these pages add 'unsafe-eval' to the Content-Security-Policy (inline scripts stay refused everywhere).
+JSON_EDITOR_CSP = {"script-src": ["'unsafe-eval'"]}
+
+
+@csp_update(JSON_EDITOR_CSP)
 @tenant_required(Perm.VIEW)
 def trash_list(request: HttpRequest) -> HttpResponse:
     filters = selectors.trash_filters(request.GET)
@@ -91,7 +98,9 @@ def _detail(request: HttpRequest, message: TrashMessage, *, status: int = 200, *
         },
         **extra,
     }
-    return render(request, "trash/detail.html", context, status=status)
+    response = render(request, "trash/detail.html", context, status=status)
+    response._csp_update = JSON_EDITOR_CSP  # type: ignore[attr-defined]
+    return response
 
 
 @tenant_required(Perm.VIEW)

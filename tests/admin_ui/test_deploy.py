@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -26,7 +28,11 @@ def check_deploy(**overrides: str | None) -> subprocess.CompletedProcess[str]:
 
 
 def test_check_deploy_is_clean_with_production_settings():
-    result = check_deploy(SECRET_KEY=secrets.token_urlsafe(64), ALLOWED_HOSTS="flowyard.example.com")
+    result = check_deploy(
+        SECRET_KEY=secrets.token_urlsafe(64),
+        FIELD_ENCRYPTION_KEY=Fernet.generate_key().decode(),
+        ALLOWED_HOSTS="flowyard.example.com",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 

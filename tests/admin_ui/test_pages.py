@@ -1,6 +1,7 @@
 import re
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
@@ -17,27 +18,38 @@ pytestmark = pytest.mark.django_db
 # ---------------------------------------------------------------- sign up, log in, passwords
 
 
-def test_signup_logs_in_and_asks_for_a_tenant(client):
-    response = client.post(
-        "/accounts/signup/",
-        {"email": "New@Example.com", "password1": "a-long-pass-phrase-1", "password2": "a-long-pass-phrase-1"},
-    )
-    assert response.status_code == 302 and response.url == reverse("tenant_create")
-    user = Membership.objects.none().model.user.field.related_model.objects.get(username="new@example.com")
-    assert user.email == "new@example.com"
+def signup_link() -> str:
+    return re.search(r"http://\S+(/accounts/signup/\S+)", mail.outbox[-1].body).group(1)
+
+
+def test_signup_mails_a_link_that_sets_the_password_logs_in_and_asks_for_a_tenant(client):
+    response = client.post("/accounts/signup/", {"email": "New@Example.com"})
+    assert response.status_code == 200 and "Check your email" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    link = signup_link()
+    weak = client.post(link, {"new_password1": "12345678", "new_password2": "12345678"})
+    assert "too common" in weak.content.decode() or "entirely numeric" in weak.content.decode()
+    done = client.post(link, {"new_password1": "a-long-pass-phrase-1", "new_password2": "a-long-pass-phrase-1"})
+    assert done.status_code == 302 and done.url == reverse("tenant_create")
     assert client.get("/").url == reverse("tenant_create")  # logged in, no tenant yet
+    spent = Client().get(link)
+    assert spent.status_code == 400 and "already used" in spent.content.decode()
 
 
-def test_signup_form_errors(client):
+def test_signup_does_not_reveal_whether_an_email_has_an_account(client):
     make_user("taken@example.com")
-    response = client.post("/accounts/signup/", {"email": "taken@example.com", "password1": "1", "password2": "2"})
-    assert response.status_code == 200
-    body = response.content.decode()
-    assert "already exists" in body and "The two passwords differ." in body
-    response = client.post(
-        "/accounts/signup/", {"email": "x@example.com", "password1": "12345678", "password2": "12345678"}
-    )
-    assert "too common" in response.content.decode() or "entirely numeric" in response.content.decode()
+    taken = client.post("/accounts/signup/", {"email": "taken@example.com"})
+    fresh = Client().post("/accounts/signup/", {"email": "fresh@example.com"})
+    assert taken.status_code == fresh.status_code == 200
+
+    def card(response) -> str:
+        return re.search(r'data-testid="signup-sent">(.*?)</div>', response.content.decode(), re.S).group(1)
+
+    assert card(taken).replace("taken@", "X@") == card(fresh).replace("fresh@", "X@")
+    assert "already" not in taken.content.decode()
+    notice = next(m for m in mail.outbox if m.to == ["taken@example.com"])
+    assert "already has an account" in notice.body
+    assert get_user_model().objects.get(username="taken@example.com").check_password(PASSWORD)  # untouched
 
 
 def test_login_by_email_case_insensitive_and_logout(client):
@@ -240,10 +252,8 @@ def test_accept_flow_for_logged_out_user_then_signup(client, tenant_a, alice):
     path = reverse("invite_accept", args=[services.invitation_token(invitation=invitation)])
     page = client.get(path).content.decode()
     assert "Join Acme" in page and "Log in" in page and "Sign up" in page
-    signup = client.post(
-        f"/accounts/signup/?next={path}",
-        {"email": "dan@example.com", "password1": "dan-long-pass-1", "password2": "dan-long-pass-1", "next": path},
-    )
+    client.post(f"/accounts/signup/?next={path}", {"email": "dan@example.com", "next": path})
+    signup = client.post(signup_link(), {"new_password1": "dan-long-pass-1", "new_password2": "dan-long-pass-1"})
     assert signup.url == path
     assert "Accept invitation" in client.get(path).content.decode()
     accepted = client.post(path)
@@ -334,7 +344,7 @@ def test_install_create_edit_toggle_delete(alice_client, tenant_a):
     install = ApplicationInstall.objects.get(tenant=tenant_a, name="Shop")
     assert install.secrets == {"api_key": SECRET}
     listing = alice_client.get("/applications/").content.decode()
-    assert SECRET not in listing and "••••••••" + SECRET[-4:] in listing
+    assert SECRET[-4:] not in listing and "••••••••" in listing
     edit = alice_client.get(f"/applications/{install.pk}/").content.decode()
     assert SECRET not in edit and "Leave blank to keep" in edit
     alice_client.post(

@@ -2,6 +2,7 @@ import time
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.db import connection
@@ -36,12 +37,19 @@ def test_audit_log_records_user_token_and_system_actors(tenant_a, alice):
 # ---------------------------------------------------------------- tenants
 
 
-def test_signup_normalises_email_and_refuses_duplicates(db):
-    user = services.user_signup(email="Dana@Example.COM", password="long-enough-pass-1")
-    assert user.username == user.email == "dana@example.com"
+def test_signup_request_normalises_email_and_mails_a_link_or_a_notice(db):
+    services.signup_request(email="Dana@Example.COM")
+    user = get_user_model().objects.get(username="dana@example.com")
+    assert user.email == "dana@example.com" and not user.has_usable_password()
+    assert services.signup_path(user=user) in mail.outbox[-1].body
+    services.signup_request(email="dana@example.com")  # not finished yet: a new link, still no password
+    assert get_user_model().objects.filter(username="dana@example.com").count() == 1
+    user.set_password("long-enough-pass-1")
+    user.save()
+    services.signup_request(email="DANA@example.com")
+    assert "already has an account" in mail.outbox[-1].body and "/accounts/signup/" not in mail.outbox[-1].body
+    user.refresh_from_db()
     assert user.check_password("long-enough-pass-1")
-    with pytest.raises(services.ServiceError, match="already exists"):
-        services.user_signup(email="dana@example.com", password="x-long-enough-pass-2")
 
 
 def test_tenant_create_makes_creator_owner_with_unique_slug(charlie):
@@ -327,7 +335,7 @@ def test_install_audit_never_contains_secret_values(tenant_a):
     assert set(actions) >= {"install.create", "install.disable", "install.update", "install.delete"}
     dump = str(list(AuditEntry.objects.filter(tenant=tenant_a).values("before", "after")))
     assert SECRET not in dump and "other-secret-99" not in dump
-    assert mask_secret(SECRET) in dump
+    assert mask_secret(SECRET) in dump and SECRET[-4:] not in dump
 
 
 def test_install_names_are_unique_per_tenant(tenant_a, tenant_b):
@@ -338,7 +346,7 @@ def test_install_names_are_unique_per_tenant(tenant_a, tenant_b):
     assert "already exists" in exc.value.message_dict["name"][0]
 
 
-def test_mask_secret():
-    assert mask_secret("abcdefghijkl1234") == "••••••••1234"
+def test_mask_secret_shows_no_character():
+    assert mask_secret("abcdefghijkl1234") == "••••••••"
     assert mask_secret("short") == "••••••••"
     assert mask_secret("") == ""

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 SCOPES = [choice.value for choice in ApiToken.Scope]
 # Reachable without a tenant by design: the OpenAPI schema and its viewers.
 PUBLIC_API = {"api-schema", "api-docs", "api-redoc"}
-ARGS = {"pk": "999999", "number": "1", "name": "no-such-topology"}
+ARGS = {"pk": "999999", "number": "1", "name": "no-such-topology", "webhook_id": "999999"}
 
 
 def _api_endpoints(patterns=None, prefix: str = "") -> list[tuple[str, str, list[str]]]:

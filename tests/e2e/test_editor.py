@@ -40,7 +40,7 @@ def open_editor(page, topology: Topology, number: int = 1):
     page.on("console", lambda msg: problems.append(f"console: {msg.text}") if msg.type == "error" else None)
     response = page.goto(f"/topologies/{topology.pk}/versions/{number}/edit/")
     try:
-        page.wait_for_function("window.flowyardEditor && window.flowyardEditor.lastLoadMs !== null")
+        page.wait_for_function("() => window.flowyardEditor && window.flowyardEditor.lastLoadMs !== null")
     except Exception as exc:
         raise AssertionError(f"the editor did not load: {problems}") from exc
     return response
@@ -180,7 +180,7 @@ def test_build_a_diagram_with_the_mouse_save_and_reload(page, live_server, login
     assert version.errors == [], version.errors
 
     page.reload()
-    page.wait_for_function("window.flowyardEditor && window.flowyardEditor.lastLoadMs !== null")
+    page.wait_for_function("() => window.flowyardEditor && window.flowyardEditor.lastLoadMs !== null")
     reloaded = {e["id"]: e for e in diagram(page)}
     assert reloaded[task["id"]]["name"] == "Create order"
     assert reloaded[start["id"]]["kind"] == "start.webhook"

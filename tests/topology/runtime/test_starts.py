@@ -17,7 +17,13 @@ from tests.topology.runtime_factories import make_runtime_version
 from topology.cron import cron_sync
 from topology.models import TopologyVersion
 from topology.runtime.spec import build_version
-from topology.webhooks import webhook_revoke, webhook_urls
+from topology.webhooks import (
+    signature_for,
+    webhook_revoke,
+    webhook_signing_secret,
+    webhook_signing_set,
+    webhook_urls,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -92,6 +98,20 @@ def test_webhook_start_202_and_revocation(tenant_a, runtime):
     assert client.post(path, data="{oops", content_type="application/json").status_code == 400
     webhook_revoke(webhook=version.topology.webhooks.get())
     assert client.post(path, data="{}", content_type="application/json").status_code == 404
+    assert Process.objects.filter(version=version).count() == 1
+
+
+def test_signed_webhook_starts_with_the_right_signature_only(tenant_a, runtime):
+    version = simple(tenant_a, runtime, start_kind="start.webhook", name="signed")
+    webhook = webhook_signing_set(webhook=version.topology.webhooks.get(), signed=True)
+    path = "/hooks/" + webhook_urls(topology=version.topology)["start"].rsplit("/hooks/", 1)[1]
+    body = json.dumps({"event": "paid"}).encode()
+    client = Client(enforce_csrf_checks=True)
+    assert client.post(path, data=body, content_type="application/json").status_code == 401
+    signature = signature_for(webhook_signing_secret(webhook), body)
+    response = client.post(path, data=body, content_type="application/json", HTTP_X_FLOWYARD_SIGNATURE=signature)
+    assert response.status_code == 202, response.content
+    assert wait_process(response.json()["correlation_id"], env=runtime).status == Process.Status.SUCCESS
     assert Process.objects.filter(version=version).count() == 1
 
 
