@@ -11,10 +11,10 @@ from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 
 from admin_ui.errors import ServiceError
+from admin_ui.ids import MAX_INT, parse_id
 from admin_ui.json_input import json_loads
 
-# The largest value a database integer column holds; bigger ids or offsets are a 400, not an overflow.
-MAX_INT = 2**63 - 1
+__all__ = ["MAX_INT", "Pagination", "StrictJSONParser"]
 
 
 class StrictJSONParser(JSONParser):
@@ -40,11 +40,10 @@ class Pagination(LimitOffsetPagination):
         raw = request.query_params.get(name)
         if raw is None or raw == "":
             return default
-        # str.isdigit() accepts "²", and int() refuses thousands of digits: only short ASCII digit strings pass.
-        if not (raw.isascii() and raw.isdigit() and len(raw) <= 19) or not minimum <= int(raw) <= maximum:
-            message = f"Give a whole number from {minimum} to {maximum}."
-            raise ValidationError({name: [message]})
-        return int(raw)
+        number = parse_id(raw, minimum=minimum, maximum=maximum)
+        if number is None:
+            raise ValidationError({name: [f"Give a whole number from {minimum} to {maximum}."]})
+        return number
 
     def get_limit(self, request: Request) -> int:
         return self._param(

@@ -34,8 +34,11 @@ class Bench:
         return names.node_queue(topology_id=self.topology.pk, version=self.version.number, node_key=node_key)
 
 
-def chain_topology(name: str, middle: list[dict[str, Any]], *, prefetch: int = 100) -> Bench:
-    """start.manual → `middle` nodes in a row → end; published and enabled through the topology services.
+def chain_topology(
+    name: str, middle: list[dict[str, Any]], *, prefetch: int = 100, start_kind: str = "start.manual"
+) -> Bench:
+    """start (manual by default) → `middle` nodes in a row → end; published and enabled through the topology
+    services.
 
     The start and end events get `prefetch` too: with the default (10) they, not the nodes under test, cap the
     rate, because every input stays unacked until its event batch and outputs are confirmed."""
@@ -46,7 +49,7 @@ def chain_topology(name: str, middle: list[dict[str, Any]], *, prefetch: int = 1
 
     tenant, user = djangoenv.bench_owner()
     nodes = [
-        {"id": "Start", "kind": "start.manual", "name": "Start", "prefetch": prefetch},
+        {"id": "Start", "kind": start_kind, "name": "Start", "prefetch": prefetch},
         *middle,
         {"id": "End", "kind": "end", "name": "End", "prefetch": prefetch},
     ]
@@ -79,8 +82,8 @@ def start_engine(
 
 
 def start_processes(bench: Bench, count: int, *, offset: int = 0, chunk: int = START_CHUNK) -> list[int]:
-    """Start `count` processes through `processes.services.process_start_many` (bulk insert, one confirmed publish
-    each), in chunks so that each Process's `started_at` is close to its publish."""
+    """Start `count` processes through `processes.services.process_start_many` (bulk insert, then the messages
+    published with pipelined confirms), in chunks so that each Process's `started_at` is close to its publish."""
     from processes.services import process_start_many
 
     ids: list[int] = []
@@ -89,11 +92,6 @@ def start_processes(bench: Bench, count: int, *, offset: int = 0, chunk: int = S
         size = min(chunk, count - first)
         batch = [bodies[(offset + first + i) % len(bodies)] for i in range(size)]
         ids.extend(p.pk for p in process_start_many(version=bench.version, bodies=batch, actor=bench.user))
-    from topology.runtime.broker import publisher
-
-    # The start service's publisher is a BlockingConnection: left idle while we wait, it misses heartbeats and
-    # the broker resets it (pika then logs a scary traceback). Closing it now avoids that; the next start reopens.
-    publisher.close()
     return ids
 
 

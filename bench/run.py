@@ -1,7 +1,7 @@
 """Run Flowyard's benchmarks and print one table: `python bench/run.py [NAME ...] [--save-baseline]`.
 
-Names: pika, celery, flowyard, flowyard-notices-off, connector, rss, editor, pages, trash (default: all, in that
-order). Results go to
+Names: pika, celery, flowyard, flowyard-notices-off, connector, webhook, rest, rss, editor, pages, trash (default:
+all, in that order). Results go to
 bench/results/latest.json; `--save-baseline` also rewrites bench/baseline.json with this run's figures."""
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ BENCHMARKS: dict[str, Callable[[], BenchResult]] = {
     "flowyard": _bench("flowyard_bench"),
     "flowyard-notices-off": _bench("flowyard_bench", "run_notices_off"),
     "connector": _bench("connector_bench"),
+    "webhook": _bench("webhook_bench", "run_webhook"),
+    "rest": _bench("webhook_bench", "run_rest"),
     "rss": _bench("rss_bench"),
     "editor": _bench("editor_bench"),
     "pages": _bench("page_bench"),

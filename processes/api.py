@@ -61,7 +61,6 @@ StartedSerializer = inline_serializer(
     "ProcessStarted",
     {
         "correlation_id": serializers.CharField(),
-        "process": serializers.IntegerField(),
         "status": serializers.CharField(),
     },
 )
@@ -103,7 +102,8 @@ class TopologyStartApi(TenantApi):
             node_key=request.query_params.get("node") or None,
         )
         return Response(
-            {"correlation_id": process.correlation_id, "process": process.pk, "status": process.status},
+            # No row id: the recorder writes the Process row from the start's events, just after this answer.
+            {"correlation_id": process.correlation_id, "status": process.status},
             status=status.HTTP_202_ACCEPTED,
         )
 

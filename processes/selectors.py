@@ -59,9 +59,10 @@ def process_timeline(*, process: Process, limit: int = 500) -> list[ProcessEvent
 
 
 def process_node_summary(*, process: Process) -> list[dict[str, Any]]:
-    """Per node: runs, total and max duration, for the duration chart."""
+    """Per node: runs, total and max duration, for the duration chart (waits in delay queues are not runs)."""
     rows = (
-        process.events.values("node_key")
+        process.events.exclude(result_code__in=WAIT_CODES)
+        .values("node_key")
         .annotate(runs=Count("id"), total_ms=Sum("duration_ms"), avg_ms=Avg("duration_ms"), max_ms=Max("duration_ms"))
         .order_by("node_key")
     )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -21,10 +23,10 @@ from processes.models import Process
 from processes.selectors import START_KINDS, start_nodes
 from topology.models import Node, Topology, TopologyVersion
 from topology.runtime import control, state
-from topology.runtime import headers as h
-from topology.runtime.broker import Outgoing, publish_batch, publisher
-from topology.runtime.spec import build_version
-from topology.webhooks import webhook_for_token
+from topology.runtime.spec import VersionSpec, cached_version_spec
+from topology.runtime.start_publisher import start_publisher
+from topology.runtime.starts import StartPlan, plan_start, publish_rounds
+from topology.webhooks import hash_token, webhook_for_token, webhook_revocations
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,14 @@ def start_node(*, version: TopologyVersion, node_key: str | None = None, kinds: 
     raise ServiceError("This version has no start node.", reason=Refusal.CONFLICT)
 
 
+@dataclass(frozen=True)
+class Accepted:
+    """A start the broker has confirmed; its Process row is written by the recorder from the start's events."""
+
+    correlation_id: str
+    status: str = Process.Status.IN_PROGRESS
+
+
 def process_start(
     *,
     version: TopologyVersion,
@@ -85,7 +95,7 @@ def process_start(
     node_key: str | None = None,
     kinds: Iterable[str] = (Node.Kind.START_MANUAL,),
 ) -> Process:
-    """Create the Process (in progress, total 1) and publish its first message to the start node's queue."""
+    """Create the Process (in progress, total 1) and publish its first messages; for callers that show the row."""
     return process_start_many(
         version=version, bodies=[body], headers=headers, actor=actor, node_key=node_key, kinds=kinds
     )[0]
@@ -100,73 +110,81 @@ def process_start_many(
     node_key: str | None = None,
     kinds: Iterable[str] = (Node.Kind.START_MANUAL,),
 ) -> list[Process]:
-    """Start one process per body (bulk insert, one confirmed publish each); used by benchmarks and imports."""
+    """Start one process per body: bulk insert of the rows, then all messages published with pipelined confirms."""
+    plans = _plan(version=version, bodies=bodies, headers=headers, actor=actor, node_key=node_key, kinds=kinds)
+    now = timezone.now()
+    processes = [
+        Process(
+            tenant_id=version.topology.tenant_id,
+            version=version,
+            correlation_id=plan.correlation_id,
+            status=Process.Status.IN_PROGRESS,
+            started_at=now,
+            total=1,
+        )
+        for plan in plans
+    ]
+    # Committed before publishing, so the recorder finds the row (and does not create its own) for the first run.
+    with transaction.atomic():
+        Process.objects.bulk_create(processes)
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(lambda: _publish(plans))
+        return processes
+    try:
+        _publish(plans)
+    except ServiceError:
+        Process.objects.filter(pk__in=[p.pk for p in processes]).delete()
+        raise
+    return processes
+
+
+def process_accept(
+    *,
+    version: TopologyVersion,
+    body: Any,
+    headers: Mapping[str, str] | None = None,
+    actor: Any = None,
+    node_key: str | None = None,
+    kinds: Iterable[str] = (Node.Kind.START_MANUAL,),
+) -> Accepted:
+    """Start a process without a database write: returns once RabbitMQ confirmed its first messages."""
+    plan = _plan(version=version, bodies=[body], headers=headers, actor=actor, node_key=node_key, kinds=kinds)[0]
+    _publish([plan])
+    return Accepted(correlation_id=plan.correlation_id)
+
+
+def _plan(
+    *,
+    version: TopologyVersion,
+    bodies: Iterable[Any],
+    headers: Mapping[str, str] | None,
+    actor: Any,
+    node_key: str | None,
+    kinds: Iterable[str],
+) -> list[StartPlan]:
     if not version.enabled:
         raise ServiceError(
             f"Version {version.number} of {version.topology.name!r} is not enabled.", reason=Refusal.CONFLICT
         )
     payloads = [payload_bytes(body) for body in bodies]
     node = start_node(version=version, node_key=node_key, kinds=kinds)
-    node_spec = build_version(version).nodes[node.key]
+    spec = cached_version_spec(version)
     user = str(getattr(actor, "pk", "") or "")
-    now = timezone.now()
-    processes = [
-        Process(
-            tenant_id=version.topology.tenant_id,
-            version=version,
-            correlation_id=h.new_id(),
-            status=Process.Status.IN_PROGRESS,
-            started_at=now,
-            total=1,
-        )
-        for _ in payloads
+    return [
+        plan_start(version=spec, node=spec.nodes[node.key], body=payload, user=user, extra_headers=headers)
+        for payload in payloads
     ]
-    # Committed before publishing: the recorder must find the row when the engine reports the first run.
-    with transaction.atomic():
-        Process.objects.bulk_create(processes)
 
-    def publish() -> None:
-        outgoing = [
-            Outgoing(
-                routing_key=node_spec.routing_key(payload),
-                body=payload,
-                headers=h.start_headers(
-                    correlation_id=process.correlation_id,
-                    tenant_id=version.topology.tenant_id,
-                    topology_id=version.topology_id,
-                    version=version.number,
-                    node_key=node.key,
-                    user=user,
-                    extra=headers,
-                ),
-                message_id=process.correlation_id,
-            )
-            for process, payload in zip(processes, payloads, strict=True)
-        ]
-        if len(outgoing) == 1:
-            # One start (UI, REST, webhook): the long-lived publisher avoids a connection per request.
-            message = outgoing[0]
-            publisher.publish(
-                routing_key=message.routing_key,
-                body=message.body,
-                headers=message.headers,
-                message_id=message.message_id,
-            )
-        else:
-            publish_batch(outgoing)
 
-    if transaction.get_connection().in_atomic_block:
-        transaction.on_commit(publish)
-        return processes
+def _publish(plans: list[StartPlan]) -> None:
+    """Publish the plans' events, then (once confirmed) their messages; refused as unavailable if the broker fails."""
     try:
-        publish()
+        start_publisher.publish(publish_rounds(plans))
     except (AMQPError, OSError) as exc:
-        log.error("start of %s failed: %s", version, exc)
-        Process.objects.filter(pk__in=[p.pk for p in processes]).delete()
+        log.error("start of %d processes failed: %s", len(plans), exc)
         raise ServiceError(
             "The message broker is unavailable; nothing was started.", reason=Refusal.UNAVAILABLE
         ) from exc
-    return processes
 
 
 def topology_start(
@@ -177,24 +195,62 @@ def topology_start(
     actor: Any = None,
     headers: Mapping[str, str] | None = None,
     node_key: str | None = None,
-) -> Process:
+) -> Accepted:
     """Start the enabled version of the tenant's topology called `name` (the REST start)."""
     topology = Topology.objects.filter(tenant=tenant, name=name, deleted_at__isnull=True).first()
     if topology is None:
         raise ServiceError(f"Unknown topology {name!r}.", reason=Refusal.NOT_FOUND)
     version = enabled_version(topology=topology)
-    return process_start(version=version, body=body, headers=headers, actor=actor, node_key=node_key)
+    return process_accept(version=version, body=body, headers=headers, actor=actor, node_key=node_key)
 
 
-def webhook_start(*, token: str, body: Any, headers: Mapping[str, str] | None = None) -> Process:
-    """Start the topology behind a webhook token at its webhook start node."""
+@dataclass(frozen=True)
+class WebhookTarget:
+    """Where a webhook token starts processes: looked up once, then cached by the web worker."""
+
+    version_pk: int
+    spec: VersionSpec
+    node_key: str
+
+
+# Hashed token -> (monotonic expiry, revocations seen, target or None for an unknown token). A revoke in this
+# process invalidates the entries at once; other workers see a revoke or a version change within the TTL.
+_webhook_targets: dict[str, tuple[float, int, WebhookTarget | None]] = {}
+WEBHOOK_CACHE_SECONDS = 5.0
+
+
+def _webhook_target(token: str) -> WebhookTarget | None:
+    key = hash_token(token)
+    hit = _webhook_targets.get(key)
+    revocations = webhook_revocations()
+    if hit is not None and hit[0] > time.monotonic() and hit[1] == revocations:
+        return hit[2]
+    target = None
     webhook = webhook_for_token(token)
-    if webhook is None:
+    if webhook is not None:
+        version = enabled_version(topology=webhook.topology)
+        node = start_node(version=version, node_key=webhook.node_key, kinds=(Node.Kind.START_WEBHOOK,))
+        target = WebhookTarget(version_pk=version.pk, spec=cached_version_spec(version), node_key=node.key)
+    if len(_webhook_targets) > 10_000:
+        _webhook_targets.clear()
+    _webhook_targets[key] = (time.monotonic() + WEBHOOK_CACHE_SECONDS, revocations, target)
+    return target
+
+
+def webhook_start(*, token: str, body: Any, headers: Mapping[str, str] | None = None) -> Accepted:
+    """The webhook intake: no database write, returns once RabbitMQ confirmed the first messages.
+
+    Concurrent requests share the process's start publisher, so their confirms pipeline; the token lookup is
+    cached, and the recorder writes the Process row from the start's events.
+    """
+    target = _webhook_target(token)
+    if target is None:
         raise ServiceError("Unknown or revoked webhook.", reason=Refusal.NOT_FOUND)
-    version = enabled_version(topology=webhook.topology)
-    return process_start(
-        version=version, body=body, headers=headers, node_key=webhook.node_key, kinds=(Node.Kind.START_WEBHOOK,)
+    plan = plan_start(
+        version=target.spec, node=target.spec.nodes[target.node_key], body=payload_bytes(body), extra_headers=headers
     )
+    _publish([plan])
+    return Accepted(correlation_id=plan.correlation_id)
 
 
 def process_terminate(*, process: Process, actor: Any = None) -> Process:

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from admin_ui.errors import ServiceError
+from admin_ui.ids import parse_id
 from admin_ui.roles import Perm, role_has
 from admin_ui.tenancy import current_tenant, tenant_required
 from processes import selectors
@@ -51,7 +52,7 @@ def process_list(request: HttpRequest) -> HttpResponse:
 
 def _selected(request: HttpRequest) -> list[Process]:
     tenant: Any = request.tenant  # type: ignore[attr-defined]
-    ids = [int(v) for v in request.POST.getlist("ids") if v.isdigit()]
+    ids = [i for i in (parse_id(v) for v in request.POST.getlist("ids")) if i is not None]
     return list(selectors.process_list_for_ids(tenant=tenant, ids=ids))
 
 
@@ -127,8 +128,6 @@ def _detail_context(request: HttpRequest, process: Process) -> dict[str, Any]:
         event.is_wait = event.result_code in selectors.WAIT_CODES  # type: ignore[attr-defined]
         event.has_payload = event.message_id in kept  # type: ignore[attr-defined]
     trash = selectors.process_trash(process=process)
-    for message in trash:
-        message.node_name = names.get(message.node_key, message.node_key)
     summary = selectors.process_node_summary(process=process)
     for row in summary:
         row["name"] = names.get(row["node_key"], row["node_key"])

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from admin_ui.api_base import TenantApi
 from admin_ui.api_errors import ErrorSerializer
 from admin_ui.api_input import MAX_INT, StrictJSONParser
-from admin_ui.errors import ServiceError
+from admin_ui.errors import Refusal, ServiceError
 from admin_ui.roles import Perm
 from topology import kinds, selectors, services
 from topology.bpmn.parse import BpmnError, max_bytes
@@ -135,7 +135,7 @@ def _refuse_too_large(request: Request) -> None:
     # JSON escaping can grow XML a little; the XML itself is checked against the exact limit when parsed.
     if length > max_bytes() * 2:
         limit = max_bytes() // (1024 * 1024)
-        raise ServiceError(f"The request body is too large (limit {limit} MB of BPMN).")
+        raise ServiceError(f"The request body is too large (limit {limit} MB of BPMN).", reason=Refusal.TOO_LARGE)
 
 
 def _version_result(version: TopologyVersion) -> dict[str, Any]:
@@ -272,7 +272,15 @@ SAVE_RESULT = inline_serializer(
 )
 
 
-class VersionXmlApi(TopologyApi):
+class _BodyCappedApi(TopologyApi):
+    """Refuses an oversized body (JSON 413) before authentication: a session's CSRF check would read it first."""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        _refuse_too_large(request)
+        super().initial(request, *args, **kwargs)
+
+
+class VersionXmlApi(_BodyCappedApi):
     """GET the raw BPMN XML of a version; PUT new XML (a published version gets a new draft)."""
 
     parser_classes = [StrictJSONParser]
@@ -281,10 +289,9 @@ class VersionXmlApi(TopologyApi):
     def get(self, request: Request, pk: int, number: int) -> HttpResponse:
         return bpmn_response(self.version(pk, number), attachment=False)
 
-    @extend_schema(request=XmlInputSerializer, responses={200: SAVE_RESULT, 409: ErrorSerializer})
+    @extend_schema(request=XmlInputSerializer, responses={200: SAVE_RESULT, 409: ErrorSerializer, 413: ErrorSerializer})
     def put(self, request: Request, pk: int, number: int) -> Response:
         version = self.version(pk, number)
-        _refuse_too_large(request)
         serializer = XmlInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         saved = services.topology_version_save(
@@ -345,7 +352,7 @@ class VersionExportApi(TopologyApi):
         return bpmn_response(self.version(pk, number), attachment=True)
 
 
-class TopologyImportApi(TopologyApi):
+class TopologyImportApi(_BodyCappedApi):
     """Create a topology from a BPMN file (multipart `file`) or JSON {name, bpmn_xml}."""
 
     required_perm = Perm.EDIT
@@ -353,10 +360,9 @@ class TopologyImportApi(TopologyApi):
 
     @extend_schema(
         request={"multipart/form-data": ImportInputSerializer, "application/json": ImportInputSerializer},
-        responses={201: SAVE_RESULT},
+        responses={201: SAVE_RESULT, 413: ErrorSerializer},
     )
     def post(self, request: Request) -> Response:
-        _refuse_too_large(request)
         serializer = ImportInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data.get("file")

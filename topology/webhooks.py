@@ -39,11 +39,21 @@ def webhook_create(*, topology: Topology, node_key: str) -> tuple[Webhook, str]:
     return webhook, token
 
 
+_revocations = 0
+
+
+def webhook_revocations() -> int:
+    """How many revokes this process made: caches of token lookups drop what they read before one."""
+    return _revocations
+
+
 def webhook_revoke(*, webhook: Webhook, actor: Any = None) -> Webhook:
     """Revoke a webhook: its URL answers 404 from now on."""
+    global _revocations
     if webhook.revoked_at is None:
         webhook.revoked_at = timezone.now()
         webhook.save(update_fields=["revoked_at"])
+        _revocations += 1
         audit_log(tenant=webhook.tenant, actor=actor, action="webhook.revoke", obj=webhook)
     return webhook
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from admin_ui.api_base import TenantApi
 from admin_ui.api_errors import ErrorSerializer
+from admin_ui.api_input import MAX_INT, Pagination
 from admin_ui.authentication import request_tenant
 from admin_ui.roles import Perm
 from trash import selectors, services
@@ -96,21 +96,20 @@ class GroupSerializer(serializers.Serializer[dict[str, Any]]):
     reason = serializers.CharField()
 
 
-FILTER_PARAMETERS = [
-    OpenApiParameter("status", str, enum=[*TrashMessage.Status.values, ""], description="default: open"),
-    OpenApiParameter("topology", int),
-    OpenApiParameter("version", int, description="version number"),
-    OpenApiParameter("node", str, description="node key or name"),
-    OpenApiParameter("q", str, description="reason contains"),
-    OpenApiParameter("corr", str, description="correlation id"),
-    OpenApiParameter("range", str, enum=list(selectors.RANGES)),
-    OpenApiParameter("signature", str, description="one group"),
-    OpenApiParameter("sort", str, enum=list(selectors.SORTS)),
-]
+class TrashQuerySerializer(serializers.Serializer[Any]):
+    """The list filters, validated (a bad value is a 400); `selectors.trash_filters` then reads them."""
 
-
-def _error(exc: services.TrashError) -> Response:
-    return Response({"detail": exc.detail, "errors": exc.errors}, status=exc.status)
+    status = serializers.ChoiceField(
+        choices=[*TrashMessage.Status.values, ""], required=False, help_text="default: open; empty for all"
+    )
+    topology = serializers.IntegerField(required=False, min_value=1, max_value=MAX_INT)
+    version = serializers.IntegerField(required=False, min_value=1, max_value=MAX_INT, help_text="version number")
+    node = serializers.CharField(required=False, allow_blank=True, help_text="node key or name")
+    q = serializers.CharField(required=False, allow_blank=True, help_text="reason contains")
+    corr = serializers.CharField(required=False, allow_blank=True, help_text="correlation id")
+    range = serializers.ChoiceField(choices=list(selectors.RANGES), required=False)
+    signature = serializers.CharField(required=False, allow_blank=True, help_text="one group")
+    sort = serializers.ChoiceField(choices=list(selectors.SORTS), required=False)
 
 
 class TrashApi(TenantApi):
@@ -131,10 +130,11 @@ class TrashListApi(TrashApi, generics.ListAPIView):
     """The tenant's trash, filtered like the trash page; limit/offset paginated."""
 
     serializer_class = TrashMessageSerializer
-    pagination_class = LimitOffsetPagination
+    pagination_class = Pagination
 
-    @extend_schema(parameters=FILTER_PARAMETERS)
+    @extend_schema(parameters=[TrashQuerySerializer])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        self.query(TrashQuerySerializer)
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> Any:
@@ -149,10 +149,11 @@ class TrashGroupListApi(TrashApi, generics.ListAPIView):
     """Identical failures folded into groups (signature = normalised reason + node); limit/offset paginated."""
 
     serializer_class = GroupSerializer
-    pagination_class = LimitOffsetPagination
+    pagination_class = Pagination
 
-    @extend_schema(parameters=FILTER_PARAMETERS)
+    @extend_schema(parameters=[TrashQuerySerializer])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        self.query(TrashQuerySerializer)
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> Any:
@@ -181,12 +182,9 @@ class TrashDetailApi(TrashApi):
         """Save a new body (a JSON text) and/or headers; invalid JSON or schema violations are a 400."""
         data = EditInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            message = services.trash_message_edit(
-                message=self.message(request, pk), actor=self.actor(request), **data.validated_data
-            )
-        except services.TrashError as exc:
-            return _error(exc)
+        message = services.trash_message_edit(
+            message=self.message(request, pk), actor=self.actor(request), **data.validated_data
+        )
         return Response(TrashMessageDetailSerializer(message).data)
 
 
@@ -201,12 +199,9 @@ class TrashResendApi(TrashApi):
         """Resend (optionally with a new body/headers saved first) to the failed node."""
         data = EditInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            message = services.trash_message_resend(
-                message=self.message(request, pk), actor=self.actor(request), **data.validated_data
-            )
-        except services.TrashError as exc:
-            return _error(exc)
+        message = services.trash_message_resend(
+            message=self.message(request, pk), actor=self.actor(request), **data.validated_data
+        )
         return Response(TrashMessageDetailSerializer(message).data)
 
 
@@ -222,12 +217,9 @@ class TrashRejectApi(TrashApi):
     def post(self, request: Request, pk: int) -> Response:
         data = RejectInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            message = services.trash_message_reject(
-                message=self.message(request, pk), actor=self.actor(request), **data.validated_data
-            )
-        except services.TrashError as exc:
-            return _error(exc)
+        message = services.trash_message_reject(
+            message=self.message(request, pk), actor=self.actor(request), **data.validated_data
+        )
         return Response(TrashMessageDetailSerializer(message).data)
 
 
@@ -258,10 +250,7 @@ class TrashTryApi(TrashApi):
         """Run the failed node on the (edited) message; nothing is saved or published."""
         data = TryInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            result = services.trash_message_try(message=self.message(request, pk), **data.validated_data)
-        except services.TrashError as exc:
-            return _error(exc)
+        result = services.trash_message_try(message=self.message(request, pk), **data.validated_data)
         return Response(result)
 
 
@@ -297,7 +286,10 @@ class TrashBulkListApi(TrashApi):
         jobs = selectors.trash_bulk_job_list(tenant=request_tenant(request), limit=50)
         return Response(TrashBulkJobSerializer(jobs, many=True).data)
 
-    @extend_schema(request=BulkInput, responses={202: TrashBulkJobSerializer, 409: ErrorSerializer})
+    # 404 when the picked ids, group or topology are not the tenant's; 409 when a job already runs on them.
+    @extend_schema(
+        request=BulkInput, responses={202: TrashBulkJobSerializer, 404: ErrorSerializer, 409: ErrorSerializer}
+    )
     def post(self, request: Request) -> Response:
         """Queue a bulk resend, reject or patch-and-resend over picked ids, a group or a filter."""
         data = BulkInput(data=request.data)
@@ -310,20 +302,17 @@ class TrashBulkListApi(TrashApi):
             signature=values.get("signature", ""),
             filters=selectors.trash_filters(values["filters"]) if "filters" in values else None,
         )
-        try:
-            job = services.trash_bulk_job_create(
-                tenant=tenant,
-                actor=self.actor(request),
-                action=values["action"],
-                messages=qs,
-                group_key=group,
-                description=description,
-                reason=values.get("reason", ""),
-                patch=values.get("patch"),
-                throttle=values["throttle"],
-            )
-        except services.TrashError as exc:
-            return _error(exc)
+        job = services.trash_bulk_job_create(
+            tenant=tenant,
+            actor=self.actor(request),
+            action=values["action"],
+            messages=qs,
+            group_key=group,
+            description=description,
+            reason=values.get("reason", ""),
+            patch=values.get("patch"),
+            throttle=values["throttle"],
+        )
         return Response(TrashBulkJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -340,8 +329,5 @@ class TrashBulkCancelApi(TrashApi):
     @extend_schema(request=None, responses={200: TrashBulkJobSerializer, 409: ErrorSerializer})
     def post(self, request: Request, pk: int) -> Response:
         job = selectors.trash_bulk_job_get(tenant=request_tenant(request), pk=pk)
-        try:
-            job = services.trash_bulk_job_cancel(job=job, actor=self.actor(request))
-        except services.TrashError as exc:
-            return _error(exc)
+        job = services.trash_bulk_job_cancel(job=job, actor=self.actor(request))
         return Response(TrashBulkJobSerializer(job).data)

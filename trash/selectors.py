@@ -10,6 +10,7 @@ from django.db.models import Count, Max, Min, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from admin_ui.ids import parse_id
 from admin_ui.models import Tenant
 from processes.models import Process, ProcessEvent
 from topology.models import Node, Topology
@@ -47,12 +48,12 @@ def trash_message_list(*, tenant: Tenant, filters: Mapping[str, str] | None = No
     status = filters.get("status", TrashMessage.Status.OPEN)
     if status in TrashMessage.Status.values:
         qs = qs.filter(status=status)
-    topology = str(filters.get("topology") or "")
-    if topology.isdigit():
-        qs = qs.filter(version__topology_id=int(topology))
-    version = str(filters.get("version") or "")
-    if version.isdigit():
-        qs = qs.filter(version__number=int(version))
+    topology = parse_id(filters.get("topology"))
+    if topology is not None:
+        qs = qs.filter(version__topology_id=topology)
+    version = parse_id(filters.get("version"))
+    if version is not None:
+        qs = qs.filter(version__number=version)
     node = filters.get("node")
     if node:
         qs = qs.filter(Q(node_key=node) | Q(node__name__iexact=node))
@@ -166,7 +167,8 @@ def trash_selection(
         return qs.filter(pk__in=wanted), "selection", f"{len(wanted)} selected messages"
     filters = dict(filters or {})
     topology = str(filters.get("topology") or "")
-    if topology and not (topology.isdigit() and Topology.objects.filter(tenant=tenant, pk=int(topology)).exists()):
+    topology_id = parse_id(topology)
+    if topology and not (topology_id and Topology.objects.filter(tenant=tenant, pk=topology_id).exists()):
         raise Http404("No such topology.")
     matching = trash_message_list(tenant=tenant, filters={**filters, "status": TrashMessage.Status.OPEN})
     described = ", ".join(f"{k}={v}" for k, v in filters.items() if v and k not in ("status", "sort"))

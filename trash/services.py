@@ -18,6 +18,7 @@ from django.utils import timezone
 from pika.exceptions import AMQPError
 
 from admin_ui.errors import Refusal, ServiceError
+from admin_ui.ids import parse_id
 from admin_ui.models import Tenant
 from processes.models import Process
 from topology.models import Node, TopologyVersion
@@ -89,12 +90,10 @@ def trash_message_create(
     """Store a failed message. A resent message failing again at the same node reopens its own row (attempts + 1,
     new reason); the same branch failing again unchanged bumps `attempts` on its open row."""
     signature = trash_signature(reason=reason, node_key=node_key)
-    trash_id = str(headers.get(h.TRASH_ID) or "")
-    if trash_id.isdigit():
+    trash_id = parse_id(headers.get(h.TRASH_ID))
+    if trash_id is not None:
         row = (
-            TrashMessage.objects.select_for_update()
-            .filter(pk=int(trash_id), tenant_id=tenant_id, node_key=node_key)
-            .first()
+            TrashMessage.objects.select_for_update().filter(pk=trash_id, tenant_id=tenant_id, node_key=node_key).first()
         )
         if row is not None:
             return _trash_message_failed_again(
@@ -456,7 +455,7 @@ def _outgoing(item: _Prepared, targets: _Targets) -> Any:
 def _resend(items: list[_Prepared], *, actor: Any, targets: _Targets, job: TrashBulkJob | None = None) -> None:
     """Mark rows resent, reopen their processes and publish, all in the caller's transaction: if the broker
     refuses, the transaction rolls back and nothing looks resent."""
-    from topology.runtime.broker import publish_batch, publisher
+    from topology.runtime.start_publisher import start_publisher
 
     if not items:
         return
@@ -485,16 +484,8 @@ def _resend(items: list[_Prepared], *, actor: Any, targets: _Targets, job: Trash
     )
     _reopen_processes(Counter(item.row.correlation_id for item in items), tenant_id=items[0].row.tenant_id)
     try:
-        if len(outgoing) == 1:
-            message = outgoing[0]
-            publisher.publish(
-                routing_key=message.routing_key,
-                body=message.body,
-                headers=message.headers,
-                message_id=message.message_id,
-            )
-        else:
-            publish_batch(outgoing)
+        # One confirmed round on the process's long-lived channel (pipelined confirms, no connection per call).
+        start_publisher.publish([outgoing], timeout=60)
     except (AMQPError, OSError) as exc:
         raise TrashError(f"The message broker is unavailable; nothing was resent ({exc}).", status=503) from exc
 

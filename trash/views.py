@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from admin_ui.ids import parse_id
 from admin_ui.roles import Perm, role_has
 from admin_ui.tenancy import tenant_required
 from topology.selectors import topology_list
@@ -109,8 +110,7 @@ def _posted_headers(request: HttpRequest) -> dict[str, str] | None:
 
 
 def _revision(request: HttpRequest) -> int | None:
-    value = request.POST.get("revision", "")
-    return int(value) if value.isdigit() else None
+    return parse_id(request.POST.get("revision", ""), minimum=0)
 
 
 def _refused(request: HttpRequest, message: TrashMessage, exc: services.TrashError) -> HttpResponse:
@@ -204,7 +204,7 @@ def trash_bulk_create(request: HttpRequest) -> HttpResponse:
     elif scope == "filter":
         qs, group, description = selectors.trash_selection(tenant=tenant, filters=selectors.trash_filters(request.POST))
     else:
-        ids = [int(v) for v in request.POST.getlist("ids") if v.isdigit()]
+        ids = [i for i in (parse_id(v) for v in request.POST.getlist("ids")) if i is not None]
         qs, group, description = selectors.trash_selection(tenant=tenant, ids=ids)
     action = request.POST.get("action", "")
     patch = None
@@ -221,7 +221,7 @@ def trash_bulk_create(request: HttpRequest) -> HttpResponse:
             description=description,
             reason=request.POST.get("reason", ""),
             patch=patch,
-            throttle=int(throttle) if throttle.isdigit() else 0,
+            throttle=parse_id(throttle, minimum=0) or 0,
         )
     except services.TrashError as exc:
         flash.error(request, exc.detail)

@@ -13,7 +13,7 @@ import MinimapModule from "diagram-js-minimap";
 import { getList, request } from "./editor/api";
 import { ModelingModule, RenderModule } from "./editor/index";
 import { moddleDescriptor } from "./editor/kinds";
-import { describeWarning, diagramFor, withLayout } from "./editor/load";
+import { describeWarning, diagramFor, readBpmnFile, withLayout } from "./editor/load";
 import PanelModule from "./editor/panel";
 import ProblemsModule from "./editor/problems";
 
@@ -303,7 +303,7 @@ class Editor {
   async importFile(file) {
     let result;
     try {
-      result = await this.open(await file.text());
+      result = await this.open(await readBpmnFile(file));
     } catch (err) {
       toast(`Cannot import ${file.name}: ${err.message}`, "error");
       return;

@@ -512,3 +512,15 @@ def test_bpmn_js_import_warnings_show_when_a_version_opens(page, live_server, lo
     expect(problems.locator(".fy-problem-warning").filter(has_text="illegal ID")).not_to_have_count(0)
     expect(problems).to_have_class(re.compile("is-open"))
     assert page.locator("#fy-panel img, #fy-problems img").count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_importing_a_latin1_file_in_the_editor_keeps_its_accents(page, live_server, login):
+    tenant = make_tenant("Latin Co")
+    user = make_member(tenant, Role.EDITOR, "latin@example.com")
+    target = services.topology_create(tenant=tenant, name="Target", actor=user)
+    login(page, user)
+    open_editor(page, target)
+    page.locator("#fy-import-file").set_input_files(str(FIXTURES / "latin1.bpmn"))
+    expect(page.get_by_test_id("save-state")).to_have_text(re.compile(r"^Saved"))
+    assert Node.objects.get(version__topology=target, key="Tache").name == "Tâche élémentaire"

@@ -116,7 +116,11 @@ def test_monitor_and_process_list_update_live_and_survive_a_server_restart(brows
             failed = Process.objects.filter(version=version, status=Process.Status.FAILED).first()
             assert failed is not None
             detail = context.new_page()
+            errors: list[str] = []
+            detail.on("pageerror", lambda e: errors.append(str(e)))
             detail.goto(f"/processes/{failed.pk}/")
+            detail.wait_for_selector("[data-testid=path-diagram] svg")
+            assert not errors, errors
             detail.wait_for_selector("[data-testid=path-Answer]")
             assert detail.locator("[data-testid=timeline-row][data-code='1006']").count() == 1
             assert detail.locator("[data-testid=process-progress].is-failed").count() == 1
@@ -135,6 +139,11 @@ def test_monitor_and_process_list_update_live_and_survive_a_server_restart(brows
             dashboard.locator("[data-testid=nav-toggle]").click()
             assert dashboard.locator("#mainnav").is_visible()
             screenshot(dashboard, "nav-open-390")
+            # The editor says it needs a wider screen instead of showing a sliver of canvas.
+            dashboard.goto(f"/topologies/{topology.pk}/versions/{version.number}/edit/")
+            assert dashboard.locator("[data-testid=editor-narrow]").is_visible()
+            assert not dashboard.locator("[data-testid=topology-editor]").is_visible()
+            screenshot(dashboard, "editor-390")
 
             # Server restart: the marker goes offline, then live again by itself, and updates resume.
             stop_daphne(server)

@@ -11,6 +11,7 @@ from django.utils import timezone
 from processes.models import Process, ProcessPayload
 from tests.topology.runtime_factories import make_runtime_version
 from topology.models import TopologyVersion
+from topology.runtime.events import EventBatch, NodeRun
 from topology.runtime.recorder import record_batches
 
 pytestmark = pytest.mark.django_db
@@ -26,11 +27,19 @@ def version(tenant_a):
 
 def _record(version, process, key, mid, code=0, payload=None):
     node = version.nodes.get(key=key)
-    record = {"corr": process.correlation_id, "mid": mid, "n": key, "nid": node.pk, "c": code, "s": time.time()}
-    record.update({"ms": 1.5, "e": {}, "f": False, "tr": None, "st": []})
-    if payload is not None:
-        record["p"] = payload
-    return record
+    return NodeRun(
+        correlation_id=process.correlation_id,
+        message_id=mid,
+        tenant_id=version.topology.tenant_id,
+        version_id=version.pk,
+        node_id=node.pk,
+        node_key=key,
+        result_code=code,
+        result_message="",
+        started_at=time.time(),
+        duration_ms=1.5,
+        payload=payload,
+    )
 
 
 def test_payloads_are_kept_only_where_the_engine_sent_them(alice_client, tenant_a, version):
@@ -39,13 +48,14 @@ def test_payloads_are_kept_only_where_the_engine_sent_them(alice_client, tenant_
     )
     record_batches(
         [
-            {
-                "records": [
+            EventBatch(
+                engine="test",
+                runs=[
                     _record(version, process, "kept", "m1", payload={"in": '{"name": "Ada"}', "out": ['{"ok": 1}']}),
                     _record(version, process, "plain", "m2"),
                     _record(version, process, "plain", "m3", code=1004),
-                ]
-            }
+                ],
+            )
         ]
     )
     assert list(ProcessPayload.objects.values_list("message_id", flat=True)) == ["m1"]
@@ -55,6 +65,11 @@ def test_payloads_are_kept_only_where_the_engine_sent_them(alice_client, tenant_
     assert "limited" in page and "waits" in page  # 1004 is a wait, in words
     fragment = alice_client.get(reverse("process_payload", args=[process.pk, "m1"])).content.decode()
     assert "Ada" in fragment and "ok" in fragment
+    summary = {
+        row["node_key"]: row["runs"]
+        for row in alice_client.get(reverse("process_detail", args=[process.pk])).context["summary"]
+    }
+    assert summary == {"kept": 1, "plain": 1}  # the 1004 wait is not a run
     path = alice_client.get(reverse("process_path", args=[process.pk])).json()
     assert path["nodes"]["plain"] == {"runs": 1, "waits": 1, "failed": 0, "total_ms": 1.5}
 

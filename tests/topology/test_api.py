@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
@@ -180,7 +181,7 @@ def test_bodies_over_the_limit_are_refused_before_reading(alice_client, tenant_a
     topology = make_topology(tenant_a, alice)
     padding = "<!--" + "x" * (10 * 1024 * 1024 + 10) + "-->"
     response = put_xml(alice_client, topology, 1, valid_xml().replace("<bpmn:process", padding + "<bpmn:process", 1))
-    assert response.status_code == 400 and "too large" in response.json()["detail"]
+    assert response.status_code == 413 and "too large" in response.json()["detail"]
     # 5 MB < XML < 10 MB: read, then refused by the BPMN limit
     response = put_xml(
         alice_client,
@@ -192,7 +193,7 @@ def test_bodies_over_the_limit_are_refused_before_reading(alice_client, tenant_a
     imported = alice_client.post(
         reverse("api_topology_import"), {"name": "Big", "bpmn_xml": padding}, content_type="application/json"
     )
-    assert imported.status_code == 400
+    assert imported.status_code == 413
     assert TopologyVersion.objects.filter(topology=topology).count() == 1
     assert not Topology.objects.filter(name="Big").exists()
 
@@ -373,3 +374,27 @@ def test_list_filter_and_diff_query_are_validated(alice_client, tenant_a, alice)
         response = alice_client.get(diff, query)
         assert response.status_code == 400 and response.json()["errors"], query
     assert alice_client.get(diff, {"a": "1", "b": "99999999999999999999"}).status_code == 400
+
+
+def test_oversized_import_is_a_json_413_with_a_session_and_csrf_or_a_token(tenant_a, alice):
+    """The size is refused before authentication reads the body (the CSRF check of a session used to)."""
+    big = ("<!--" + "x" * (11 * 1024 * 1024) + "-->").encode()
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(alice)
+    browser.get(reverse("topology_list"))  # sets the CSRF cookie as a page visit does
+    csrf = {"HTTP_X_CSRFTOKEN": browser.cookies["csrftoken"].value} if "csrftoken" in browser.cookies else {}
+    token = token_client(tenant_a, ["write"])
+    for client, extra in ((browser, csrf), (token, {})):
+        upload = SimpleUploadedFile("big.bpmn", big, content_type="application/xml")
+        multipart = client.post(reverse("api_topology_import"), {"file": upload}, **extra)
+        as_json = client.post(
+            reverse("api_topology_import"),
+            json.dumps({"name": "Big", "bpmn_xml": big.decode()}),
+            content_type="application/json",
+            **extra,
+        )
+        for response in (multipart, as_json):
+            assert response.status_code == 413, response.content[:300]
+            assert response["Content-Type"].startswith("application/json")
+            assert "too large" in response.json()["detail"]
+    assert not Topology.objects.filter(tenant=tenant_a).exclude(deleted_at__isnull=False).filter(name="Big").exists()

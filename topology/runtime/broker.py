@@ -1,19 +1,18 @@
-"""RabbitMQ plumbing shared by the engine, the web process and Celery: declarations and a confirming publisher."""
+"""RabbitMQ plumbing shared by the engine, the web process and Celery: declarations, publisher-confirm
+bookkeeping (`Confirms`, the one place that maps broker confirms to waiting callbacks) and confirming publishers."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import pika
 from django.conf import settings
-from pika.adapters.select_connection import SelectConnection
 from pika.exceptions import AMQPError
 
 from topology.runtime import names
@@ -79,78 +78,61 @@ def properties(*, headers: dict[str, str], message_id: str) -> pika.BasicPropert
     )
 
 
+class Confirms:
+    """Publisher-confirm bookkeeping of one channel in confirm mode.
+
+    The broker numbers a channel's publishes 1, 2, 3… and confirms them by number, singly or with `multiple`
+    (everything up to that number). Register each publish with its callbacks right after `basic_publish`;
+    hand every confirm frame to `confirm`. Callbacks run in publish order; a nack runs `on_nack`.
+    """
+
+    def __init__(self) -> None:
+        self._sequence = 0
+        self._order: deque[int] = deque()
+        self._callbacks: dict[int, tuple[Callable[[], None], Callable[[], None]]] = {}
+
+    def __len__(self) -> int:
+        return len(self._callbacks)
+
+    def published(self, on_ack: Callable[[], None], on_nack: Callable[[], None]) -> int:
+        """Register the publish just made; returns its sequence number."""
+        self._sequence += 1
+        self._order.append(self._sequence)
+        self._callbacks[self._sequence] = (on_ack, on_nack)
+        return self._sequence
+
+    def confirm(self, tag: int, *, ack: bool, multiple: bool) -> None:
+        """Apply one confirm (`Basic.Ack` or `Basic.Nack`) from the broker and run the callbacks it settles."""
+        settled: list[Callable[[], None]] = []
+        if multiple:
+            while self._order and self._order[0] <= tag:
+                entry = self._callbacks.pop(self._order.popleft(), None)
+                if entry is not None:
+                    settled.append(entry[0] if ack else entry[1])
+        else:
+            entry = self._callbacks.pop(tag, None)
+            if entry is not None:
+                settled.append(entry[0] if ack else entry[1])
+            while self._order and self._order[0] not in self._callbacks:
+                self._order.popleft()
+        for callback in settled:
+            callback()
+
+    def on_frame(self, frame: Any) -> None:
+        """`channel.confirm_delivery` callback: pika's confirm frame to `confirm`."""
+        method = frame.method
+        self.confirm(method.delivery_tag, ack=isinstance(method, pika.spec.Basic.Ack), multiple=bool(method.multiple))
+
+
 @dataclass
 class Outgoing:
-    """One message for `publish_batch`."""
+    """One message to publish with a confirm (see `start_publisher`)."""
 
     routing_key: str
     body: bytes
     headers: dict[str, str]
     message_id: str
-
-
-def publish_batch(messages: list[Outgoing], *, timeout: float = 60) -> None:
-    """Publish many messages to the main exchange with pipelined publisher confirms.
-
-    The blocking publisher waits for each confirm in turn (a broker round trip per message, ~300/s); here all
-    messages go out at once and the call returns when every one is confirmed. Raises AMQPError when any is
-    nacked, unroutable, or unconfirmed after `timeout` seconds: the caller must treat the batch as not sent.
-    """
-    if not messages:
-        return
-    unconfirmed: deque[int] = deque(range(1, len(messages) + 1))
-    problems: list[str] = []
-    connection: SelectConnection
-
-    def fail(reason: str) -> None:
-        problems.append(reason)
-        if connection.is_open:
-            connection.close()
-
-    def on_open(conn: SelectConnection) -> None:
-        conn.channel(on_open_callback=on_channel)
-
-    def on_channel(channel: Any) -> None:
-        channel.add_on_close_callback(on_channel_closed)
-        channel.add_on_return_callback(lambda _ch, method, _p, _b: fail(f"unroutable: {method.routing_key}"))
-        channel.confirm_delivery(on_confirm)
-        for message in messages:
-            channel.basic_publish(
-                exchange=names.exchange(),
-                routing_key=message.routing_key,
-                body=message.body,
-                properties=properties(headers=message.headers, message_id=message.message_id),
-                mandatory=True,
-            )
-
-    def on_channel_closed(_channel: Any, reason: Exception) -> None:
-        if unconfirmed:  # a normal close after the last confirm is no problem
-            problems.append(f"channel closed: {reason}")
-
-    def on_confirm(frame: Any) -> None:
-        method = frame.method
-        if not isinstance(method, pika.spec.Basic.Ack):
-            fail("the broker refused a message (nack)")
-            return
-        if method.multiple:
-            while unconfirmed and unconfirmed[0] <= method.delivery_tag:
-                unconfirmed.popleft()
-        else:
-            with contextlib.suppress(ValueError):
-                unconfirmed.remove(method.delivery_tag)
-        if not unconfirmed and connection.is_open:
-            connection.close()
-
-    connection = SelectConnection(
-        connection_parameters(),
-        on_open_callback=on_open,
-        on_open_error_callback=lambda _c, err: problems.append(f"cannot connect: {err}"),
-        on_close_callback=lambda _c, _reason: connection.ioloop.stop(),
-    )
-    connection.ioloop.call_later(timeout, lambda: fail(f"{len(unconfirmed)} messages unconfirmed after {timeout}s"))
-    connection.ioloop.start()
-    if problems or unconfirmed:
-        raise AMQPError("; ".join(problems) or f"{len(unconfirmed)} messages unconfirmed")
+    exchange: str = ""  # the main exchange unless set (the events exchange for a start's runs)
 
 
 class Publisher:
@@ -195,12 +177,14 @@ class Publisher:
                         raise
         return None
 
-    def publish(self, *, routing_key: str, body: bytes, headers: dict[str, str], message_id: str) -> None:
-        """Publish to the main exchange and wait for the broker's confirm; unroutable messages raise."""
+    def publish(
+        self, *, routing_key: str, body: bytes, headers: dict[str, str], message_id: str, exchange: str = ""
+    ) -> None:
+        """Publish (to the main exchange unless told) and wait for the broker's confirm; unroutable messages raise."""
 
         def send(channel: Any) -> None:
             channel.basic_publish(
-                exchange=names.exchange(),
+                exchange=exchange or names.exchange(),
                 routing_key=routing_key,
                 body=body,
                 properties=properties(headers=headers, message_id=message_id),
@@ -226,21 +210,6 @@ class Publisher:
 
         result: list[str] = self.run(declare)
         return result
-
-    def delete_queues(self, queues: Iterable[str], *, if_empty: bool = True) -> list[str]:
-        """Delete queues (only empty ones unless told otherwise); returns the names actually deleted."""
-        deleted: list[str] = []
-        for queue in queues:
-
-            def delete(channel: Any, queue: str = queue) -> None:
-                channel.queue_delete(queue=queue, if_empty=if_empty)
-
-            try:
-                self.run(delete)
-                deleted.append(queue)
-            except (AMQPError, OSError) as exc:
-                log.info("queue %s not deleted: %s", queue, exc)
-        return deleted
 
 
 publisher = Publisher()

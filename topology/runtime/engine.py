@@ -1,14 +1,21 @@
-"""The engine: consumes node queues, runs nodes in a thread pool, publishes results with confirms, acks late.
+"""The engine: consumes node queues, runs each message's step, publishes results with confirms, acks late.
 
-Threads: the pika connection thread does all AMQP I/O (SelectConnection); node runs happen in a pool and hand
-their outcome back with `add_callback_threadsafe`; a loader thread reads the database on start and on control
-messages; a watcher thread keeps the terminated-process set fresh; the recorder (optional) has its own thread
-and connection.
+One message's path through this module, top to bottom: `_on_message` (consume) → `_run` (the step: built-in
+kinds here on the connection thread, the others in the node pool, see `executor.run_step`) → `_on_result` →
+`_finish` (the step's runs join the next event batch) → `_flush` (publish the batch and the outputs behind it)
+→ `_on_confirm` → `_settle` (ack the inputs whose event batch and outputs are all confirmed).
 
-Delivery guarantee (at least once): for each input the engine first publishes the event batch counting it,
-then, once that batch is confirmed, the outputs; the input is acked only when every output is confirmed too.
-A crash anywhere before the ack redelivers the input; output ids are derived from the input's id, so the
-recorder recognises the repeated work as duplicates.
+Threads: the pika connection thread does all AMQP I/O (SelectConnection); pool kinds (Python, HTTP, joins)
+run on node threads and hand their step back through a queue drained once per burst; a loader thread reads the
+database on start and on control messages; a watcher thread keeps the terminated-process set fresh; the
+recorder (optional) has its own thread and connection.
+
+Delivery guarantee (at least once): for each input the engine publishes the event batch counting it and its
+outputs together, and acks the input only when all of them are confirmed. A crash anywhere before the ack
+redelivers the input; output ids are derived from the input's id, so the recorder recognises the repeated work
+as duplicates. Since a next node's event may then reach the recorder before the event of the run that emitted
+its message, the recorder counts a run only after its emitter (header `emitted-by`), so a process never looks
+finished early.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from queue import Empty, SimpleQueue
 from typing import Any
 
@@ -38,15 +45,12 @@ from topology.kinds import INLINE_KINDS
 from topology.runtime import broker, names, state
 from topology.runtime import headers as h
 from topology.runtime.backoff import Backoff
-from topology.runtime.executor import Outcome, poisoned, redelay, timed_execute
+from topology.runtime.events import EventBatch, NodeRun, decode_runs
+from topology.runtime.executor import Outcome, Step, outcome_step, poisoned, redelay, run_step
 from topology.runtime.results import TERMINATED
 from topology.runtime.spec import NodeSpec, RuntimeSpec, load_runtime
 
 log = logging.getLogger("flowyard.engine")
-# keepPayload nodes: bytes of each payload and outputs per run kept for the process page.
-PAYLOAD_CAP = 64 * 1024
-PAYLOAD_OUTPUTS = 5
-
 
 MAX_BATCH_RECORDS = 500
 RELOAD_EVERY_SECONDS = 30.0
@@ -70,12 +74,12 @@ class Job:
     body: bytes
     message_id: str
     redelivered: bool
-    outcome: Outcome | None = None
-    started: float = 0.0
-    duration_ms: float = 0.0
+    deliveries: int = 0  # earlier deliveries the broker counted (x-delivery-count)
+    # Runs of a start step made outside an engine, carried in the message's headers (reported before ours).
+    carried: list[NodeRun] | None = None
+    step: Step | None = None
     pending: int = 0
     settled: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def delivery_count(props: Any) -> int:
@@ -129,9 +133,7 @@ class Engine:
         self._queue_of_tag: dict[str, str] = {}
         self._unacked: deque[int] = deque()
         self._ready: set[int] = set()
-        self._pub_seq = 0
-        self._confirm_order: deque[int] = deque()
-        self._confirm_cbs: dict[int, tuple[Callable[[], None], Callable[[], None]]] = {}
+        self._confirms = broker.Confirms()
         self._batch: list[Job] = []
         self._flush_timer: Any = None
         self._events_unconfirmed = 0
@@ -142,6 +144,8 @@ class Engine:
 
     def run(self) -> None:
         """Run until `stop()` (SIGTERM/SIGINT in the command); reconnects with backoff after broker failures."""
+        # Know the terminated processes before consuming anything: a fresh engine has heard no broadcast.
+        self._refresh_terminated(restore=True)
         threading.Thread(target=self._loader_loop, name="loader", daemon=True).start()
         threading.Thread(target=self._terminated_loop, name="terminated", daemon=True).start()
         if self.with_recorder:
@@ -232,7 +236,6 @@ class Engine:
 
     def _on_channel_open(self, channel: Any) -> None:
         self._channel = channel
-        self._ready_once = True
         channel.add_on_close_callback(self._on_channel_closed)
         channel.confirm_delivery(self._on_confirm)
         broker.declare_infrastructure(channel)
@@ -247,6 +250,9 @@ class Engine:
         queue = frame.method.queue
         self._channel.queue_bind(queue=queue, exchange=names.control_exchange(), routing_key="")
         self._channel.basic_consume(queue=queue, on_message_callback=self._on_control, auto_ack=True)
+        # Only now, with the infrastructure declared, does the connection count as up: a channel the broker closes
+        # right after opening (a declare refused) keeps the reconnect backoff growing instead of spinning.
+        self._ready_once = True
         if self.runtime.versions:
             # Reconnected: consume again at once from the picture we have, even if the database is unreachable;
             # the reload below refreshes it.
@@ -293,14 +299,23 @@ class Engine:
         # could not reach Redis still stops its messages. Unreachable state keeps the last known set.
         last_restore = time.monotonic()
         while not self._stopping.wait(TERMINATED_REFRESH_SECONDS):
+            restore = time.monotonic() - last_restore > TERMINATED_RESTORE_SECONDS
+            if restore:
+                last_restore = time.monotonic()
+            self._refresh_terminated(restore=restore)
+
+    def _refresh_terminated(self, *, restore: bool) -> None:
+        fresh = self.terminated
+        if restore:
             try:
-                fresh = state.terminated_all()
-                if time.monotonic() - last_restore > TERMINATED_RESTORE_SECONDS:
-                    fresh |= state.terminated_restore()
-                    last_restore = time.monotonic()
-                self.terminated = fresh | self._terminated_broadcast
+                fresh = fresh | state.terminated_restore()
             except Exception as exc:
-                log.warning("cannot read terminated processes: %s", exc)
+                log.warning("cannot read terminated processes from the database: %s", exc)
+        try:
+            fresh = state.terminated_all() | (fresh if restore else frozenset())
+        except Exception as exc:
+            log.warning("cannot read terminated processes: %s", exc)
+        self.terminated = fresh | self._terminated_broadcast
 
     def _apply_runtime(self, runtime: RuntimeSpec) -> None:
         """Swap in the new picture; declare and consume new queues, cancel queues no longer wanted."""
@@ -347,42 +362,48 @@ class Engine:
         headers = h.normalise(props.headers)
         mid = props.message_id or h.derived_id(method.routing_key, body)
         job = Job(self._gen, tag, node, headers, body, mid, bool(method.redelivered))
-        job.started = time.time()
+        if h.START_RUNS in headers:
+            job.carried = decode_runs(headers.pop(h.START_RUNS))
+        started = time.time()
         if headers.get(h.CORRELATION_ID, "") in self.terminated:
-            job.outcome = Outcome(code=TERMINATED, message="process terminated")
+            outcome = Outcome(code=TERMINATED, message="process terminated")
+            job.step = outcome_step(node, headers, mid, outcome, started=started, redelivered=job.redelivered)
             self._finish(job)
             return
-        job.extra["deliveries"] = delivery_count(props)
-        if job.redelivered and job.extra["deliveries"] >= self.delivery_limit:
+        job.deliveries = delivery_count(props)
+        if job.redelivered and job.deliveries >= self.delivery_limit:
             # Poison: the message went out this often and was never acked (it kills engines): trash, don't run.
-            job.outcome = poisoned(node, headers, body, mid, job.extra["deliveries"])
+            outcome = poisoned(node, headers, body, mid, job.deliveries)
+            job.step = outcome_step(node, headers, mid, outcome, started=started, redelivered=True)
             self._finish(job)
             return
         hop = redelay(self.runtime, node, headers, body, mid)
         if hop is not None:
-            job.outcome = hop
+            job.step = outcome_step(node, headers, mid, hop, started=started, redelivered=job.redelivered)
             self._finish(job)
             return
+        self._inflight += 1
         if node.kind in INLINE_KINDS:
-            # These kinds only compute over the message (no I/O, no user code): a round trip through the
-            # thread pool costs more than running them here.
-            job.outcome, job.started, job.duration_ms = timed_execute(self.runtime, node, headers, body, mid)
-            self._inflight += 1
+            # Built-in kinds only compute over the message: a round trip through the pool costs more.
+            job.step = self._run(job, self.runtime)
             self._on_result(job)
             return
-        self._submit(job)
-
-    def _submit(self, job: Job) -> None:
-        self._inflight += 1
         self.pool.submit(self._work, job, self.runtime)
 
+    @staticmethod
+    def _run(job: Job, runtime: RuntimeSpec) -> Step:
+        return run_step(runtime, job.node, job.headers, job.body, job.message_id, redelivered=job.redelivered)
+
     def _work(self, job: Job, runtime: RuntimeSpec) -> None:
+        """Node thread: run the step (or trash a poison message), queue it for the connection thread, wake that
+        thread once per burst."""
         if job.redelivered and self._poisoned(job):
-            job.outcome = poisoned(job.node, job.headers, job.body, job.message_id, self.delivery_limit)
-            job.started, job.duration_ms = time.time(), 0.0
+            outcome = poisoned(job.node, job.headers, job.body, job.message_id, self.delivery_limit)
+            job.step = outcome_step(
+                job.node, job.headers, job.message_id, outcome, started=time.time(), redelivered=True
+            )
         else:
-            outcome, started, duration = timed_execute(runtime, job.node, job.headers, job.body, job.message_id)
-            job.outcome, job.started, job.duration_ms = outcome, started, duration
+            job.step = self._run(job, runtime)
         conn = self._conn
         if conn is None:
             return
@@ -405,7 +426,7 @@ class Engine:
         The broker counts per copy; when a crash also loses the upstream input's ack, the upstream runs again and
         publishes a fresh copy (same message id, count 0). A Redis counter per message id spans the copies.
         """
-        count = int(job.extra.get("deliveries", 0))
+        count = job.deliveries
         try:
             count = max(count, state.redeliveries_incr(job.message_id))
         except Exception as exc:  # Redis down: the broker's count still bounds the crashes
@@ -427,20 +448,21 @@ class Engine:
         if job.gen != self._gen:
             return
         self._inflight -= 1
-        outcome = job.outcome
-        assert outcome is not None and self._conn is not None
-        if outcome.hold_ms is not None:
+        step = job.step
+        assert step is not None and self._conn is not None
+        if step.hold_ms is not None:
             # Ordered node: keep the input unacked and run it again later so nothing overtakes it.
-            job.headers = outcome.hold_headers or job.headers
+            job.headers = step.hold_headers or job.headers
             self._inflight += 1
-            self._conn.ioloop.call_later(outcome.hold_ms / 1000, functools.partial(self._resubmit, job))
+            self._conn.ioloop.call_later(step.hold_ms / 1000, functools.partial(self._resubmit, job))
             return
         self._finish(job)
 
     def _resubmit(self, job: Job) -> None:
         self._inflight -= 1
         if job.gen == self._gen and not self._draining:
-            self._submit(job)
+            self._inflight += 1
+            self.pool.submit(self._work, job, self.runtime)
 
     def _finish(self, job: Job) -> None:
         self._batch.append(job)
@@ -457,55 +479,45 @@ class Engine:
         elif self._flush_timer is None and self._conn is not None:
             self._flush_timer = self._conn.ioloop.call_later(self.flush_seconds, self._flush)
 
-    def _record(self, job: Job) -> dict[str, Any]:
-        outcome = job.outcome
-        assert outcome is not None
-        emitted: dict[str, int] = {}
-        for out in outcome.outputs:
-            emitted[out.correlation_id] = emitted.get(out.correlation_id, 0) + 1
-        version = job.node.version
-        record = {
-            "corr": job.headers.get(h.CORRELATION_ID, ""),
-            "mid": job.message_id,
-            "v": version.id,
-            "tn": version.tenant_id,
-            "n": job.node.key,
-            "nid": job.node.id,
-            "c": outcome.code,
-            "m": outcome.message[:1000],
-            "s": job.started,
-            "ms": round(job.duration_ms, 3),
-            "e": emitted,
-            "f": outcome.failed,
-            "tr": outcome.trash,
-            "st": outcome.starts,
-            "rd": job.redelivered,
-        }
-        if job.node.keep_payload:
-            # Only for nodes whose operator asked (off by default: payloads can hold personal data), capped.
-            record["p"] = {
-                "in": job.body[:PAYLOAD_CAP].decode("utf-8", "replace"),
-                "out": [o.body[:PAYLOAD_CAP].decode("utf-8", "replace") for o in outcome.outputs[:PAYLOAD_OUTPUTS]],
-            }
-        return record
-
     def _flush(self) -> None:
+        """Publish the batched jobs' runs as one event batch and, right behind it, their outputs.
+
+        Both go out together (no wait for the batch's confirm first); a job's input is acked once its outputs
+        and the batch are confirmed. The recorder counts a run only after the run that emitted its message.
+        """
         if self._flush_timer is not None and self._conn is not None:
             self._conn.ioloop.remove_timeout(self._flush_timer)
         self._flush_timer = None
         if not self._batch or self._channel is None or not self._channel.is_open:
             return
         jobs, self._batch = self._batch, []
-        payload = json.dumps({"engine": self.engine_id, "records": [self._record(j) for j in jobs]}).encode()
+        runs: list[NodeRun] = []
+        for job in jobs:
+            assert job.step is not None
+            if job.carried:
+                runs.extend(job.carried)
+            runs.extend(job.step.runs)
+            job.pending = 1 + len(job.step.outputs)  # the event batch and each output
         self._events_unconfirmed += 1
         self._publish(
             names.events_exchange(),
             "",
-            payload,
+            EventBatch(engine=self.engine_id, runs=runs).encode(),
             pika.BasicProperties(delivery_mode=2, content_type="application/json"),
-            on_ack=functools.partial(self._after_events, jobs),
+            on_ack=functools.partial(self._events_confirmed, jobs),
             on_nack=functools.partial(self._events_refused, jobs),
         )
+        for job in jobs:
+            assert job.step is not None
+            for out in job.step.outputs:
+                self._publish(
+                    out.exchange,
+                    out.routing_key,
+                    out.body,
+                    broker.properties(headers=out.headers, message_id=out.message_id),
+                    on_ack=functools.partial(self._output_confirmed, job),
+                    on_nack=functools.partial(self._requeue_jobs, [job]),
+                )
 
     def _events_settled(self) -> None:
         self._events_unconfirmed -= 1
@@ -516,27 +528,10 @@ class Engine:
         self._requeue_jobs(jobs)
         self._events_settled()
 
-    def _after_events(self, jobs: list[Job]) -> None:
-        self._publish_outputs(jobs)
-        self._events_settled()
-
-    def _publish_outputs(self, jobs: list[Job]) -> None:
+    def _events_confirmed(self, jobs: list[Job]) -> None:
         for job in jobs:
-            outcome = job.outcome
-            assert outcome is not None
-            if not outcome.outputs:
-                self._ready.add(job.tag)
-                continue
-            job.pending = len(outcome.outputs)
-            for out in outcome.outputs:
-                self._publish(
-                    out.exchange,
-                    out.routing_key,
-                    out.body,
-                    broker.properties(headers=out.headers, message_id=out.message_id),
-                    on_ack=functools.partial(self._output_confirmed, job),
-                    on_nack=functools.partial(self._requeue_jobs, [job]),
-                )
+            self._output_confirmed(job)
+        self._events_settled()
 
     def _output_confirmed(self, job: Job) -> None:
         job.pending -= 1
@@ -567,28 +562,10 @@ class Engine:
         on_nack: Callable[[], None],
     ) -> None:
         self._channel.basic_publish(exchange=exchange, routing_key=routing_key, body=body, properties=props)
-        self._pub_seq += 1
-        self._confirm_order.append(self._pub_seq)
-        self._confirm_cbs[self._pub_seq] = (on_ack, on_nack)
+        self._confirms.published(on_ack, on_nack)
 
     def _on_confirm(self, frame: Any) -> None:
-        method = frame.method
-        ack = isinstance(method, pika.spec.Basic.Ack)
-        callbacks: list[Callable[[], None]] = []
-        if method.multiple:
-            while self._confirm_order and self._confirm_order[0] <= method.delivery_tag:
-                seq = self._confirm_order.popleft()
-                entry = self._confirm_cbs.pop(seq, None)
-                if entry is not None:
-                    callbacks.append(entry[0] if ack else entry[1])
-        else:
-            entry = self._confirm_cbs.pop(method.delivery_tag, None)
-            if entry is not None:
-                callbacks.append(entry[0] if ack else entry[1])
-            while self._confirm_order and self._confirm_order[0] not in self._confirm_cbs:
-                self._confirm_order.popleft()
-        for callback in callbacks:
-            callback()
+        self._confirms.on_frame(frame)
         self._settle()
 
     def _settle(self) -> None:

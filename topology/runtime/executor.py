@@ -1,6 +1,11 @@
 """Runs one message through one node and decides what to publish: the engine's logic without any I/O to RabbitMQ.
 
-Called from worker threads; reads only the in-memory RuntimeSpec (plus Redis for joins, HTTP for remote nodes).
+`run_step` is the entry point: it runs the consumed message's node, then, in the same step, every built-in
+compute node its outputs go to (end, gateways, transform, wait), so those cost no queue hop of their own. It
+returns the `NodeRun` events of every node it ran and the messages left to publish. Pool kinds (Python, HTTP,
+joins in Redis) run on the engine's node threads, built-in kinds on its connection thread; the start service
+runs a start node's step in the web process. Reads only the in-memory RuntimeSpec (plus Redis for joins, HTTP
+for remote nodes).
 """
 
 from __future__ import annotations
@@ -13,11 +18,12 @@ from typing import Any
 
 import jmespath
 
-from topology.kinds import PASSTHROUGH_KINDS
+from topology.kinds import INLINE_KINDS, PASSTHROUGH_KINDS, START_KINDS
 from topology.runtime import breaker, delays, names, state
 from topology.runtime import headers as h
 from topology.runtime.backoff import backoff_seconds
 from topology.runtime.errors import NodeError, RetryableError, TrashError
+from topology.runtime.events import NodeRun, ProcessStart, TrashRecord
 from topology.runtime.http import call_connector, call_worker
 from topology.runtime.results import (
     CIRCUIT_OPEN,
@@ -38,6 +44,14 @@ STATE_RETRY_MAX_SECONDS = 30.0
 DEFAULT_MAX_HOPS = 10
 DEFAULT_REPEAT_MS = 1000
 WAIT_SCHEDULED = 2012
+# Inline kinds (`topology.kinds`: no I/O, no user code) run on the engine's connection thread; a message to one
+# that is not a start runs in the step of the node that emitted it (starts are entered from outside).
+FUSED_KINDS = INLINE_KINDS - set(START_KINDS)
+# A loop made of built-in nodes only would never leave a step; past this many runs the rest is published.
+MAX_FUSED_RUNS = 64
+# keepPayload nodes: bytes of each payload and outputs per run kept for the process page.
+PAYLOAD_CAP = 64 * 1024
+PAYLOAD_OUTPUTS = 5
 
 
 @dataclass
@@ -50,6 +64,8 @@ class Output:
     body: bytes
     message_id: str
     correlation_id: str
+    # The node the message is for (None for messages into another topology's start node).
+    target: NodeSpec | None = None
 
 
 @dataclass
@@ -60,8 +76,8 @@ class Outcome:
     message: str = ""
     outputs: list[Output] = field(default_factory=list)
     failed: bool = False
-    trash: dict[str, Any] | None = None
-    starts: list[dict[str, Any]] = field(default_factory=list)
+    trash: TrashRecord | None = None
+    starts: list[ProcessStart] = field(default_factory=list)
     # Ordered nodes keep the input unacked and run it again after this delay, so nothing overtakes it.
     hold_ms: int | None = None
     hold_headers: dict[str, str] | None = None
@@ -119,6 +135,7 @@ class Run:
         headers[h.NODE_ID] = target.key
         headers[h.PREVIOUS_NODE_ID] = self.node.key
         headers[h.PUBLISHED_AT] = str(h.now_ms())
+        headers[h.EMITTED_BY] = self.mid
         if branch is not None:
             headers[h.PARENT_ID] = self.headers.get(h.PROCESS_ID, "")
             headers[h.PROCESS_ID] = h.derived_id(self.mid, branch)
@@ -126,7 +143,7 @@ class Run:
             headers[h.SEQUENCE_ID] = str(sequence)
         message_id = self._next_id(tag)
         return delayed(
-            Output(names.exchange(), target.routing_key(body), headers, body, message_id, self.correlation_id),
+            Output(names.exchange(), target.routing_key(body), headers, body, message_id, self.correlation_id, target),
             delay_ms,
         )
 
@@ -135,6 +152,7 @@ class Run:
         headers = h.strip_answers(self.headers)
         headers.update(extra)
         headers[h.PUBLISHED_AT] = str(h.now_ms())
+        headers[h.EMITTED_BY] = self.mid
         payload = self.body if body is None else body
         return delayed(
             Output(
@@ -144,6 +162,7 @@ class Run:
                 payload,
                 self._next_id(tag),
                 self.correlation_id,
+                self.node,
             ),
             delay_ms,
         )
@@ -175,10 +194,12 @@ def redelay(runtime: RuntimeSpec, node: NodeSpec, headers: dict[str, str], body:
     out = Output(
         names.delay_exchange(tier),
         node.routing_key(body),
-        dict(headers),
+        # The carried start runs are recorded with this hop's run; the hop's message is this run's output.
+        {**{k: v for k, v in headers.items() if k != h.START_RUNS}, h.EMITTED_BY: mid},
         body,
         h.derived_id(mid, "hop", due),
         headers.get(h.CORRELATION_ID, ""),
+        node,
     )
     return Outcome(code=DELAY_HOP, message=f"waiting {remaining} ms more", outputs=[out])
 
@@ -346,7 +367,12 @@ def _publish_event(run: Run, outcome: Outcome) -> None:
             Output(names.exchange(), target.routing_key(run.body), headers, run.body, correlation_id, correlation_id)
         )
         outcome.starts.append(
-            {"corr": correlation_id, "version": target.version.id, "tenant": target.version.tenant_id}
+            ProcessStart(
+                correlation_id=correlation_id,
+                tenant_id=target.version.tenant_id,
+                version_id=target.version.id,
+                started_at=time.time(),
+            )
         )
 
 
@@ -355,18 +381,18 @@ def _trash(run: Run, outcome: Outcome, reason: str, code: int = TRASHED) -> Outc
     outcome.message = reason
     outcome.failed = True
     outcome.outputs = []
-    outcome.trash = {
-        "tenant": run.node.version.tenant_id,
-        "version": run.node.version.id,
-        "node": run.node.id,
-        "node_key": run.node.key,
-        "corr": run.correlation_id,
-        "process_id": run.headers.get(h.PROCESS_ID, ""),
-        "mid": run.mid,
-        "headers": h.strip_answers(run.headers),
-        "body": run.body.decode("utf-8", errors="replace"),
-        "reason": reason,
-    }
+    outcome.trash = TrashRecord(
+        tenant_id=run.node.version.tenant_id,
+        version_id=run.node.version.id,
+        node_id=run.node.id,
+        node_key=run.node.key,
+        correlation_id=run.correlation_id,
+        process_id=run.headers.get(h.PROCESS_ID, ""),
+        message_id=run.mid,
+        headers=h.strip_answers(run.headers),
+        body=run.body.decode("utf-8", errors="replace"),
+        reason=reason,
+    )
     return outcome
 
 
@@ -487,7 +513,136 @@ def poisoned(node: NodeSpec, headers: dict[str, str], body: bytes, mid: str, del
 def timed_execute(
     runtime: RuntimeSpec, node: NodeSpec, headers: dict[str, str], body: bytes, mid: str
 ) -> tuple[Outcome, float, float]:
+    """`execute`, with the wall-clock start (epoch seconds) and the duration in milliseconds."""
     started = time.time()
     t0 = time.perf_counter()
     outcome = execute(runtime, node, headers, body, mid)
     return outcome, started, (time.perf_counter() - t0) * 1000
+
+
+def node_run(
+    node: NodeSpec,
+    headers: dict[str, str],
+    mid: str,
+    outcome: Outcome,
+    *,
+    started: float,
+    duration_ms: float,
+    redelivered: bool = False,
+    body: bytes = b"",
+) -> NodeRun:
+    """The progress event of one run: its timeline row and the messages it emitted, per process."""
+    emitted: dict[str, int] = {}
+    for out in outcome.outputs:
+        emitted[out.correlation_id] = emitted.get(out.correlation_id, 0) + 1
+    payload = None
+    if node.keep_payload:
+        # Only for nodes whose operator asked (off by default: payloads can hold personal data), capped.
+        payload = {
+            "in": body[:PAYLOAD_CAP].decode("utf-8", "replace"),
+            "out": [o.body[:PAYLOAD_CAP].decode("utf-8", "replace") for o in outcome.outputs[:PAYLOAD_OUTPUTS]],
+        }
+    return NodeRun(
+        correlation_id=headers.get(h.CORRELATION_ID, ""),
+        message_id=mid,
+        emitted_by=headers.get(h.EMITTED_BY, ""),
+        tenant_id=node.version.tenant_id,
+        version_id=node.version.id,
+        node_id=node.id,
+        node_key=node.key,
+        result_code=outcome.code,
+        result_message=outcome.message,
+        started_at=started,
+        duration_ms=duration_ms,
+        emitted=emitted,
+        failed=outcome.failed,
+        redelivered=redelivered,
+        trash=outcome.trash,
+        starts=outcome.starts,
+        payload=payload,
+    )
+
+
+@dataclass
+class Step:
+    """What consuming one message did: the runs to report and the messages to publish, or a hold (ordered nodes)."""
+
+    runs: list[NodeRun] = field(default_factory=list)
+    outputs: list[Output] = field(default_factory=list)
+    hold_ms: int | None = None
+    hold_headers: dict[str, str] | None = None
+
+
+def fusable(output: Output) -> bool:
+    """Whether the message's node can run in the step that emitted it instead of after a queue hop.
+
+    Not when the message is delayed (it goes through a tier first) or its node is ordered (its single active
+    consumer is what keeps the order).
+    """
+    target = output.target
+    return (
+        target is not None
+        and target.kind in FUSED_KINDS
+        and not (target.ordered or target.shards)
+        and output.exchange == names.exchange()
+    )
+
+
+def run_step(
+    runtime: RuntimeSpec,
+    node: NodeSpec,
+    headers: dict[str, str],
+    body: bytes,
+    mid: str,
+    *,
+    redelivered: bool = False,
+) -> Step:
+    """Run the node for one consumed message, then the built-in nodes its outputs go to; never raises."""
+    outcome, started, duration_ms = timed_execute(runtime, node, headers, body, mid)
+    if outcome.hold_ms is not None:
+        return Step(hold_ms=outcome.hold_ms, hold_headers=outcome.hold_headers)
+    step = Step(
+        runs=[
+            node_run(
+                node,
+                headers,
+                mid,
+                outcome,
+                started=started,
+                duration_ms=duration_ms,
+                redelivered=redelivered,
+                body=body,
+            )
+        ]
+    )
+    pending = list(reversed(outcome.outputs))
+    while pending:
+        out = pending.pop()
+        if not fusable(out) or len(step.runs) >= MAX_FUSED_RUNS:
+            step.outputs.append(out)
+            continue
+        assert out.target is not None
+        # Its output ids derive from this message's id like after a hop, so a redelivery repeats them.
+        child, started, duration_ms = timed_execute(runtime, out.target, out.headers, out.body, out.message_id)
+        step.runs.append(
+            node_run(
+                out.target,
+                out.headers,
+                out.message_id,
+                child,
+                started=started,
+                duration_ms=duration_ms,
+                redelivered=redelivered,
+                body=out.body,
+            )
+        )
+        pending.extend(reversed(child.outputs))
+    return step
+
+
+def outcome_step(
+    node: NodeSpec, headers: dict[str, str], mid: str, outcome: Outcome, *, started: float, redelivered: bool
+) -> Step:
+    """A step decided without running the node (terminated process, delay hop, poisoned message)."""
+    run = node_run(node, headers, mid, outcome, started=started, duration_ms=0.0, redelivered=redelivered)
+    return Step(runs=[run], outputs=list(outcome.outputs))

@@ -35,11 +35,20 @@ DUE_AT = "due-at"
 RETRY_ATTEMPT = "retry-attempt"
 WAIT_NODE = "wait-node"
 STATE_ATTEMPT = "state-attempt"  # retries while join state was unreachable
+# The progress events of a start step run outside an engine (the web process), carried by the messages it
+# emitted: the engine that consumes one reports them before its own, so the recorder creates the process row
+# and counts the start before anything that follows it (see `topology/runtime/starts.py`).
+START_RUNS = "start-runs"
+# The message id of the run that emitted this message (same process only): the recorder counts a run only after
+# the run that emitted it, since an engine publishes a run's event and its outputs together.
+EMITTED_BY = "emitted-by"
 
 # Answers of the previous node that must not leak into the next call (an SDK worker echoes request headers).
 ANSWER_PREFIXES = ("result-", "repeat-")
 INTERNAL = (
     DUE_AT,
+    START_RUNS,
+    EMITTED_BY,
     RETRY_ATTEMPT,
     WAIT_NODE,
     STATE_ATTEMPT,

@@ -1,5 +1,9 @@
 """The recorder: turns engines' event batches into Process, ProcessEvent, NodeStat and TrashMessage rows in bulk.
 
+The last module of one message's path: `Recorder._consume` reads batches → `record_batches` (creates the
+rows of processes started outside the database, counts each run once, writes everything in one transaction)
+→ the live-monitoring notice (after commit) → ack.
+
 Its queue has a single active consumer, so batches are applied in publish order by one recorder at a time
 (any number of engines may run one; the others stand by). Duplicates are recognised by message id: a
 redelivered input's run is counted once, the repeats only bump `Process.duplicates`.
@@ -8,11 +12,12 @@ redelivered input's run is counted once, the repeats only bump `Process.duplicat
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import random
 import threading
+import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
 import pika
@@ -24,110 +29,204 @@ from pika.exceptions import AMQPError
 from processes.depths import DepthSampler
 from topology.runtime import broker, names
 from topology.runtime.backoff import Backoff, backoff_seconds
+from topology.runtime.events import EventBatch, NodeRun, ProcessStart, TrashRecord
 
 log = logging.getLogger("flowyard.recorder")
 
 BATCH_MESSAGES = 200
 IDLE_SECONDS = 0.05
+# A run whose emitting run is still missing goes back to the queue for at most this long, then counts anyway (the
+# emitting run's event is lost only if its engine and every redelivery of its input vanished).
+MAX_DEFER_SECONDS = 120.0
 
 
-def record_batches(payloads: list[dict[str, Any]]) -> None:
+@dataclass
+class Counts:
+    """What one recording adds to a process row."""
+
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    trashed: int = 0
+    duplicates: int = 0
+
+
+@dataclass
+class NodeMinute:
+    """What one recording adds to a node's stats row for one minute."""
+
+    processed: int = 0
+    failed: int = 0
+    trashed: int = 0
+    duration_ms_sum: float = 0.0
+    duration_ms_max: float = 0.0
+
+
+@dataclass
+class Recorded:
+    """What one call of `record_batches` changed (the live-monitoring notice reads the versions)."""
+
+    process_ids: set[int] = field(default_factory=set)
+    finished_process_ids: set[int] = field(default_factory=set)
+    version_ids: set[int] = field(default_factory=set)
+    # Runs that came before the run that emitted them: the recorder queues them again, after it.
+    deferred: list[NodeRun] = field(default_factory=list)
+
+
+@dataclass
+class Writes:
+    """The rows and increments one recording writes, gathered in memory first and then written in bulk."""
+
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+    counts: dict[int, Counts] = field(default_factory=lambda: defaultdict(Counts))
+    stats: dict[tuple[int, dt.datetime], NodeMinute] = field(default_factory=lambda: defaultdict(NodeMinute))
+    trash: list[TrashRecord] = field(default_factory=list)
+    payloads: list[tuple[int, str, str, dict[str, Any]]] = field(default_factory=list)  # keepPayload nodes only
+    deferred: list[NodeRun] = field(default_factory=list)
+
+
+def record_batches(batches: list[EventBatch]) -> Recorded:
     """Apply several engine batches in one transaction (order matters: emissions before consumptions)."""
-    from processes.models import Process, ProcessEvent
-
-    records = [r for p in payloads for r in p.get("records", [])]
-    if not records:
-        return
-    corrs: set[str] = set()
-    for record in records:
-        corrs.add(record["corr"])
-        corrs.update(record.get("e", {}))
+    runs = [run for batch in batches for run in batch.runs]
+    recorded = Recorded()
+    if not runs and not any(batch.starts for batch in batches):
+        return recorded
+    starts = [start for batch in batches for start in batch.starts]
+    starts += [start for run in runs for start in run.starts]
     with transaction.atomic():
-        for record in records:
-            for start in record.get("st") or []:
-                Process.objects.get_or_create(
-                    correlation_id=start["corr"],
-                    defaults={
-                        "tenant_id": start["tenant"],
-                        "version_id": start["version"],
-                        "started_at": timezone.now(),
-                        "total": 0,
-                    },
-                )
-        processes = {p.correlation_id: p for p in Process.objects.filter(correlation_id__in=corrs)}
-        by_process_mids: dict[int, set[str]] = defaultdict(set)
-        for record in records:
-            process = processes.get(record["corr"])
-            if process is not None:
-                by_process_mids[process.pk].add(record["mid"])
-        seen: set[tuple[int, str]] = set()
-        if by_process_mids:
-            all_mids = {mid for mids in by_process_mids.values() for mid in mids}
-            seen = set(
-                ProcessEvent.objects.filter(
-                    process_id__in=list(by_process_mids), message_id__in=list(all_mids)
-                ).values_list("process_id", "message_id")
-            )
-        events: list[tuple[Any, ...]] = []
-        stats: dict[tuple[int, dt.datetime], list[float]] = {}
-        trash: list[dict[str, Any]] = []
-        kept: list[tuple[int, str, str, dict[str, Any]]] = []  # payloads of keepPayload nodes only
-        # Per process: [total, done, failed, trashed, duplicates] increments of this batch.
-        deltas: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
-        for record in records:
-            process = processes.get(record["corr"])
-            if process is None:
-                continue  # the process row is gone (deleted tenant, test teardown): nothing to count
-            key = (process.pk, record["mid"])
-            delta = deltas[process.pk]
-            if key in seen:
-                delta[4] += 1
-                continue
-            seen.add(key)
-            delta[1] += 1
-            if record.get("f"):
-                delta[2] += 1
-            if record.get("tr"):
-                delta[3] += 1
-                trash.append(record["tr"])
-            for corr, count in (record.get("e") or {}).items():
-                target = processes.get(corr)
-                if target is not None:
-                    deltas[target.pk][0] += int(count)
-            started = dt.datetime.fromtimestamp(float(record["s"]), tz=dt.UTC)
-            emitted = sum(int(c) for c in (record.get("e") or {}).values())
-            if record.get("p"):
-                kept.append((process.pk, record["n"], record["mid"], record["p"]))
-            events.append(
-                (
-                    process.pk,
-                    record["n"],
-                    record["mid"],
-                    int(record["c"]),
-                    record.get("m", ""),
-                    started,
-                    float(record.get("ms", 0)),
-                    emitted,
-                )
-            )
-            minute = started.replace(second=0, microsecond=0)
-            stat = stats.setdefault((int(record["nid"]), minute), [0, 0, 0, 0.0, 0.0])
-            stat[0] += 1
-            stat[1] += 1 if record.get("f") else 0
-            stat[2] += 1 if record.get("tr") else 0
-            stat[3] += float(record.get("ms", 0))
-            stat[4] = max(stat[4], float(record.get("ms", 0)))
-        _insert_events(events)
-        _apply_process_deltas(deltas)
-        _write_stats(stats)
-        _write_trash(trash)
-        _write_payloads(kept)
+        _create_started(starts)
+        processes = _processes_of(runs)
+        writes = _count(runs, processes, _seen(runs, processes))
+        _insert_events(writes.events)
+        recorded.finished_process_ids = _apply_process_counts(writes.counts)
+        _write_stats(writes.stats)
+        _write_trash(writes.trash)
+        _write_payloads(writes.payloads)
+    recorded.process_ids = set(writes.counts)
+    recorded.version_ids = {run.version_id for run in runs}
+    recorded.deferred = writes.deferred
     # --- live monitoring hook (processes/events.py): after the commit, mark the batch's topologies as changed;
     # the sender coalesces and sends from its own thread, so this costs a set insert.
     from processes import events as live
 
-    live.versions_changed(version_ids={p.version_id for p in processes.values()})
+    live.versions_changed(version_ids=recorded.version_ids)
     # --- end of live monitoring hook
+    return recorded
+
+
+def _create_started(started: list[ProcessStart]) -> None:
+    """Create the rows of started processes that no start service wrote (webhook, REST, event starts)."""
+    from processes.models import Process
+    from topology.models import TopologyVersion
+
+    starts = {start.correlation_id: start for start in started}
+    if not starts:
+        return
+    existing = set(Process.objects.filter(correlation_id__in=list(starts)).values_list("correlation_id", flat=True))
+    # A version deleted since the start (its tenant removed) leaves nothing to record into.
+    versions = set(
+        TopologyVersion.objects.filter(pk__in={s.version_id for s in starts.values()}).values_list("pk", flat=True)
+    )
+    Process.objects.bulk_create(
+        [
+            Process(
+                correlation_id=start.correlation_id,
+                tenant_id=start.tenant_id,
+                version_id=start.version_id,
+                started_at=dt.datetime.fromtimestamp(start.started_at, tz=dt.UTC),
+                total=start.messages,
+            )
+            for corr, start in starts.items()
+            if corr not in existing and start.version_id in versions
+        ]
+    )
+
+
+def _processes_of(runs: list[NodeRun]) -> dict[str, Any]:
+    """The process rows the runs count into (their own and those they emitted into), by correlation id."""
+    from processes.models import Process
+
+    corrs: set[str] = set()
+    for run in runs:
+        corrs.add(run.correlation_id)
+        corrs.update(run.emitted)
+    return {p.correlation_id: p for p in Process.objects.filter(correlation_id__in=corrs).only("pk", "correlation_id")}
+
+
+def _seen(runs: list[NodeRun], processes: dict[str, Any]) -> set[tuple[int, str]]:
+    """(process id, message id) of the runs already recorded: redeliveries the engine repeated."""
+    from processes.models import ProcessEvent
+
+    process_ids = {processes[r.correlation_id].pk for r in runs if r.correlation_id in processes}
+    if not process_ids:
+        return set()
+    message_ids = {r.message_id for r in runs} | {r.emitted_by for r in runs if r.emitted_by}
+    return set(
+        ProcessEvent.objects.filter(process_id__in=process_ids, message_id__in=message_ids).values_list(
+            "process_id", "message_id"
+        )
+    )
+
+
+def _count(runs: list[NodeRun], processes: dict[str, Any], seen: set[tuple[int, str]]) -> Writes:
+    """Turn the runs into timeline rows, process counts, node stats and trash, each message counted once.
+
+    A run counts only after the run that emitted its message: engines publish a run's event and its outputs
+    together, so on a busy broker the next node's event can overtake it, and counting it first could make
+    done == total before the emission is counted (a process finished too early). Such a run is deferred.
+    """
+    writes = Writes()
+    for run in runs:
+        process = processes.get(run.correlation_id)
+        if process is None:
+            continue  # the process row is gone (deleted tenant, test teardown): nothing to count
+        key = (process.pk, run.message_id)
+        if key in seen:
+            writes.counts[process.pk].duplicates += 1
+            continue
+        if run.emitted_by and (process.pk, run.emitted_by) not in seen and not _waited_enough(run):
+            writes.deferred.append(run)
+            continue
+        counts = writes.counts[process.pk]
+        seen.add(key)
+        counts.done += 1
+        counts.failed += int(run.failed)
+        if run.trash is not None:
+            counts.trashed += 1
+            writes.trash.append(run.trash)
+        if run.payload:
+            writes.payloads.append((process.pk, run.node_key, run.message_id, run.payload))
+        for corr, emitted in run.emitted.items():
+            target = processes.get(corr)
+            if target is not None:
+                writes.counts[target.pk].total += emitted
+        started = dt.datetime.fromtimestamp(run.started_at, tz=dt.UTC)
+        writes.events.append(
+            (
+                process.pk,
+                run.node_key,
+                run.message_id,
+                run.result_code,
+                run.result_message,
+                started,
+                run.duration_ms,
+                run.emitted_total,
+            )
+        )
+        stat = writes.stats[(run.node_id, started.replace(second=0, microsecond=0))]
+        stat.processed += 1
+        stat.failed += int(run.failed)
+        stat.trashed += int(run.trash is not None)
+        stat.duration_ms_sum += run.duration_ms
+        stat.duration_ms_max = max(stat.duration_ms_max, run.duration_ms)
+    return writes
+
+
+def _waited_enough(run: NodeRun) -> bool:
+    if run.deferred_at and time.time() - run.deferred_at > MAX_DEFER_SECONDS:
+        log.warning("counting run %s although the run that emitted it never arrived", run.message_id)
+        return True
+    return False
 
 
 def _insert_events(events: list[tuple[Any, ...]]) -> None:
@@ -146,33 +245,38 @@ def _insert_events(events: list[tuple[Any, ...]]) -> None:
         )
 
 
-def _apply_process_deltas(deltas: dict[int, list[int]]) -> None:
-    """Add the batch's counts with one prepared UPDATE per row, then finish the processes whose count closed.
+def _apply_process_counts(counts: dict[int, Counts]) -> set[int]:
+    """Add the counts with one prepared UPDATE per row, finish the processes whose count closed; returns those.
 
     Plain increments through executemany cost a fraction of Django's bulk_update (a CASE per field and row),
     which dominated the recorder's CPU time under load.
     """
     from processes.models import Process
 
-    if not deltas:
-        return
+    if not counts:
+        return set()
     table = connection.ops.quote_name(Process._meta.db_table)
     with connection.cursor() as cursor:
         cursor.executemany(
             f"UPDATE {table} SET total = total + %s, done = done + %s, failed = failed + %s, "
             "trashed = trashed + %s, duplicates = duplicates + %s WHERE id = %s",
-            [(*delta, pk) for pk, delta in deltas.items()],
+            [(c.total, c.done, c.failed, c.trashed, c.duplicates, pk) for pk, c in counts.items()],
         )
     finished = Process.objects.filter(
-        pk__in=list(deltas), status=Process.Status.IN_PROGRESS, total__gt=0, done__gte=F("total")
+        pk__in=list(counts), status=Process.Status.IN_PROGRESS, total__gt=0, done__gte=F("total")
     )
+    finished_ids = set(finished.values_list("pk", flat=True))
+    if not finished_ids:
+        return finished_ids
     # Status is written only where it is still in progress so a concurrent terminate is never undone.
     now = timezone.now()
-    finished.filter(trashed__gt=0).update(status=Process.Status.FAILED, finished_at=now)
-    finished.filter(trashed=0).update(status=Process.Status.SUCCESS, finished_at=now)
+    closing = Process.objects.filter(pk__in=finished_ids, status=Process.Status.IN_PROGRESS)
+    closing.filter(trashed__gt=0).update(status=Process.Status.FAILED, finished_at=now)
+    closing.filter(trashed=0).update(status=Process.Status.SUCCESS, finished_at=now)
+    return finished_ids
 
 
-def _write_stats(stats: dict[tuple[int, dt.datetime], list[float]]) -> None:
+def _write_stats(stats: dict[tuple[int, dt.datetime], NodeMinute]) -> None:
     from processes.models import NodeStat
     from topology.models import Node
 
@@ -184,7 +288,7 @@ def _write_stats(stats: dict[tuple[int, dt.datetime], list[float]]) -> None:
         for s in NodeStat.objects.filter(node_id__in=node_ids, minute__in={k[1] for k in stats})
     }
     create, update = [], []
-    for (node_id, minute), (processed, failed, trashed, total_ms, max_ms) in stats.items():
+    for (node_id, minute), add in stats.items():
         if node_id not in node_ids:
             continue
         row = existing.get((node_id, minute))
@@ -193,19 +297,19 @@ def _write_stats(stats: dict[tuple[int, dt.datetime], list[float]]) -> None:
                 NodeStat(
                     node_id=node_id,
                     minute=minute,
-                    processed=int(processed),
-                    failed=int(failed),
-                    trashed=int(trashed),
-                    duration_ms_sum=total_ms,
-                    duration_ms_max=max_ms,
+                    processed=add.processed,
+                    failed=add.failed,
+                    trashed=add.trashed,
+                    duration_ms_sum=add.duration_ms_sum,
+                    duration_ms_max=add.duration_ms_max,
                 )
             )
         else:
-            row.processed += int(processed)
-            row.failed += int(failed)
-            row.trashed += int(trashed)
-            row.duration_ms_sum += total_ms
-            row.duration_ms_max = max(row.duration_ms_max, max_ms)
+            row.processed += add.processed
+            row.failed += add.failed
+            row.trashed += add.trashed
+            row.duration_ms_sum += add.duration_ms_sum
+            row.duration_ms_max = max(row.duration_ms_max, add.duration_ms_max)
             update.append(row)
     NodeStat.objects.bulk_create(create)
     NodeStat.objects.bulk_update(update, ["processed", "failed", "trashed", "duration_ms_sum", "duration_ms_max"])
@@ -224,25 +328,24 @@ def _write_payloads(payloads: list[tuple[int, str, str, dict[str, Any]]]) -> Non
         )
 
 
-def _write_trash(records: list[dict[str, Any]]) -> None:
+def _write_trash(records: list[TrashRecord]) -> None:
     from topology.models import Node
     from trash.services import trash_message_create
 
     for record in records:
-        node_id = record.get("node")
-        if node_id and not Node.objects.filter(pk=node_id).exists():
+        if record.node_id and not Node.objects.filter(pk=record.node_id).exists():
             continue
         trash_message_create(
-            tenant_id=record["tenant"],
-            version_id=record["version"],
-            node_id=node_id,
-            node_key=record["node_key"],
-            correlation_id=record["corr"],
-            process_id=record.get("process_id", ""),
-            message_id=record["mid"],
-            headers=record.get("headers") or {},
-            body=record.get("body", ""),
-            reason=record["reason"],
+            tenant_id=record.tenant_id,
+            version_id=record.version_id,
+            node_id=record.node_id,
+            node_key=record.node_key,
+            correlation_id=record.correlation_id,
+            process_id=record.process_id,
+            message_id=record.message_id,
+            headers=record.headers,
+            body=record.body,
+            reason=record.reason,
         )
 
 
@@ -286,17 +389,19 @@ class Recorder:
         connection = pika.BlockingConnection(broker.connection_parameters())
         try:
             channel = connection.channel()
+            channel.confirm_delivery()  # deferred runs are published back and must be confirmed before the ack
             broker.declare_infrastructure(channel)
             channel.basic_qos(prefetch_count=BATCH_MESSAGES)
             self._consumed = True
-            pending: list[tuple[int, dict[str, Any]]] = []
+            pending: list[tuple[int, EventBatch]] = []
             for method, _props, body in channel.consume(names.events_queue(), inactivity_timeout=IDLE_SECONDS):
                 if self._stopping.is_set():
                     break
                 if method is not None:
                     try:
-                        pending.append((method.delivery_tag, json.loads(body)))
+                        pending.append((method.delivery_tag, EventBatch.decode(body)))
                     except ValueError:
+                        log.error("dropping a malformed event batch: %.200r", body)
                         channel.basic_ack(method.delivery_tag)
                     if len(pending) < BATCH_MESSAGES:
                         continue
@@ -309,13 +414,25 @@ class Recorder:
             if connection.is_open:
                 connection.close()
 
-    def _write(self, channel: Any, pending: list[tuple[int, dict[str, Any]]]) -> None:
+    def _defer(self, channel: Any, runs: list[NodeRun]) -> None:
+        """Queue runs again behind the events that emit them (confirmed before the batch holding them is acked)."""
+        now = time.time()
+        for run in runs:
+            run.deferred_at = run.deferred_at or now
+        channel.basic_publish(
+            exchange=names.events_exchange(),
+            routing_key="",
+            body=EventBatch(engine="recorder", runs=runs).encode(),
+            properties=pika.BasicProperties(delivery_mode=2, content_type="application/json"),
+        )
+
+    def _write(self, channel: Any, pending: list[tuple[int, EventBatch]]) -> None:
         """Record, then ack; on failure keep retrying with backoff, since a dropped batch would leave its
         processes unfinished forever. When stopping, hand the batches back to the queue instead."""
         attempt = 0
         while True:
             try:
-                record_batches([payload for _, payload in pending])
+                recorded = record_batches([batch for _, batch in pending])
                 break
             except Exception:
                 attempt += 1
@@ -324,4 +441,7 @@ class Recorder:
                 if self._stopping.wait(backoff_seconds(attempt - 1, base=0.5, cap=5.0, rand=random.random())):
                     channel.basic_nack(pending[-1][0], multiple=True, requeue=True)
                     return
+        if recorded.deferred:
+            # A broker error here reconnects; the batches come back and their recorded runs count as duplicates.
+            self._defer(channel, recorded.deferred)
         channel.basic_ack(pending[-1][0], multiple=True)

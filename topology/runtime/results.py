@@ -15,15 +15,11 @@ class ResultCode(IntEnum):
     BATCH_CURSOR = 1010  # emit items to followers and loop to the same node with the cursor
     BATCH_CURSOR_ONLY = 1011  # loop to the same node with the cursor, emit nothing
 
-    @classmethod
-    def known(cls, code: int) -> bool:
-        return code in cls._value2member_map_
-
 
 # Event-only codes (never answered by nodes) so the timeline shows why a run emitted nothing.
 RETRY_SCHEDULED = 2001
 TRASHED = 2006
 TERMINATED = 2009
 DELAY_HOP = 2010
-CIRCUIT_OPEN = 2012  # the remote host's circuit breaker is open: the message waits for the probe
+CIRCUIT_OPEN = 2013  # the remote host's circuit breaker is open: the message waits for the probe
 STATE_RETRY = 2011  # join state unreachable: the message comes back later

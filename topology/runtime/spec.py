@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,9 +53,7 @@ class NodeSpec:
     followers: list[EdgeSpec] = field(default_factory=list)
     incoming: list[str] = field(default_factory=list)
     shards: int = 0
-    ordering_key: Any = None
     credentials: dict[str, Any] | None = None
-    application: str = ""
     instance: Any = None
     keep_payload: bool = False  # the node's `keepPayload`: its runs' payloads go to the recorder
 
@@ -138,8 +138,12 @@ def _python_instance(node: NodeSpec) -> Any:
     return cls(node.config)
 
 
-def build_version(version: Any) -> VersionSpec:
-    """Turn a TopologyVersion with its nodes and edges into a VersionSpec (the only ORM work of the engine)."""
+def build_version(version: Any, *, runnable: bool = True) -> VersionSpec:
+    """Turn a TopologyVersion with its nodes and edges into a VersionSpec (the only ORM work of the engine).
+
+    `runnable=False` leaves out install credentials and Python node instances: enough to route messages and run
+    built-in kinds (a start's step in the web process), without decrypting secrets or running user code there.
+    """
     spec = VersionSpec(
         id=version.pk,
         number=version.number,
@@ -164,12 +168,9 @@ def build_version(version: Any) -> VersionSpec:
             shards=max(0, shards),
             keep_payload=_truthy(config.get("keepPayload")),
         )
-        if node.shards:
-            node.ordering_key = jmespath.compile(config["orderingKey"])
-        if row.install is not None:
+        if runnable and row.install is not None:
             node.credentials = _credentials(row.install)
-            node.application = row.install.application.key
-        if row.kind in ("python", "batch") and not config.get("url"):
+        if runnable and row.kind in ("python", "batch") and not config.get("url"):
             node.instance = _python_instance(node)
         spec.nodes[row.key] = node
         by_pk[row.pk] = node
@@ -189,6 +190,26 @@ def build_version(version: Any) -> VersionSpec:
             )
         )
         target.incoming.append(source.key)
+    return spec
+
+
+_specs: dict[int, tuple[float, VersionSpec]] = {}
+_specs_lock = threading.Lock()
+SPEC_CACHE_SECONDS = 30.0
+
+
+def cached_version_spec(version: Any) -> VersionSpec:
+    """A non-runnable spec of `version` for starts, kept for a while: a published version's nodes never change."""
+    now = time.monotonic()
+    with _specs_lock:
+        hit = _specs.get(version.pk)
+    if hit is not None and now - hit[0] < SPEC_CACHE_SECONDS and hit[1].number == version.number:
+        return hit[1]
+    spec = build_version(version, runnable=False)
+    with _specs_lock:
+        if len(_specs) > 1000:
+            _specs.clear()
+        _specs[version.pk] = (now, spec)
     return spec
 
 

@@ -141,10 +141,13 @@ def terminated_restore() -> frozenset[str]:
     finally:
         close_old_connections()
     now = time.time()
-    pipe = client().pipeline()
-    if ids:
-        pipe.zadd(names.terminated_key(), dict.fromkeys(ids, now))
-    pipe.set(_loaded_key(), "1")
-    pipe.execute()
+    try:
+        pipe = client().pipeline()
+        if ids:
+            pipe.zadd(names.terminated_key(), dict.fromkeys(ids, now))
+        pipe.set(_loaded_key(), "1")
+        pipe.execute()
+    except redis.RedisError as exc:  # the ids are still good for this engine
+        log.warning("cannot copy terminated processes to Redis: %s", exc)
     log.debug("terminated set restored from the database: %d processes", len(ids))
     return ids

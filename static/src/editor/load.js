@@ -43,3 +43,12 @@ export function describeWarning(warning) {
   const nested = field("nested error");
   return `${lines[0]}${where}${nested ? `: ${nested}` : ""}`;
 }
+
+/** Text of a BPMN file chosen in the editor, decoded as its XML declaration says (UTF-8 when it names none). */
+export async function readBpmnFile(file) {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  const head = new TextDecoder("ascii").decode(bytes.slice(0, 200));
+  const declared = /^\s*<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z][\w.-]*)["']/.exec(head);
+  // fatal: a byte that is not valid in the declared encoding is an error, never a silent U+FFFD.
+  return new TextDecoder(declared ? declared[1] : "utf-8", { fatal: true }).decode(bytes);
+}

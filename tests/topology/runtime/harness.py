@@ -158,29 +158,34 @@ class RuntimeEnv:
             ch.exchange_delete(exchange=exchange)
         conn.close()
         from topology.runtime.broker import publisher
+        from topology.runtime.start_publisher import start_publisher
 
         publisher.close()
+        start_publisher.close()
 
     def cleanup_redis(self) -> None:
         from topology.runtime import state
 
         client = state.client()
-        for pattern in (f"{self.redis_prefix}:*", "fytest:*"):
-            keys = list(client.scan_iter(pattern, count=1000))
-            if keys:
-                client.delete(*keys)
+        keys = list(client.scan_iter(f"{self.redis_prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
 
 
 def wait_process(correlation_id: str, *, timeout: float = 30, env: RuntimeEnv | None = None) -> Process:
-    """Poll until the process has finished (success, failed or terminated)."""
+    """Poll until the process has finished (success, failed or terminated).
+
+    Webhook and REST starts write no row: the recorder creates it from the start's events, so wait for it too.
+    """
     deadline = time.monotonic() + timeout
     while True:
-        process = Process.objects.get(correlation_id=correlation_id)
-        if process.status != Process.Status.IN_PROGRESS:
+        process = Process.objects.filter(correlation_id=correlation_id).first()
+        if process is not None and process.status != Process.Status.IN_PROGRESS:
             return process
         if time.monotonic() > deadline:
             tail = env.log_tail() if env else ""
-            raise AssertionError(f"process still in progress: done={process.done} total={process.total}\n{tail}")
+            state = f"done={process.done} total={process.total}" if process else "no row"
+            raise AssertionError(f"process still in progress: {state}\n{tail}")
         time.sleep(0.1)
 
 

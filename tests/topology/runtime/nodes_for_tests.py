@@ -5,14 +5,19 @@ from __future__ import annotations
 import json
 import os
 
-from topology.runtime import state
+from topology.runtime import names, state
 from topology.runtime.errors import RetryableError
 from topology.runtime.registry import node
 from topology.runtime.sdk import Message, Node, Result
 
 
+def record_key(correlation_id: str, name: str) -> str:
+    """A test node's Redis key, under the module's own prefix (other test runs on the machine clean up theirs)."""
+    return names.redis_key("fytest", correlation_id, name)
+
+
 def _key(message: Message, name: str) -> str:
-    return f"fytest:{message.headers.get('correlation-id', '')}:{name}"
+    return record_key(message.headers.get("correlation-id", ""), name)
 
 
 @node("test.answer")

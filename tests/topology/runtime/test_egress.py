@@ -115,7 +115,7 @@ def test_a_refused_call_is_trashed_at_once_never_retried(stub):
         outcome = execute(runtime, node, {"correlation-id": "c1"}, b"{}", "m1")
     assert outcome.code == TRASHED
     assert outcome.outputs == []
-    assert outcome.trash is not None and "egress refused" in outcome.trash["reason"]
+    assert outcome.trash is not None and "egress refused" in outcome.trash.reason
     assert "FLOWYARD_EGRESS_ALLOW" in outcome.message
 
 

@@ -9,6 +9,7 @@ import pytest
 from processes.models import Process
 from processes.services import process_start
 from tests.topology.runtime.harness import wait_process
+from tests.topology.runtime.nodes_for_tests import record_key
 from tests.topology.runtime_factories import make_runtime_version
 from topology.runtime import state
 from topology.runtime.spec import build_version
@@ -19,7 +20,7 @@ ENGINES = 2
 
 
 def seen(correlation_id):
-    return [json.loads(v) for v in state.client().lrange(f"fytest:{correlation_id}:seen", 0, -1)]
+    return [json.loads(v) for v in state.client().lrange(record_key(correlation_id, "seen"), 0, -1)]
 
 
 def test_1000_messages_through_an_ordered_node_with_two_engines_arrive_in_order(tenant_a, runtime):

@@ -144,11 +144,12 @@ def test_bulk_start_publishes_every_message_with_confirms(tenant_a, runtime):
     assert [p.status for p in finished] == [Process.Status.SUCCESS] * 50
 
 
-def test_batch_publish_to_a_queue_that_does_not_exist_raises(runtime):
+def test_start_publish_to_a_queue_that_does_not_exist_raises(runtime):
     from pika.exceptions import AMQPError
 
-    from topology.runtime.broker import Outgoing, publish_batch
+    from topology.runtime.broker import Outgoing
+    from topology.runtime.start_publisher import start_publisher
 
     message = Outgoing(routing_key="no.such.queue", body=b"{}", headers={}, message_id="m-1")
-    with pytest.raises(AMQPError, match="unroutable"):
-        publish_batch([message, message], timeout=10)
+    with pytest.raises(AMQPError, match=r"unroutable: no\.such\.queue"):
+        start_publisher.publish([[message, message]], timeout=10)
