@@ -99,6 +99,8 @@ def test_trash_workbench_end_to_end(browser, screenshot):
                 "-Q",
                 queue,
                 "--pool=solo",
+                "-n",
+                f"{queue}@%h",
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",
