@@ -193,23 +193,28 @@ def build_version(version: Any, *, runnable: bool = True) -> VersionSpec:
     return spec
 
 
-_specs: dict[int, tuple[float, VersionSpec]] = {}
+_specs: dict[tuple[Any, ...], tuple[float, VersionSpec]] = {}
 _specs_lock = threading.Lock()
 SPEC_CACHE_SECONDS = 30.0
 
 
 def cached_version_spec(version: Any) -> VersionSpec:
-    """A non-runnable spec of `version` for starts, kept for a while: a published version's nodes never change."""
+    """A non-runnable spec of `version` for starts, kept for a while: a published version's nodes never change.
+
+    Keyed by the row's identity and its enabling time, so a re-enabled version, or a new row that got an old id
+    (a test database flushed between tests), is read afresh.
+    """
+    key = (version.pk, version.topology_id, version.number, getattr(version, "enabled_at", None))
     now = time.monotonic()
     with _specs_lock:
-        hit = _specs.get(version.pk)
-    if hit is not None and now - hit[0] < SPEC_CACHE_SECONDS and hit[1].number == version.number:
+        hit = _specs.get(key)
+    if hit is not None and now - hit[0] < SPEC_CACHE_SECONDS:
         return hit[1]
     spec = build_version(version, runnable=False)
     with _specs_lock:
         if len(_specs) > 1000:
             _specs.clear()
-        _specs[version.pk] = (now, spec)
+        _specs[key] = (now, spec)
     return spec
 
 
