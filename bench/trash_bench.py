@@ -124,6 +124,8 @@ def run() -> BenchResult:
                     "-Q",
                     queue,
                     "--pool=solo",
+                    "-n",
+                    f"{queue}@%h",
                     "--without-gossip",
                     "--without-mingle",
                     "--without-heartbeat",

@@ -23,6 +23,7 @@ from processes.services import process_start
 from tests.e2e.conftest import ROOT, _free_port, _wait_for
 from tests.factories import make_member, make_tenant
 from tests.topology.runtime.harness import RuntimeEnv, wait_process
+from tests.topology.runtime_factories import DECLARED_QUEUES
 from topology import services as topology_services
 from topology.bpmn.build import build_bpmn
 from topology.models import TopologyVersion
@@ -98,6 +99,8 @@ def test_trash_workbench_end_to_end(browser, screenshot):
                 "-Q",
                 queue,
                 "--pool=solo",
+                "-n",
+                f"{queue}@%h",
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",
@@ -125,6 +128,8 @@ def _walk(browser, screenshot, runtime, url, worker) -> None:
     version = topology_services.topology_version_publish(version=version, actor=user)
     version = topology_services.topology_version_enable(version=version, actor=user)
     assert version.nodes.get(key="Gateway_email").config["inputSchema"] == SCHEMA
+    # Enabled through the topology service: tell the harness which queues to delete afterwards.
+    DECLARED_QUEUES.update(q for node in build_version(version).nodes.values() for q in node.queues())
     runtime.start_engine()
     runtime.wait_consumers([q for node in build_version(version).nodes.values() for q in node.queues()], timeout=60)
     started = [process_start(version=version, body={"id": n}) for n in range(GROUP + 1)]

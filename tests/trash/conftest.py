@@ -52,6 +52,10 @@ def celery_worker(runtime):
                 "-Q",
                 queue,
                 "--pool=solo",
+                # A node name of its own: the remote-control queue is exclusive per node name, and any other
+                # worker on this machine (another test run, `make run`) is celery@<host> too.
+                "-n",
+                f"{queue}@%h",
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",

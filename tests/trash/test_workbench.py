@@ -329,3 +329,30 @@ def test_resend_goes_to_a_draining_version_while_it_still_runs(tenant_a):
     target = services.trash_resend_target(message=message)
     assert target.version == v2 and target.label == "Fetch v2 of v2"
     assert target.warning == "v1 no longer runs: the message goes to Fetch v2 of v2."
+
+
+def test_try_on_a_connector_calls_it_for_real_only_when_confirmed(tenant_a, alice_client, settings):
+    from admin_ui.models import Application, ApplicationInstall
+    from tests.topology.runtime.harness import Stub
+
+    settings.FLOWYARD_EGRESS_ALLOW = ["127.0.0.1/32"]
+    stub = Stub()
+    try:
+        stub.routes["/orders"] = lambda call: (200, {"accepted": call["json"]["id"]})
+        app, _ = Application.objects.get_or_create(key="http", defaults={"name": "HTTP"})
+        install = ApplicationInstall.objects.create(
+            tenant=tenant_a, application=app, name="shop", settings={"base_url": stub.url, "auth_type": "none"}
+        )
+        message = make_trash(tenant_a, body='{"id": 9}')
+        Node.objects.filter(pk=message.node_id).update(
+            kind="connector", config={"method": "POST", "path": "/orders"}, install=install
+        )
+        refused = alice_client.post(f"/trash/{message.pk}/try/", {"body": '{"id": 9}'}).content.decode()
+        assert "confirm to make the call" in refused and stub.count("/orders") == 0
+        done = alice_client.post(f"/api/trash/{message.pk}/try", {"confirm": True}, content_type=JSON).json()
+        assert stub.count("/orders") == 1
+        assert (done["remote"], done["code"], done["trashed"]) == (True, 0, False)
+    finally:
+        stub.close()
+    message.refresh_from_db()
+    assert message.status == "open" and not message.edits.exists()
