@@ -53,6 +53,8 @@ TOKEN_SCOPE_MATRIX: dict[str, dict[str, frozenset[str]]] = {
         "api_version_export": GET,
         "api_process_list": GET,
         "api_process_detail": GET,
+        "api_limit_list": GET,
+        "api_limit_detail": GET,
         "api_trash_list": GET,
         "api_trash_groups": GET,
         "api_trash_detail": GET,
@@ -68,6 +70,9 @@ TOKEN_SCOPE_MATRIX: dict[str, dict[str, frozenset[str]]] = {
         "api_version_publish": frozenset({"POST"}),
         "api_version_enable": frozenset({"POST"}),
         "api_version_disable": frozenset({"POST"}),
+        # Limits are configuration too; the creator's role still decides (admins and owners manage limits).
+        "api_limit_list": frozenset({"POST"}),
+        "api_limit_detail": frozenset({"PATCH", "DELETE"}),
     },
     "start": {
         "api_topology_start": frozenset({"POST"}),
@@ -99,8 +104,8 @@ SESSION_ONLY_ENDPOINTS: frozenset[str] = frozenset(
 )
 
 SCOPE_DESCRIPTIONS: dict[str, str] = {
-    "read": "GET topologies, versions, processes, trash, installs and members",
-    "write": "create, edit, import, publish, enable and disable topologies",
+    "read": "GET topologies, versions, processes, trash, limits, installs and members",
+    "write": "create, edit, import, publish, enable and disable topologies; create, edit and delete limits",
     "start": "start and terminate processes, see and rotate webhooks",
     "trash": "work the trash (read, edit, try, resend, reject, bulk jobs)",
 }
