@@ -437,12 +437,15 @@ def api_token_create(*, tenant: Tenant, name: str, scopes: list[str], actor: Any
 
 
 @transaction.atomic
-def api_token_revoke(*, token: ApiToken, actor: Any) -> ApiToken:
+def api_token_revoke(*, token: ApiToken, actor: Any, why: str = "") -> ApiToken:
     """Revoke a token: requests with its key fail from now on."""
     if token.revoked_at is not None:
         raise ServiceError("This token is already revoked.")
     token.revoked_at = timezone.now()
     token.save(update_fields=["revoked_at"])
+    after: dict[str, Any] = {"name": token.name, "prefix": token.prefix, "active": False}
+    if why:
+        after["why"] = why
     audit_log(
         tenant=token.tenant,
         actor=actor,
@@ -450,7 +453,7 @@ def api_token_revoke(*, token: ApiToken, actor: Any) -> ApiToken:
         obj=token,
         object_type="api_token",
         before={"name": token.name, "prefix": token.prefix, "active": True},
-        after={"name": token.name, "prefix": token.prefix, "active": False},
+        after=after,
     )
     return token
 
@@ -461,17 +464,7 @@ def api_token_revoke_for_member(*, membership: Membership, actor: Any) -> int:
         ApiToken.objects.filter(tenant=membership.tenant, created_by=membership.user, revoked_at__isnull=True)
     )
     for token in tokens:
-        token.revoked_at = timezone.now()
-        token.save(update_fields=["revoked_at"])
-        audit_log(
-            tenant=membership.tenant,
-            actor=actor,
-            action="token.revoke",
-            obj=token,
-            object_type="api_token",
-            before={"name": token.name, "prefix": token.prefix, "active": True},
-            after={"name": token.name, "prefix": token.prefix, "active": False, "why": "creator left the tenant"},
-        )
+        api_token_revoke(token=token, actor=actor, why="creator left the tenant")
     return len(tokens)
 
 

@@ -126,10 +126,9 @@ class TrashApi(TenantApi):
         return request.user
 
 
-class TrashListApi(TrashApi, generics.ListAPIView):
-    """The tenant's trash, filtered like the trash page; limit/offset paginated."""
+class _TrashFilteredListApi(TrashApi, generics.ListAPIView):
+    """A trash listing filtered like the trash page (query validated first); limit/offset paginated."""
 
-    serializer_class = TrashMessageSerializer
     pagination_class = Pagination
 
     @extend_schema(parameters=[TrashQuerySerializer])
@@ -139,29 +138,29 @@ class TrashListApi(TrashApi, generics.ListAPIView):
 
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no tenant
-            return TrashMessage.objects.none()
-        return selectors.trash_message_list(
-            tenant=self.tenant, filters=selectors.trash_filters(self.request.query_params)
-        )
+            return []
+        return self.rows(tenant=self.tenant, filters=selectors.trash_filters(self.request.query_params))
+
+    def rows(self, *, tenant: Any, filters: Any) -> Any:
+        raise NotImplementedError
 
 
-class TrashGroupListApi(TrashApi, generics.ListAPIView):
-    """Identical failures folded into groups (signature = normalised reason + node); limit/offset paginated."""
+class TrashListApi(_TrashFilteredListApi):
+    """The tenant's trash messages, newest first."""
+
+    serializer_class = TrashMessageSerializer
+
+    def rows(self, *, tenant: Any, filters: Any) -> Any:
+        return selectors.trash_message_list(tenant=tenant, filters=filters)
+
+
+class TrashGroupListApi(_TrashFilteredListApi):
+    """Identical failures folded into groups (signature = normalised reason + node)."""
 
     serializer_class = GroupSerializer
-    pagination_class = Pagination
 
-    @extend_schema(parameters=[TrashQuerySerializer])
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        self.query(TrashQuerySerializer)
-        return super().get(request, *args, **kwargs)
-
-    def get_queryset(self) -> Any:
-        if getattr(self, "swagger_fake_view", False):
-            return []
-        return selectors.trash_group_list(
-            tenant=self.tenant, filters=selectors.trash_filters(self.request.query_params)
-        )
+    def rows(self, *, tenant: Any, filters: Any) -> Any:
+        return selectors.trash_group_list(tenant=tenant, filters=filters)
 
 
 class EditInput(serializers.Serializer[Any]):
