@@ -22,7 +22,7 @@ from processes.models import Process
 from processes.services import process_start
 from tests.e2e.conftest import ROOT, _free_port, _wait_for
 from tests.factories import make_member, make_tenant
-from tests.topology.runtime.harness import RuntimeEnv, wait_process
+from tests.topology.runtime.harness import RuntimeEnv, celery_worker_argv, wait_process
 from tests.topology.runtime_factories import DECLARED_QUEUES
 from topology import services as topology_services
 from topology.bpmn.build import build_bpmn
@@ -89,22 +89,7 @@ def test_trash_workbench_end_to_end(browser, screenshot):
             Path(f"/tmp/{runtime.prefix}-daphne.log"),
         )
         worker = _child(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "admin_ui",
-                "worker",
-                "-Q",
-                queue,
-                "--pool=solo",
-                "-n",
-                f"{queue}@%h",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
+            celery_worker_argv(queue),
             env,
             Path(f"/tmp/{runtime.prefix}-celery.log"),
         )

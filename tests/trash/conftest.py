@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.topology.runtime.harness import ROOT, RuntimeEnv, Stub
+from tests.topology.runtime.harness import ROOT, RuntimeEnv, Stub, celery_worker_argv
 
 
 @pytest.fixture(scope="module")
@@ -42,26 +41,7 @@ def celery_worker(runtime):
     env = {**runtime.env(), "CELERY_QUEUE": queue}
     with log.open("wb") as out:
         worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "admin_ui",
-                "worker",
-                "-Q",
-                queue,
-                "--pool=solo",
-                # A node name of its own: the remote-control queue is exclusive per node name, and any other
-                # worker on this machine (another test run, `make run`) is celery@<host> too.
-                "-n",
-                f"{queue}@%h",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-l",
-                "INFO",
-            ],
+            [*celery_worker_argv(queue), "-l", "INFO"],
             cwd=ROOT,
             env=env,
             stdout=out,

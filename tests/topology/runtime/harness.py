@@ -175,6 +175,28 @@ class RuntimeEnv:
             client.delete(*keys)
 
 
+def celery_worker_argv(queue: str) -> list[str]:
+    """A solo Celery worker on its own queue, quiet towards the other workers on this machine."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "admin_ui",
+        "worker",
+        "-Q",
+        queue,
+        "--pool=solo",
+        # A node name of its own: the remote-control queue is exclusive per node name, and any other
+        # worker on this machine (another test run, `make run`) is celery@<host> too.
+        "-n",
+        f"{queue}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
+
+
 def wait_process(correlation_id: str, *, timeout: float = 30, env: RuntimeEnv | None = None) -> Process:
     """Poll until the process has finished (success, failed or terminated).
 
