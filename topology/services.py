@@ -73,51 +73,97 @@ def starter_bpmn() -> str:
     return build_bpmn([{"id": "StartEvent_1", "kind": "start.manual", "name": "Start"}], [])
 
 
+NODE_FIELDS = ("name", "kind", "config", "install_id", "ordered", "prefetch", "retry")
+
+
+def _node_row(*, version: TopologyVersion, parsed_node: Any, key: str, tenant_installs: set[int]) -> Node:
+    install_id = parsed_node.install_id if parsed_node.install_id in tenant_installs else None
+    return Node(
+        version=version,
+        key=key,
+        name=parsed_node.name[:200],
+        kind=parsed_node.kind[:32],
+        config=parsed_node.config,
+        install_id=install_id,
+        ordered=parsed_node.ordered,
+        # The column is small and unsigned; out-of-range values are reported by validation.
+        prefetch=min(max(parsed_node.prefetch, 1), 100),
+        retry=parsed_node.retry,
+    )
+
+
 def _derive_rows(*, version: TopologyVersion, parsed: ParsedBpmn, tenant: Tenant) -> None:
-    """Replace the version's Node and Edge rows with those of the parsed diagram, in bulk."""
-    Node.objects.filter(version=version).delete()  # edges go with their nodes
+    """Bring the version's Node and Edge rows in line with the parsed diagram, touching only what changed.
+
+    An editor save usually changes one node of hundreds: rows are matched by BPMN id and only new, changed and
+    removed ones are written, in bulk (unchanged rows keep their ids, so nothing that points at them moves).
+    """
     install_ids = {n.install_id for n in parsed.nodes if n.install_id is not None}
     tenant_installs = set(
         ApplicationInstall.objects.filter(tenant=tenant, pk__in=install_ids).values_list("pk", flat=True)
     )
-    rows: list[Node] = []
-    seen: set[str] = set()
+    wanted: dict[str, Node] = {}
     for parsed_node in parsed.nodes:
         key = parsed_node.key[:100]
-        if not key or key in seen:
+        if not key or key in wanted:
             continue  # duplicate or missing ids are validation errors; one row per id keeps the constraint
-        seen.add(key)
-        install_id = parsed_node.install_id if parsed_node.install_id in tenant_installs else None
-        rows.append(
-            Node(
-                version=version,
-                key=key,
-                name=parsed_node.name[:200],
-                kind=parsed_node.kind[:32],
-                config=parsed_node.config,
-                install_id=install_id,
-                ordered=parsed_node.ordered,
-                # The column is small and unsigned; out-of-range values are reported by validation.
-                prefetch=min(max(parsed_node.prefetch, 1), 100),
-                retry=parsed_node.retry,
-            )
-        )
-    by_key = {node.key: node for node in Node.objects.bulk_create(rows)}
-    Edge.objects.bulk_create(
-        [
-            Edge(
-                version=version,
-                key=edge.key[:100],
-                source=by_key[edge.source[:100]],
-                target=by_key[edge.target[:100]],
-                condition=edge.condition,
-                is_default=edge.is_default,
-                name=edge.name[:200],
-            )
-            for edge in parsed.edges
-            if edge.source[:100] in by_key and edge.target[:100] in by_key
-        ]
+        wanted[key] = _node_row(version=version, parsed_node=parsed_node, key=key, tenant_installs=tenant_installs)
+    existing = {node.key: node for node in Node.objects.filter(version=version)}
+    gone = [node.pk for key, node in existing.items() if key not in wanted]
+    if gone:
+        Node.objects.filter(pk__in=gone).delete()  # their edges go with them
+    changed: list[Node] = []
+    for key, row in wanted.items():
+        old = existing.get(key)
+        if old is None:
+            continue
+        if any(getattr(old, f) != getattr(row, f) for f in NODE_FIELDS):
+            row.pk = old.pk
+            changed.append(row)
+    if changed:
+        Node.objects.bulk_update(changed, NODE_FIELDS, batch_size=500)
+    by_key = {key: node for key, node in existing.items() if key in wanted}
+    by_key.update(
+        (node.key, node)
+        for node in Node.objects.bulk_create([row for key, row in wanted.items() if key not in existing])
     )
+    _derive_edges(version=version, parsed=parsed, by_key=by_key)
+
+
+def _derive_edges(*, version: TopologyVersion, parsed: ParsedBpmn, by_key: dict[str, Node]) -> None:
+    """Edges are small rows compared whole: those no longer in the diagram are deleted, new ones created."""
+
+    def signature(key: str, source: int, target: int, condition: str, is_default: bool, name: str) -> tuple[Any, ...]:
+        return (key, source, target, condition, is_default, name)
+
+    existing: dict[tuple[Any, ...], list[int]] = {}
+    for pk, *fields in Edge.objects.filter(version=version).values_list(
+        "pk", "key", "source_id", "target_id", "condition", "is_default", "name"
+    ):
+        existing.setdefault(signature(*fields), []).append(pk)
+    new: list[Edge] = []
+    for edge in parsed.edges:
+        source, target = by_key.get(edge.source[:100]), by_key.get(edge.target[:100])
+        if source is None or target is None:
+            continue
+        row = Edge(
+            version=version,
+            key=edge.key[:100],
+            source=source,
+            target=target,
+            condition=edge.condition,
+            is_default=edge.is_default,
+            name=edge.name[:200],
+        )
+        same = existing.get(signature(row.key, source.pk, target.pk, row.condition, row.is_default, row.name))
+        if same:
+            same.pop()  # this stored edge stays
+        else:
+            new.append(row)
+    stale = [pk for pks in existing.values() for pk in pks]
+    if stale:
+        Edge.objects.filter(pk__in=stale).delete()
+    Edge.objects.bulk_create(new)
 
 
 def _next_number(topology: Topology) -> int:

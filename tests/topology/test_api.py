@@ -398,3 +398,13 @@ def test_oversized_import_is_a_json_413_with_a_session_and_csrf_or_a_token(tenan
             assert response["Content-Type"].startswith("application/json")
             assert "too large" in response.json()["detail"]
     assert not Topology.objects.filter(tenant=tenant_a).exclude(deleted_at__isnull=False).filter(name="Big").exists()
+
+
+def test_bpmn_xml_field_refuses_lone_surrogates_without_drf_per_character_validator():
+    from topology.api import ImportInputSerializer, XmlInputSerializer
+
+    bad = XmlInputSerializer(data={"bpmn_xml": "<a>\ud800</a>"})
+    assert not bad.is_valid() and "bpmn_xml" in bad.errors
+    assert ImportInputSerializer(data={"bpmn_xml": "x\udfff"}).is_valid() is False
+    good = XmlInputSerializer(data={"bpmn_xml": "  <a>é😀</a>\n"})
+    assert good.is_valid() and good.validated_data["bpmn_xml"] == "  <a>é😀</a>\n"  # whitespace kept

@@ -87,6 +87,50 @@ def test_save_derives_nodes_and_edges(tenant_a, alice):
     assert Node.objects.filter(version=version).count() == 4  # the old Py node is gone
 
 
+def test_a_draft_save_rewrites_only_the_nodes_and_edges_that_changed(tenant_a, alice, django_assert_max_num_queries):
+    nodes = [
+        *linear_nodes(
+            {"id": "A", "kind": "python", "name": "A", "registry": "flowyard.noop"},
+            {"id": "B", "kind": "transform", "name": "B", "expression": "@"},
+        )
+    ]
+    topology = make_topology(tenant_a, alice, xml=build_bpmn(nodes, chain(nodes)))
+    version = first_version(topology)
+    before = {n.key: n.pk for n in Node.objects.filter(version=version)}
+    edges_before = set(Edge.objects.filter(version=version).values_list("pk", flat=True))
+    # Rename A, drop B (its flows go with it), add C with a new flow, keep Start and End untouched.
+    changed = [
+        nodes[0],
+        {"id": "A", "kind": "python", "name": "A renamed", "registry": "flowyard.noop", "prefetch": 3},
+        {"id": "C", "kind": "transform", "name": "C", "expression": "x"},
+        nodes[-1],
+    ]
+    with django_assert_max_num_queries(25):
+        services.topology_version_save(version=version, bpmn_xml=build_bpmn(changed, chain(changed)), actor=alice)
+    after = {n.key: n for n in Node.objects.filter(version=version)}
+    assert set(after) == {"Start", "A", "C", "End"}
+    # Unchanged and changed nodes keep their rows (whatever points at them stays valid); C is new.
+    assert {k: after[k].pk for k in ("Start", "A", "End")} == {k: before[k] for k in ("Start", "A", "End")}
+    assert after["A"].name == "A renamed" and after["A"].prefetch == 3 and after["C"].config == {"expression": "x"}
+    flows = {
+        (e.source.key, e.target.key): e.pk
+        for e in Edge.objects.filter(version=version).select_related("source", "target")
+    }
+    assert set(flows) == {("Start", "A"), ("A", "C"), ("C", "End")}
+    assert flows[("Start", "A")] in edges_before  # an unchanged flow keeps its row
+    assert flows[("A", "C")] not in edges_before and flows[("C", "End")] not in edges_before
+    # The rows match what a fresh derive of the same diagram gives.
+    fresh = make_topology(tenant_a, alice, name="Fresh", xml=build_bpmn(changed, chain(changed)))
+    fields = ("key", "name", "kind", "config", "install_id", "ordered", "prefetch", "retry")
+    assert sorted(Node.objects.filter(version__topology=fresh).values_list(*fields)) == sorted(
+        Node.objects.filter(version=version).values_list(*fields)
+    )
+    edge_fields = ("key", "source__key", "target__key", "condition", "is_default", "name")
+    assert sorted(Edge.objects.filter(version__topology=fresh).values_list(*edge_fields)) == sorted(
+        Edge.objects.filter(version=version).values_list(*edge_fields)
+    )
+
+
 def test_foreign_install_is_not_linked(tenant_a, tenant_b, alice):
     foreign = make_install(tenant_b, "Theirs")
     nodes = linear_nodes({"id": "C", "kind": "connector", "name": "C", "install": foreign.pk, "path": "/x"})

@@ -214,6 +214,20 @@ def _duplicate_ids(data: bytes | str) -> None:
     parser.Parse(data, True)
 
 
+def _has_duplicate_ids(root: Element) -> bool:
+    """Whether two BPMN or DI elements share an id: a walk of the parsed tree, so the slower second pass that
+    finds their lines runs only for a document it will refuse."""
+    seen: set[str] = set()
+    for element in root.iter():
+        element_id = element.get("id")
+        if element_id is None or not isinstance(element.tag, str) or not element.tag.startswith("{" + OMG_NS_PREFIX):
+            continue
+        if element_id in seen:
+            return True
+        seen.add(element_id)
+    return False
+
+
 def load_xml(xml: str | bytes) -> Element:
     """Parse untrusted XML: size-capped, no DTD of any kind, no entities, unique ids; errors carry line and column.
 
@@ -237,7 +251,8 @@ def load_xml(xml: str | bytes) -> Element:
         raise BpmnError(f"Malformed XML at line {line}, column {column}: {exc}", line=line, column=column) from exc
     if root.tag != f"{{{BPMN_NS}}}definitions":
         raise BpmnError("Not a BPMN 2.0 document: the root element must be bpmn:definitions.")
-    _duplicate_ids(xml)  # safe: the first pass refused DTDs and entities
+    if _has_duplicate_ids(root):
+        _duplicate_ids(xml)  # safe: the first pass refused DTDs and entities
     return root
 
 
