@@ -1,14 +1,17 @@
-"""Editor benchmark (issue 4): open a 200-node topology in the bpmn-js editor and save it, in Debian's Chromium
-against a Daphne child process serving the benchmark database."""
+"""Editor benchmark (issues 4 and 13): open a 1,000-node (and a 200-node) topology in the bpmn-js editor and save
+it, in Debian's Chromium against a Daphne child process serving the benchmark database."""
 
 from __future__ import annotations
 
+import json
+import os
 import statistics
 import sys
+from collections import Counter
 from typing import Any
 
 from bench import djangoenv
-from bench.common import PYTHON, BenchResult, children, env_int, free_port, wait_port
+from bench.common import PYTHON, RESULTS_DIR, BenchResult, children, env_int, free_port, wait_port
 
 CHROMIUM = "/usr/bin/chromium"
 # The flags of STYLE.md (the same as tests/e2e/conftest.py).
@@ -22,7 +25,12 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-TARGET_MS = 1000.0
+# Issue 13: a 1,000-node diagram opens in under 1 s and saves in under 500 ms; smaller ones keep issue 4's 1 s.
+OPEN_TARGET_MS = 1000.0
+SAVE_TARGETS_MS = {1000: 500.0}
+SAVE_TARGET_MS = 1000.0
+# The editor's performance marks between editor:load:start and editor:load:end, in order (static/src/editor.js).
+PHASES = ("registry", "modeler", "xml", "imported", "fitted", "problems")
 
 
 def big_topology_bpmn(size: int = 200) -> str:
@@ -62,7 +70,7 @@ def big_topology_bpmn(size: int = 200) -> str:
         previous = node_id
     nodes.append({"id": "End_1", "kind": "end", "name": "End"})
     edges.append({"source": previous, "target": "End_1"})
-    return build_bpmn(nodes, edges, process_id="Process_bench_200", process_name="Bench 200 nodes")
+    return build_bpmn(nodes, edges, process_id=f"Process_bench_{size}", process_name=f"Bench {size} nodes")
 
 
 def _session_cookie(user: Any) -> tuple[str, str]:
@@ -80,7 +88,12 @@ OPEN_JS = """async () => {
   const start = performance.getEntriesByName('editor:load:start')[0];
   const end = performance.getEntriesByName('editor:load:end')[0];
   const nav = performance.getEntriesByType('navigation')[0];
+  const phases = {};
+  for (const mark of performance.getEntriesByType('mark')) {
+    if (mark.name.startsWith('editor:')) phases[mark.name.slice(7)] = mark.startTime;
+  }
   return {
+    phases,
     navigationToReady: end.startTime,
     marks: end.startTime - start.startTime,
     responseEnd: nav ? nav.responseEnd : null,
@@ -95,7 +108,7 @@ SAVE_JS = """async (round) => {
   await editor.ready;
   const registry = editor.modeler.get('elementRegistry');
   const modeling = editor.modeler.get('modeling');
-  // A real change each round, so the server parses, validates and derives all 200 nodes again.
+  // A real change each round, so the server parses and validates the whole diagram again.
   modeling.updateProperties(registry.get('Node_3'), { name: `Step 3 (round ${round})` });
   const t0 = performance.now();
   const res = await editor.save();
@@ -103,12 +116,27 @@ SAVE_JS = """async (round) => {
 }"""
 
 
-def run() -> BenchResult:
-    """Median of BENCH_EDITOR_RUNS (default 5, after one warm-up) opens and saves of a 200-node topology."""
-    result = BenchResult("editor")
-    runs = env_int("BENCH_EDITOR_RUNS", 5)
-    size = env_int("BENCH_EDITOR_NODES", 200)
-    djangoenv.setup()
+def _sizes() -> list[int]:
+    raw = os.environ.get("BENCH_EDITOR_NODES", "1000,200")
+    return [int(part) for part in raw.split(",") if part.strip()]
+
+
+def _profile_summary(profile: dict[str, Any], top: int = 30) -> str:
+    """Self time per function of a Chrome CPU profile (Profiler.stop), heaviest first."""
+    frames = {node["id"]: node["callFrame"] for node in profile["nodes"]}
+    own: Counter[str] = Counter()
+    for sample, delta in zip(profile.get("samples", []), profile.get("timeDeltas", []), strict=False):
+        frame = frames[sample]
+        url = frame.get("url", "").rsplit("/", 1)[-1]
+        own[f"{frame.get('functionName') or '(anonymous)'} {url}:{frame.get('lineNumber', 0) + 1}"] += delta
+    total = sum(own.values()) or 1
+    lines = [f"total sampled {total / 1000:.0f} ms (self time per function)"]
+    lines += [f"{us / 1000:8.1f} ms {100 * us / total:5.1f} %  {name}" for name, us in own.most_common(top)]
+    return "\n".join(lines)
+
+
+def _measure(result: BenchResult, *, size: int, runs: int, browser: Any, base: str, cookie: tuple[str, str]) -> None:
+    """Open and save a `size`-node topology `runs` times (after one warm-up) and add its figures to `result`."""
     from topology import services
     from topology.models import Node, TopologyVersion
 
@@ -119,13 +147,98 @@ def run() -> BenchResult:
     version = TopologyVersion.objects.filter(topology=topology).order_by("number").first()
     assert version is not None
     node_count = Node.objects.filter(version=version).count()
-    result.details.update({"nodes": node_count, "validation_errors": len(version.errors), "runs": runs})
-    cookie_name, cookie_value = _session_cookie(user)
+    path = f"/topologies/{topology.pk}/versions/{version.number}/edit/"
+    profile = os.environ.get("BENCH_PROFILE") == "1"
+    opens: list[dict[str, Any]] = []
+    saves: list[float] = []
+    shapes = 0
+    for attempt in range(runs + 1):  # the first open warms Daphne and the caches up, not counted
+        context = browser.new_context(base_url=base, viewport={"width": 1400, "height": 900})
+        context.set_default_timeout(30_000)
+        context.add_cookies([{"name": cookie[0], "value": cookie[1], "url": base}])
+        try:
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
+            cdp = None
+            if profile and attempt == runs:  # the last run, profiled: sampling slows it, so it is not counted
+                cdp = context.new_cdp_session(page)
+                cdp.send("Profiler.enable")
+                cdp.send("Profiler.setSamplingInterval", {"interval": 250})
+                cdp.send("Profiler.start")
+            page.goto(path, wait_until="commit")
+            page.wait_for_function("() => window.flowyardEditor && window.flowyardEditor.ready")
+            timing = page.evaluate(OPEN_JS)
+            if cdp is not None:
+                cpu = cdp.send("Profiler.stop")["profile"]
+                stem = RESULTS_DIR / f"editor-{size}"
+                stem.with_suffix(".cpuprofile").write_text(json.dumps(cpu))
+                stem.with_suffix(".profile.txt").write_text(_profile_summary(cpu) + "\n")
+            if errors:
+                raise RuntimeError(f"page errors: {errors[:3]}")
+            saved = page.evaluate(SAVE_JS, attempt)
+            if not saved["ok"]:
+                raise RuntimeError(f"save failed with HTTP {saved['status']}")
+            if attempt and cdp is None:
+                opens.append(timing)
+                saves.append(saved["ms"])
+            shapes = timing["shapes"]
+        finally:
+            context.close()
+    label = f"{size} nodes"
+    result.add(
+        f"open {label} (navigation to rendered)",
+        statistics.median(t["navigationToReady"] for t in opens),
+        "ms",
+        target=OPEN_TARGET_MS,
+        higher_is_better=False,
+    )
+    result.add(
+        f"open {label} (editor marks)", statistics.median(t["marks"] for t in opens), "ms", higher_is_better=False
+    )
+    result.add(
+        f"save {label} (round trip)",
+        statistics.median(saves),
+        "ms",
+        target=SAVE_TARGETS_MS.get(size, SAVE_TARGET_MS),
+        higher_is_better=False,
+    )
+    # Median time of each step of the open, from the previous mark (the first from editor:load:start).
+    steps: dict[str, list[float]] = {}
+    for t in opens:
+        previous = t["phases"].get("load:start", 0.0)
+        for phase in (*PHASES, "load:end"):
+            if phase in t["phases"]:
+                steps.setdefault(phase, []).append(t["phases"][phase] - previous)
+                previous = t["phases"][phase]
+    phase_ms = {phase: round(statistics.median(values), 1) for phase, values in steps.items()}
+    result.details[label] = {
+        "nodes": node_count,
+        "validation_errors": len(version.errors),
+        "shapes_rendered": shapes,
+        "open_ms_all": [round(t["navigationToReady"], 1) for t in opens],
+        "marks_ms_all": [round(t["marks"], 1) for t in opens],
+        "save_ms_all": [round(ms, 1) for ms in saves],
+        "open_steps_ms": phase_ms,
+        "html_response_end_ms": statistics.median(t["responseEnd"] or 0 for t in opens),
+    }
+    print(
+        f"  editor: {node_count} nodes, opens {result.details[label]['open_ms_all']} ms, "
+        f"saves {result.details[label]['save_ms_all']} ms, open steps {phase_ms}",
+        file=sys.stderr,
+    )
+
+
+def run() -> BenchResult:
+    """Median of BENCH_EDITOR_RUNS (default 5, after one warm-up) opens and saves of each BENCH_EDITOR_NODES size."""
+    result = BenchResult("editor")
+    runs = env_int("BENCH_EDITOR_RUNS", 5)
+    djangoenv.setup()
+    _tenant, user = djangoenv.bench_owner()
+    result.details["runs"] = runs
+    cookie = _session_cookie(user)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    path = f"/topologies/{topology.pk}/versions/{version.number}/edit/"
-    opens: list[dict[str, float]] = []
-    saves: list[float] = []
     with children() as procs:
         daphne = procs.start(
             [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "admin_ui.asgi:application"],
@@ -137,45 +250,8 @@ def run() -> BenchResult:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             try:
-                for attempt in range(runs + 1):  # the first open warms Daphne and the caches up, not counted
-                    context = browser.new_context(base_url=base, viewport={"width": 1400, "height": 900})
-                    context.set_default_timeout(30_000)
-                    context.add_cookies([{"name": cookie_name, "value": cookie_value, "url": base}])
-                    try:
-                        page = context.new_page()
-                        errors: list[str] = []
-                        page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
-                        page.goto(path, wait_until="commit")
-                        page.wait_for_function("() => window.flowyardEditor && window.flowyardEditor.ready")
-                        timing = page.evaluate(OPEN_JS)
-                        if errors:
-                            raise RuntimeError(f"page errors: {errors[:3]}")
-                        saved = page.evaluate(SAVE_JS, attempt)
-                        if not saved["ok"]:
-                            raise RuntimeError(f"save failed with HTTP {saved['status']}")
-                        if attempt:
-                            opens.append(timing)
-                            saves.append(saved["ms"])
-                        result.details["shapes_rendered"] = timing["shapes"]
-                    finally:
-                        context.close()
+                for size in _sizes():
+                    _measure(result, size=size, runs=runs, browser=browser, base=base, cookie=cookie)
             finally:
                 browser.close()
-    open_ms = statistics.median(t["navigationToReady"] for t in opens)
-    result.add("open (navigation to rendered)", open_ms, "ms", target=TARGET_MS, higher_is_better=False)
-    result.add("open (editor marks)", statistics.median(t["marks"] for t in opens), "ms", higher_is_better=False)
-    result.add("save (round trip)", statistics.median(saves), "ms", target=TARGET_MS, higher_is_better=False)
-    result.details.update(
-        {
-            "open_ms_all": [round(t["navigationToReady"], 1) for t in opens],
-            "marks_ms_all": [round(t["marks"], 1) for t in opens],
-            "save_ms_all": [round(ms, 1) for ms in saves],
-            "html_response_end_ms": statistics.median(t["responseEnd"] or 0 for t in opens),
-        }
-    )
-    print(
-        f"  editor: {node_count} nodes, opens {result.details['open_ms_all']} ms, "
-        f"saves {result.details['save_ms_all']} ms",
-        file=sys.stderr,
-    )
     return result

@@ -15,7 +15,7 @@ mkdirSync("dist", { recursive: true });
 await build({
   entryPoints,
   bundle: true,
-  minify: true,
+  minify: process.env.FY_NO_MINIFY !== "1",
   sourcemap: true,
   outdir: "dist",
   target: ["es2020"],

@@ -14,12 +14,13 @@ from django.views.decorators.http import require_POST
 from admin_ui.errors import ServiceError
 from admin_ui.roles import Perm, role_has
 from admin_ui.tenancy import current_tenant, tenant_required
-from topology import selectors, services
+from topology import kinds, selectors, services
 from topology.bpmn.parse import BpmnError, parse_bpmn
 from topology.export import bpmn_response
 from topology.filters import TopologyFilter
 from topology.forms import CloneForm, DeleteForm, DiffForm, ImportForm, TopologyForm
 from topology.models import Topology, TopologyVersion
+from topology.runtime.registry import registry
 from topology.webhooks import (
     webhook_get,
     webhook_list,
@@ -206,6 +207,8 @@ def editor_config(request: HttpRequest, version: TopologyVersion) -> dict[str, A
         "exportUrl": reverse("topology_version_export", args=args),
         "importUrl": reverse("api_topology_import"),
         "registryUrl": reverse("api_node_registry"),
+        # The same payload as the registry API, in the page: opening the editor waits for no extra round trip.
+        "registry": kinds.registry_payload(registry.describe()),
         "installsUrl": reverse("install_options"),
         "historyUrl": reverse("topology_versions", args=[topology.pk]),
         "detailUrl": reverse("topology_detail", args=[topology.pk]),

@@ -120,23 +120,52 @@ function renderStatus(config, dirty) {
   if (history && config.historyUrl) history.href = config.historyUrl;
 }
 
+/** The bounds of everything drawn, from the elements' own coordinates (no DOM read, so no layout). */
+function diagramBounds(modeler) {
+  let minX = Infinity;
+  let minY = Infinity;
+  let maxX = -Infinity;
+  let maxY = -Infinity;
+  const grow = (x, y, w = 0, h = 0) => {
+    minX = Math.min(minX, x);
+    minY = Math.min(minY, y);
+    maxX = Math.max(maxX, x + w);
+    maxY = Math.max(maxY, y + h);
+  };
+  modeler.get("elementRegistry").forEach((e) => {
+    if (!e.parent) return;
+    if (e.waypoints) for (const p of e.waypoints) grow(p.x, p.y);
+    else grow(e.x, e.y, e.width, e.height);
+  });
+  return minX === Infinity ? null : { x: minX, y: minY, width: maxX - minX, height: maxY - minY };
+}
+
 /**
  * Fit the diagram, but never zoom a small diagram beyond 100 %; with `minScale`, a big diagram
- * opens readable at its top-left corner instead of as a thumbnail.
+ * opens readable at its top-left corner instead of as a thumbnail. One viewbox change: canvas.zoom("fit-viewport")
+ * measures the SVG and each viewbox read after a change forces a layout of every shape (a third of a
+ * 1,000-node open).
  */
 function fitCapped(modeler, minScale = 0) {
   const canvas = modeler.get("canvas");
-  if (!modeler.get("elementRegistry").filter((e) => e.parent).length) return;
-  canvas.zoom("fit-viewport", "auto");
-  const scale = canvas.zoom();
-  const { inner, outer } = canvas.viewbox();
-  if (scale > 1) {
-    canvas.viewbox({ x: inner.x + inner.width / 2 - outer.width / 2, y: inner.y + inner.height / 2 - outer.height / 2, width: outer.width, height: outer.height });
-  } else if (scale < minScale) {
+  const inner = diagramBounds(modeler);
+  if (!inner) return;
+  const outer = canvas.getSize();
+  const padding = 20;
+  const fit = Math.min(outer.width / (inner.width + 2 * padding), outer.height / (inner.height + 2 * padding));
+  let box;
+  if (fit > 1) {
+    box = { x: inner.x + inner.width / 2 - outer.width / 2, y: inner.y + inner.height / 2 - outer.height / 2, width: outer.width, height: outer.height };
+  } else if (fit < minScale) {
     // Leave room for the palette on the left.
     const margin = 40 / minScale;
-    canvas.viewbox({ x: inner.x - margin - 100 / minScale, y: inner.y - margin, width: outer.width / minScale, height: outer.height / minScale });
+    box = { x: inner.x - margin - 100 / minScale, y: inner.y - margin, width: outer.width / minScale, height: outer.height / minScale };
+  } else {
+    const width = outer.width / fit;
+    const height = outer.height / fit;
+    box = { x: inner.x + inner.width / 2 - width / 2, y: inner.y + inner.height / 2 - height / 2, width, height };
   }
+  canvas.viewbox(box);
 }
 
 /** Save state and the commands of the toolbar: save / autosave, publish, enable, export, import. */
@@ -394,33 +423,41 @@ async function fetchText(url) {
   return response.text();
 }
 
-async function fetchRegistry(url) {
-  const res = await request("GET", url);
-  if (!res.ok || !res.data || !Array.isArray(res.data.kinds)) throw new Error(`Loading the node kinds failed (${res.status}).`);
-  return res.data;
+/** The node registry the page carries (the payload of config.registryUrl, embedded to spare a round trip). */
+function pageRegistry(config) {
+  const registry = config.registry;
+  if (!registry || !Array.isArray(registry.kinds)) throw new Error("The page carries no node kinds.");
+  return registry;
 }
 
-/** Load the registry and the diagram in parallel, then open the diagram; resolves to window.flowyardEditor. */
+/** Build the editor while the diagram loads, then open it; resolves to window.flowyardEditor. */
 async function load(config, root, api) {
   const xmlPromise = fetchText(config.xmlUrl);
   const installsPromise = getList(config.installsUrl);
   let editor;
   let opened;
   try {
-    const registry = await fetchRegistry(config.registryUrl);
+    const registry = pageRegistry(config);
+    performance.mark("editor:registry");
     editor = new Editor(config, createModeler(config, registry));
+    performance.mark("editor:modeler");
     Object.assign(api, { modeler: editor.modeler, problems: editor.problems, save: () => editor.save(), isDirty: () => editor.isDirty() });
     bindUi(root, editor);
     editor.status();
     editor.showProblems({ errors: editor.lastErrors, unsupported: config.unsupported || [] });
-    opened = await editor.open(await xmlPromise);
+    const xml = await xmlPromise;
+    performance.mark("editor:xml");
+    opened = await editor.open(xml);
+    performance.mark("editor:imported");
   } catch (err) {
     toast(`The diagram cannot be displayed: ${err.message}`, "error");
     setSaveState("Not loaded", "error");
     throw err;
   }
   fitCapped(editor.modeler, 0.6);
+  performance.mark("editor:fitted");
   editor.showProblems({ errors: editor.lastErrors, unsupported: config.unsupported || [], importWarnings: opened.importWarnings });
+  performance.mark("editor:problems");
   if (!config.readOnly) {
     editor.modeler.get("eventBus").on("commandStack.changed", (e) => {
       if (e.trigger !== "clear") editor.onChanged();

@@ -117,6 +117,8 @@ def test_editor_page_config(alice_client, member_client, tenant_a, alice):
     assert config["readOnly"] is False
     assert config["saveUrl"] == config["xmlUrl"] == reverse("api_version_xml", args=[topology.pk, 1])
     assert config["registryUrl"] == "/api/node-registry/" and config["installsUrl"] == "/api/installs/options/"
+    # The page carries the registry itself (no round trip before drawing), the same payload as the API.
+    assert config["registry"] == alice_client.get(config["registryUrl"]).json()
     for key in ("publishUrl", "enableUrl", "disableUrl", "exportUrl", "importUrl", "historyUrl", "detailUrl"):
         assert config[key].startswith("/")
     assert config["errors"] == [] and config["unsupported"] == [] and isinstance(config["webhookUrls"], dict)
