@@ -24,8 +24,8 @@ from django.views.decorators.http import require_POST
 
 from admin_ui import selectors, services, throttle
 from admin_ui.applications import REGISTRY, mask_secret
+from admin_ui.filters import AuditFilter
 from admin_ui.forms import (
-    AuditFilterForm,
     InstallForm,
     InviteForm,
     RoleForm,
@@ -417,12 +417,8 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 def audit_list(request: HttpRequest) -> HttpResponse:
     """Settings → Audit log, filterable and paginated, with a compact before/after diff."""
     tenant = request.tenant  # type: ignore[attr-defined]
-    facets = selectors.audit_facets(tenant=tenant)
-    form = AuditFilterForm(request.GET or None, actions=facets["actions"], object_types=facets["object_types"])
-    filters = selectors.AuditFilters()
-    if form.is_valid():
-        filters = selectors.AuditFilters(**form.cleaned_data)
-    page = Paginator(selectors.audit_list(tenant=tenant, filters=filters), 25).get_page(request.GET.get("page"))
+    filters = AuditFilter(request.GET or None, tenant=tenant)
+    page = Paginator(filters.qs, 25).get_page(request.GET.get("page"))
     entries = [{"e": e, "diff": selectors.audit_diff(e)} for e in page.object_list]
     query = request.GET.copy()
     query.pop("page", None)
@@ -432,11 +428,11 @@ def audit_list(request: HttpRequest) -> HttpResponse:
         _settings_context(
             request,
             "audit",
-            form=form,
+            form=filters.form,
             page=page,
             entries=entries,
             query=query.urlencode(),
-            filtered=any(form.cleaned_data.values()) if form.is_valid() else False,
+            filtered=any(request.GET.get(name) for name in filters.filters),
         ),
     )
 

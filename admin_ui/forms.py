@@ -155,19 +155,3 @@ class InstallForm(forms.Form):
 
     def values(self) -> dict[str, Any]:
         return {spec.name: self.cleaned_data.get(spec.name) or "" for spec in self.kind.fields}
-
-
-class AuditFilterForm(forms.Form):
-    action = forms.ChoiceField(required=False)
-    object_type = forms.ChoiceField(required=False, label="Object")
-    actor = forms.CharField(required=False, widget=forms.TextInput(attrs={"placeholder": "email or token"}))
-    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
-
-    def __init__(self, *args: Any, actions: list[str], object_types: list[str], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["action"].choices = [("", "Any action"), *[(a, a) for a in actions]]  # type: ignore[attr-defined]
-        self.fields["object_type"].choices = [  # type: ignore[attr-defined]
-            ("", "Any object"),
-            *[(t, t.replace("_", " ")) for t in object_types],
-        ]

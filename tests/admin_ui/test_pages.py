@@ -431,6 +431,22 @@ def test_audit_page_filters_and_paginates(alice_client, tenant_a, alice):
     assert "No entries match" in future
 
 
+def test_audit_page_bad_filter_values_are_form_errors_and_the_page_is_tenant_scoped(alice_client, tenant_a, tenant_b):
+    services.audit_log(tenant=tenant_a, actor=None, action="token.create", object_type="api_token")
+    services.audit_log(tenant=tenant_b, actor=None, action="tenant.rename", object_type="tenant")
+    bad = alice_client.get("/settings/audit/?date_from=not-a-date&action=tenant.rename")
+    assert bad.status_code == 200
+    form = bad.context["form"]
+    assert "date_from" in form.errors
+    # Another tenant's action is no choice here: naming it is an error, not a way to read their log.
+    assert "action" in form.errors
+    body = bad.content.decode()
+    assert 'data-testid="filter-error"' in body
+    assert 'badge-action">tenant.rename' not in body and 'badge-action">token.create' in body
+    everything = alice_client.get("/settings/audit/?actor=").content.decode()
+    assert "1 entry" in everything and 'badge-action">tenant.rename' not in everything
+
+
 def test_audit_page_empty_state(alice_client):
     assert "Nothing audited yet" in alice_client.get("/settings/audit/").content.decode()
 
