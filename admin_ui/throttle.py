@@ -17,6 +17,8 @@ from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
+from admin_ui.models import ApiToken
+
 log = logging.getLogger(__name__)
 
 
@@ -94,8 +96,6 @@ class ApiTokenThrottle(BaseThrottle):
         self.wait_seconds: int = 0
 
     def allow_request(self, request: Request, view: Any) -> bool:
-        from admin_ui.models import ApiToken
-
         token = request.auth
         if not isinstance(token, ApiToken):
             return True
