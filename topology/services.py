@@ -133,14 +133,12 @@ def _derive_rows(*, version: TopologyVersion, parsed: ParsedBpmn, tenant: Tenant
 def _derive_edges(*, version: TopologyVersion, parsed: ParsedBpmn, by_key: dict[str, Node]) -> None:
     """Edges are small rows compared whole: those no longer in the diagram are deleted, new ones created."""
 
-    def signature(key: str, source: int, target: int, condition: str, is_default: bool, name: str) -> tuple[Any, ...]:
-        return (key, source, target, condition, is_default, name)
-
+    # (key, source id, target id, condition, is_default, name) -> ids of the stored edges that look like that
     existing: dict[tuple[Any, ...], list[int]] = {}
     for pk, *fields in Edge.objects.filter(version=version).values_list(
         "pk", "key", "source_id", "target_id", "condition", "is_default", "name"
     ):
-        existing.setdefault(signature(*fields), []).append(pk)
+        existing.setdefault(tuple(fields), []).append(pk)
     new: list[Edge] = []
     for edge in parsed.edges:
         source, target = by_key.get(edge.source[:100]), by_key.get(edge.target[:100])
@@ -155,7 +153,7 @@ def _derive_edges(*, version: TopologyVersion, parsed: ParsedBpmn, by_key: dict[
             is_default=edge.is_default,
             name=edge.name[:200],
         )
-        same = existing.get(signature(row.key, source.pk, target.pk, row.condition, row.is_default, row.name))
+        same = existing.get((row.key, source.pk, target.pk, row.condition, row.is_default, row.name))
         if same:
             same.pop()  # this stored edge stays
         else:
