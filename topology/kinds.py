@@ -7,6 +7,7 @@ as JSON from the node-registry API (`registry_payload`). Pure Python: no ORM, no
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
@@ -79,6 +80,10 @@ class Kind:
     passthrough: bool = False  # the executor's call is a no-op; routing/joining/publishing does the work
     retry: RetryPolicy | None = None  # retry defaults stored on the node; None: the kind never retries
     one_of: tuple[tuple[str, ...], str] | None = None  # at least one of these fields, else this message
+    # BPMN from another tool (no flowyard:kind): element types read as this kind, when they carry this kind's
+    # event definition (if it has one) and at least this many incoming flows. `infer` picks among them.
+    infer_from: frozenset[str] = frozenset()
+    infer_min_incoming: int = 0
     # editor
     default_name: str = ""
     badge: str = ""
@@ -106,6 +111,8 @@ class Kind:
             "type": bpmn_type(self.element),
             "accepts": sorted(bpmn_type(t) for t in self.accepts),
             "eventDefinitionType": bpmn_type(self.event_definition) if self.event_definition else None,
+            "inferFrom": sorted(bpmn_type(t) for t in self.infer_from),
+            "inferMinIncoming": self.infer_min_incoming,
             "inline": self.inline,
             "retry": self.retry_defaults() or None,
             "name": self.default_name,
@@ -276,6 +283,7 @@ KINDS: dict[str, Kind] = {
             _START_EVENT,
             inline=True,
             passthrough=True,
+            infer_from=_START_EVENT,
             default_name="Start",
             badge="RUN",
             icon="bpmn-icon-start-event-none",
@@ -335,6 +343,7 @@ KINDS: dict[str, Kind] = {
                     ),
                 ),
             ),
+            infer_from=_START_EVENT,
             default_name="Schedule",
             badge="CRON",
             icon="bpmn-icon-start-event-timer",
@@ -364,6 +373,7 @@ KINDS: dict[str, Kind] = {
                     ),
                 ),
             ),
+            infer_from=_START_EVENT,
             default_name="On event",
             badge="EVT",
             icon="bpmn-icon-start-event-message",
@@ -489,6 +499,7 @@ KINDS: dict[str, Kind] = {
                 ),
                 DELIVERY,
             ),
+            infer_from=frozenset({"scriptTask"}),
             default_name="Transform",
             badge="JMES",
             stroke="#d9480f",
@@ -565,6 +576,8 @@ KINDS: dict[str, Kind] = {
             "parallelGateway",
             frozenset({"parallelGateway"}),
             passthrough=True,
+            infer_from=frozenset({"parallelGateway"}),
+            infer_min_incoming=2,
             default_name="Join",
             badge="JOIN",
             stroke="#087f5b",
@@ -590,6 +603,7 @@ KINDS: dict[str, Kind] = {
                     ),
                 ),
             ),
+            infer_from=frozenset({"intermediateCatchEvent"}),
             default_name="Wait",
             badge="WAIT",
             stroke="#e67700",
@@ -612,6 +626,7 @@ KINDS: dict[str, Kind] = {
                     ),
                 ),
             ),
+            infer_from=frozenset({"userTask"}),
             default_name="Review",
             badge="USER",
             stroke="#5c940d",
@@ -661,6 +676,7 @@ KINDS: dict[str, Kind] = {
                     note="Select each outgoing flow to set its condition or make it the default.",
                 ),
             ),
+            infer_from=frozenset({"exclusiveGateway"}),
             default_name="Route",
             badge="IF",
             stroke="#364fc7",
@@ -675,6 +691,7 @@ KINDS: dict[str, Kind] = {
             frozenset({"parallelGateway"}),
             inline=True,
             passthrough=True,
+            infer_from=frozenset({"parallelGateway"}),
             default_name="Fan out",
             badge="ALL",
             stroke="#364fc7",
@@ -689,6 +706,7 @@ KINDS: dict[str, Kind] = {
             frozenset({"endEvent"}),
             inline=True,
             passthrough=True,
+            infer_from=frozenset({"endEvent"}),
             default_name="End",
             badge="END",
             stroke="#c92a2a",
@@ -738,6 +756,23 @@ def _fields_by_name() -> dict[str, Field]:
 
 
 FIELDS: dict[str, Field] = _fields_by_name()
+
+
+def infer(element_type: str, event_definitions: Collection[str], incoming: int) -> Kind | None:
+    """The kind of a BPMN element that names none (a file from another modeler), or None when no kind fits.
+
+    Among the kinds that list the element type, the most specific match wins: one whose event definition is on the
+    element, then the one asking for the most incoming flows (a parallel gateway that merges is a join).
+    The editor applies the same rule to the registry's `inferFrom` to suggest a kind.
+    """
+    fits = [
+        k
+        for k in KINDS.values()
+        if element_type in k.infer_from
+        and (not k.event_definition or k.event_definition in event_definitions)
+        and incoming >= k.infer_min_incoming
+    ]
+    return max(fits, key=lambda k: (bool(k.event_definition), k.infer_min_incoming), default=None)
 
 
 def get(name: str) -> Kind | None:

@@ -524,3 +524,55 @@ def test_importing_a_latin1_file_in_the_editor_keeps_its_accents(page, live_serv
     page.locator("#fy-import-file").set_input_files(str(FIXTURES / "latin1.bpmn"))
     expect(page.get_by_test_id("save-state")).to_have_text(re.compile(r"^Saved"))
     assert Node.objects.get(version__topology=target, key="Tache").name == "Tâche élémentaire"
+
+
+GUESS_JS = """([id, blank]) => {
+  const m = window.flowyardEditor.modeler;
+  const kinds = m.get('flowyardKinds');
+  if (blank) kinds.get(blank).inferFrom = [];
+  const guess = kinds.guess(m.get('elementRegistry').get(id).businessObject);
+  return guess ? guess.kind : '';
+}"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_kind_suggestions_for_plain_bpmn_follow_the_registry_like_the_server(page, live_server, login):
+    tenant = make_tenant("Guess Co")
+    user = make_member(tenant, Role.EDITOR, "guess@example.com")
+    nodes = [
+        {"id": "Cron", "kind": "start.cron", "name": "Cron", "cron": "*/5 * * * *"},
+        {"id": "Msg", "kind": "start.event", "name": "Msg"},
+        {"id": "Fan", "kind": "fanout", "name": "Fan"},
+        {"id": "Script", "kind": "transform", "name": "Script"},
+        {"id": "Person", "kind": "user", "name": "Person"},
+        {"id": "Join", "kind": "join", "name": "Join"},
+        {"id": "Pause", "kind": "wait", "name": "Pause"},
+        {"id": "Route", "kind": "router", "name": "Route"},
+        {"id": "Call", "kind": "connector", "name": "Call"},
+        {"id": "Done", "kind": "end", "name": "Done"},
+    ]
+    edges = [
+        {"source": "Cron", "target": "Fan"},
+        {"source": "Fan", "target": "Script"},
+        {"source": "Fan", "target": "Person"},
+        {"source": "Script", "target": "Join"},
+        {"source": "Person", "target": "Join"},
+        {"source": "Join", "target": "Pause"},
+        {"source": "Pause", "target": "Route"},
+        {"source": "Route", "target": "Call"},
+        {"source": "Call", "target": "Done"},
+        {"source": "Msg", "target": "Done"},
+    ]
+    # As another modeler writes it: the same elements, no flowyard:kind.
+    plain = re.sub(r'\sflowyard:kind="[^"]*"', "", build_bpmn(nodes, edges))
+    topology = services.topology_create(tenant=tenant, name="Plain", actor=user, bpmn_xml=plain)
+    inferred = dict(Node.objects.filter(version__topology=topology).values_list("key", "kind"))
+    assert inferred["Join"] == "join" and inferred["Fan"] == "fanout" and inferred["Call"] == ""  # the server's rule
+    login(page, user)
+    open_editor(page, topology)
+    for node in nodes:
+        assert page.evaluate(GUESS_JS, [node["id"], None]) == inferred[node["id"]], node["id"]
+    # The suggestion is read from the registry: a kind that no longer lists an element type is not suggested.
+    assert page.evaluate(GUESS_JS, ["Script", "transform"]) == ""
+    select(page, "Person")
+    expect(page.get_by_test_id("properties-panel")).to_contain_text("Suggested for this element: User task.")

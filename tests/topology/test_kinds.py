@@ -43,3 +43,27 @@ def test_registry_payload_is_json_and_every_stored_field_parses():
     for kind in payload["kinds"]:
         assert kind["type"].startswith("bpmn:") and kind["type"] in kind["accepts"]
     assert set(kinds.FIELDS) >= {"install", "retryOn", "cron", "expression", "prefetch"}
+
+
+def test_plain_bpmn_inference_is_the_registry_rule_the_editor_reads():
+    def inferred(element_type: str, definitions: frozenset[str] | set[str] = frozenset(), incoming: int = 1) -> str:
+        kind = kinds.infer(element_type, definitions, incoming)
+        return kind.name if kind else ""
+
+    assert inferred("startEvent", incoming=0) == "start.manual"
+    assert inferred("startEvent", {"timerEventDefinition"}, 0) == "start.cron"
+    assert inferred("startEvent", {"messageEventDefinition"}, 0) == "start.event"
+    assert inferred("parallelGateway", incoming=1) == "fanout" and inferred("parallelGateway", incoming=2) == "join"
+    assert inferred("intermediateCatchEvent", {"timerEventDefinition"}) == "wait"
+    assert inferred("intermediateCatchEvent") == "" and inferred("serviceTask") == "" and inferred("task") == ""
+    assert (inferred("scriptTask"), inferred("userTask"), inferred("exclusiveGateway"), inferred("endEvent")) == (
+        "transform",
+        "user",
+        "router",
+        "end",
+    )
+    # The editor gets the same rule as data: element types, event definition and incoming flows per kind.
+    payload = {k["kind"]: k for k in kinds.registry_payload([])["kinds"]}
+    assert payload["join"]["inferFrom"] == ["bpmn:ParallelGateway"] and payload["join"]["inferMinIncoming"] == 2
+    assert payload["start.cron"]["eventDefinitionType"] == "bpmn:TimerEventDefinition"
+    assert payload["connector"]["inferFrom"] == [] and payload["start.webhook"]["inferFrom"] == []

@@ -331,29 +331,19 @@ def _child(element: Element, local: str) -> Element | None:
 
 def _infer_kind(element_type: str, element: Element, incoming: int) -> tuple[str, str]:
     """The kind of an element that carries no flowyard:kind (BPMN from another tool), and its timer cycle."""
-    if element_type == "startEvent":
-        timer = _child(element, "timerEventDefinition")
-        if timer is not None:
-            cycle = _text(_child(timer, "timeCycle"))
-            if cycle and croniter.is_valid(cycle):
-                return "start.cron", cycle
-            return "start.manual", ""
-        if _child(element, "messageEventDefinition") is not None:
-            return "start.event", ""
-        return "start.manual", ""
-    if element_type == "endEvent":
-        return "end", ""
-    if element_type == "exclusiveGateway":
-        return "router", ""
-    if element_type == "parallelGateway":
-        return ("fanout" if incoming <= 1 else "join"), ""
-    if element_type == "scriptTask":
-        return "transform", ""
-    if element_type == "userTask":
-        return "user", ""
-    if element_type == "intermediateCatchEvent" and _child(element, "timerEventDefinition") is not None:
-        return "wait", ""
-    return "", ""
+    definitions = {local for ns, local in (_local(child.tag) for child in element) if ns == BPMN_NS}
+    kind = kinds.infer(element_type, definitions, incoming)
+    if kind is None:
+        return "", ""
+    if kind.name != "start.cron":
+        return kind.name, ""
+    # A timer start runs on a schedule only when its cycle is a cron expression; any other timer starts by hand.
+    timer = _child(element, "timerEventDefinition")
+    cycle = _text(_child(timer, "timeCycle")) if timer is not None else ""
+    if cycle and croniter.is_valid(cycle):
+        return kind.name, cycle
+    manual = kinds.infer(element_type, set(), incoming)
+    return (manual.name if manual else ""), ""
 
 
 def _unsupported(element: Element, element_type: str, message: str | None = None) -> dict[str, str]:

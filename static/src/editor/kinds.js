@@ -9,36 +9,6 @@ export function getKind(element) {
   return bo.get("flowyard:kind") || "";
 }
 
-/** Guess the kind of an element imported without flowyard:kind (plain BPMN from another tool). */
-export function guessKind(bo) {
-  const eventDefs = (bo.eventDefinitions || []).map((d) => d.$type);
-  switch (bo.$type) {
-    case "bpmn:StartEvent":
-      if (eventDefs.includes("bpmn:TimerEventDefinition")) return "start.cron";
-      if (eventDefs.includes("bpmn:MessageEventDefinition")) return "start.event";
-      return "start.manual";
-    case "bpmn:EndEvent":
-      return "end";
-    case "bpmn:ExclusiveGateway":
-      return "router";
-    case "bpmn:ParallelGateway":
-      return "fanout";
-    case "bpmn:ScriptTask":
-      return "transform";
-    case "bpmn:UserTask":
-      return "user";
-    case "bpmn:IntermediateCatchEvent":
-      return "wait";
-    case "bpmn:IntermediateThrowEvent":
-      return "publish";
-    case "bpmn:ServiceTask":
-    case "bpmn:Task":
-      return "connector";
-    default:
-      return "";
-  }
-}
-
 // Every task type inherits from bpmn:Task; one extension type on it covers them all (a second one on a
 // subtype would define the same property twice, which moddle refuses).
 const TASK_TYPES = new Set(["bpmn:Task", "bpmn:ServiceTask", "bpmn:ScriptTask", "bpmn:UserTask", "bpmn:BusinessRuleTask", "bpmn:ManualTask"]);
@@ -88,6 +58,27 @@ export default class FlowyardKinds {
   /** The registry entry of an element's kind, or undefined. */
   of(element) {
     return this.byKind.get(getKind(element));
+  }
+
+  /**
+   * The kind the server infers for an element without flowyard:kind (plain BPMN from another tool), or undefined:
+   * the registry's rule (topology.kinds.infer) — kinds listing the element type in `inferFrom` whose event
+   * definition, if any, is on the element and whose `inferMinIncoming` the incoming flows reach; the most
+   * specific wins. (A timer start whose cycle is no cron expression is read as a manual start by the server.)
+   */
+  guess(bo) {
+    if (!bo) return undefined;
+    const definitions = new Set((bo.eventDefinitions || []).map((d) => d.$type));
+    const incoming = (bo.incoming || []).length;
+    const score = (k) => (k.eventDefinitionType ? 1000 : 0) + (k.inferMinIncoming || 0);
+    let best;
+    for (const k of this.byKind.values()) {
+      if (!(k.inferFrom || []).includes(bo.$type)) continue;
+      if (k.eventDefinitionType && !definitions.has(k.eventDefinitionType)) continue;
+      if (incoming < (k.inferMinIncoming || 0)) continue;
+      if (!best || score(k) > score(best)) best = k;
+    }
+    return best;
   }
 }
 

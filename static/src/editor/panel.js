@@ -5,7 +5,7 @@ import SelectionModule from "diagram-js/lib/features/selection";
 
 import { formatRun, nextRuns } from "./cron";
 import { h } from "./dom";
-import { KindsModule, getKind, guessKind } from "./kinds";
+import { KindsModule, getKind } from "./kinds";
 
 const DEBOUNCE_MS = 400;
 
@@ -199,7 +199,7 @@ export class PropertiesPanel {
       set: (el, value) => this.changeKind(el, value),
       // Plain BPMN from another tool has no kind yet: suggest the one the server would infer.
       help: (value) => {
-        const guess = value ? undefined : this.kinds.get(guessKind(element.businessObject));
+        const guess = value ? undefined : this.kinds.guess(element.businessObject);
         return guess ? `Suggested for this element: ${guess.label}.` : "";
       },
     };
