@@ -140,15 +140,34 @@ function diagramBounds(modeler) {
   return minX === Infinity ? null : { x: minX, y: minY, width: maxX - minX, height: maxY - minY };
 }
 
+/** The bounds of a BPMN diagram from its DI (shapes, labels, edge waypoints), before anything is drawn. */
+function diBounds(diagram) {
+  const box = { minX: Infinity, minY: Infinity, maxX: -Infinity, maxY: -Infinity };
+  const grow = (x, y, w = 0, h = 0) => {
+    box.minX = Math.min(box.minX, x);
+    box.minY = Math.min(box.minY, y);
+    box.maxX = Math.max(box.maxX, x + w);
+    box.maxY = Math.max(box.maxY, y + h);
+  };
+  for (const di of (diagram && diagram.plane && diagram.plane.planeElement) || []) {
+    if (di.bounds) grow(di.bounds.x, di.bounds.y, di.bounds.width, di.bounds.height);
+    for (const p of di.waypoint || []) grow(p.x, p.y);
+    const label = di.label && di.label.bounds;
+    if (label) grow(label.x, label.y, label.width, label.height);
+  }
+  if (box.minX === Infinity) return null;
+  return { x: box.minX, y: box.minY, width: box.maxX - box.minX, height: box.maxY - box.minY };
+}
+
 /**
  * Fit the diagram, but never zoom a small diagram beyond 100 %; with `minScale`, a big diagram
  * opens readable at its top-left corner instead of as a thumbnail. One viewbox change: canvas.zoom("fit-viewport")
  * measures the SVG and each viewbox read after a change forces a layout of every shape (a third of a
  * 1,000-node open).
  */
-function fitCapped(modeler, minScale = 0) {
+function fitCapped(modeler, minScale = 0, bounds = undefined) {
   const canvas = modeler.get("canvas");
-  const inner = diagramBounds(modeler);
+  const inner = bounds === undefined ? diagramBounds(modeler) : bounds;
   if (!inner) return;
   const outer = canvas.getSize();
   const padding = 20;
@@ -220,8 +239,10 @@ class Editor {
     const seq = this.changeSeq;
     setSaveState("Saving…", "busy");
     let xml;
+    const started = performance.now();
     try {
       ({ xml } = await this.modeler.saveXML({ format: true }));
+      this.lastSerialiseMs = performance.now() - started;
     } catch (err) {
       setSaveState("Not saved", "error");
       toast(`Cannot serialise the diagram: ${err.message}`, "error");
@@ -316,13 +337,24 @@ class Editor {
   }
 
   /** Open XML in the canvas: laid out when it has no diagram, showing the process the runtime runs. */
-  async open(xml) {
+  async open(xml, { minScale = 0 } = {}) {
     const { xml: shown, laidOut } = await withLayout(xml && xml.trim() ? xml : BLANK_XML);
-    const { warnings } = await this.modeler.importXML(shown);
+    // Fit to the first diagram's DI once it is parsed and before it is drawn: a viewbox change after drawing
+    // forces a layout of every shape again.
+    const fitEarly = ({ definitions }) => fitCapped(this.modeler, minScale, diBounds(definitions && (definitions.diagrams || [])[0]));
+    const eventBus = this.modeler.get("eventBus");
+    eventBus.once("import.parse.complete", fitEarly);
+    let warnings;
+    try {
+      ({ warnings } = await this.modeler.importXML(shown));
+    } finally {
+      eventBus.off("import.parse.complete", fitEarly);
+    }
     const diagram = diagramFor(this.modeler.getDefinitions(), this.config.processId);
     // The first diagram is shown by default; switch only when another one shows the process that runs.
     if (diagram && diagram.plane !== this.modeler.get("canvas").getRootElement().di) {
       await this.modeler.open(diagram);
+      fitCapped(this.modeler, minScale);
     }
     const importWarnings = warnings.map((w) => ({ message: describeWarning(w), element_id: (w.element && w.element.id) || "" }));
     if (laidOut) importWarnings.unshift({ message: "The file had no diagram; Flowyard laid it out automatically." });
@@ -337,7 +369,6 @@ class Editor {
       toast(`Cannot import ${file.name}: ${err.message}`, "error");
       return;
     }
-    fitCapped(this.modeler);
     this.showProblems({ importWarnings: result.importWarnings });
     if (result.importWarnings.length) toast(`Imported with ${plural(result.importWarnings.length, "warning")}.`, "warning");
     this.changeSeq += 1;
@@ -441,21 +472,19 @@ async function load(config, root, api) {
     performance.mark("editor:registry");
     editor = new Editor(config, createModeler(config, registry));
     performance.mark("editor:modeler");
-    Object.assign(api, { modeler: editor.modeler, problems: editor.problems, save: () => editor.save(), isDirty: () => editor.isDirty() });
+    Object.assign(api, { modeler: editor.modeler, problems: editor.problems, save: () => editor.save(), isDirty: () => editor.isDirty(), lastSerialiseMs: () => editor.lastSerialiseMs ?? null });
     bindUi(root, editor);
     editor.status();
     editor.showProblems({ errors: editor.lastErrors, unsupported: config.unsupported || [] });
     const xml = await xmlPromise;
     performance.mark("editor:xml");
-    opened = await editor.open(xml);
+    opened = await editor.open(xml, { minScale: 0.6 });
     performance.mark("editor:imported");
   } catch (err) {
     toast(`The diagram cannot be displayed: ${err.message}`, "error");
     setSaveState("Not loaded", "error");
     throw err;
   }
-  fitCapped(editor.modeler, 0.6);
-  performance.mark("editor:fitted");
   editor.showProblems({ errors: editor.lastErrors, unsupported: config.unsupported || [], importWarnings: opened.importWarnings });
   performance.mark("editor:problems");
   if (!config.readOnly) {
