@@ -76,63 +76,64 @@ def starter_bpmn() -> str:
 NODE_FIELDS = ("name", "kind", "config", "install_id", "ordered", "prefetch", "retry")
 
 
-def _node_row(*, version: TopologyVersion, parsed_node: Any, key: str, tenant_installs: set[int]) -> Node:
+def _node_values(parsed_node: Any, tenant_installs: set[int]) -> tuple[Any, ...]:
+    """The NODE_FIELDS of a parsed node's row, in order."""
     install_id = parsed_node.install_id if parsed_node.install_id in tenant_installs else None
-    return Node(
-        version=version,
-        key=key,
-        name=parsed_node.name[:200],
-        kind=parsed_node.kind[:32],
-        config=parsed_node.config,
-        install_id=install_id,
-        ordered=parsed_node.ordered,
+    return (
+        parsed_node.name[:200],
+        parsed_node.kind[:32],
+        parsed_node.config,
+        install_id,
+        parsed_node.ordered,
         # The column is small and unsigned; out-of-range values are reported by validation.
-        prefetch=min(max(parsed_node.prefetch, 1), 100),
-        retry=parsed_node.retry,
+        min(max(parsed_node.prefetch, 1), 100),
+        parsed_node.retry,
     )
 
 
 def _derive_rows(*, version: TopologyVersion, parsed: ParsedBpmn, tenant: Tenant) -> None:
     """Bring the version's Node and Edge rows in line with the parsed diagram, touching only what changed.
 
-    An editor save usually changes one node of hundreds: rows are matched by BPMN id and only new, changed and
-    removed ones are written, in bulk (unchanged rows keep their ids, so nothing that points at them moves).
+    An editor save usually changes one node of hundreds: rows are matched by BPMN id and compared as plain values,
+    and only new, changed and removed ones are written, in bulk (unchanged rows keep their ids, so nothing that
+    points at them moves).
     """
     install_ids = {n.install_id for n in parsed.nodes if n.install_id is not None}
     tenant_installs = set(
         ApplicationInstall.objects.filter(tenant=tenant, pk__in=install_ids).values_list("pk", flat=True)
     )
-    wanted: dict[str, Node] = {}
+    wanted: dict[str, tuple[Any, ...]] = {}
     for parsed_node in parsed.nodes:
         key = parsed_node.key[:100]
         if not key or key in wanted:
             continue  # duplicate or missing ids are validation errors; one row per id keeps the constraint
-        wanted[key] = _node_row(version=version, parsed_node=parsed_node, key=key, tenant_installs=tenant_installs)
-    existing = {node.key: node for node in Node.objects.filter(version=version)}
-    gone = [node.pk for key, node in existing.items() if key not in wanted]
+        wanted[key] = _node_values(parsed_node, tenant_installs)
+    existing: dict[str, tuple[int, tuple[Any, ...]]] = {
+        key: (pk, tuple(values))
+        for pk, key, *values in Node.objects.filter(version=version).values_list("pk", "key", *NODE_FIELDS)
+    }
+    gone = [pk for key, (pk, _values) in existing.items() if key not in wanted]
     if gone:
         Node.objects.filter(pk__in=gone).delete()  # their edges go with them
-    changed: list[Node] = []
-    for key, row in wanted.items():
-        old = existing.get(key)
-        if old is None:
-            continue
-        if any(getattr(old, f) != getattr(row, f) for f in NODE_FIELDS):
-            row.pk = old.pk
-            changed.append(row)
+
+    def row(key: str, values: tuple[Any, ...], pk: int | None = None) -> Node:
+        return Node(pk=pk, version=version, key=key, **dict(zip(NODE_FIELDS, values, strict=True)))
+
+    changed = [
+        row(key, values, existing[key][0])
+        for key, values in wanted.items()
+        if key in existing and existing[key][1] != values
+    ]
     if changed:
         Node.objects.bulk_update(changed, NODE_FIELDS, batch_size=500)
-    by_key = {key: node for key, node in existing.items() if key in wanted}
-    by_key.update(
-        (node.key, node)
-        for node in Node.objects.bulk_create([row for key, row in wanted.items() if key not in existing])
-    )
-    _derive_edges(version=version, parsed=parsed, by_key=by_key)
+    node_ids = {key: existing[key][0] for key in wanted if key in existing}
+    created = Node.objects.bulk_create([row(key, values) for key, values in wanted.items() if key not in existing])
+    node_ids.update((node.key, node.pk) for node in created)
+    _derive_edges(version=version, parsed=parsed, node_ids=node_ids)
 
 
-def _derive_edges(*, version: TopologyVersion, parsed: ParsedBpmn, by_key: dict[str, Node]) -> None:
+def _derive_edges(*, version: TopologyVersion, parsed: ParsedBpmn, node_ids: dict[str, int]) -> None:
     """Edges are small rows compared whole: those no longer in the diagram are deleted, new ones created."""
-
     # (key, source id, target id, condition, is_default, name) -> ids of the stored edges that look like that
     existing: dict[tuple[Any, ...], list[int]] = {}
     for pk, *fields in Edge.objects.filter(version=version).values_list(
@@ -141,23 +142,25 @@ def _derive_edges(*, version: TopologyVersion, parsed: ParsedBpmn, by_key: dict[
         existing.setdefault(tuple(fields), []).append(pk)
     new: list[Edge] = []
     for edge in parsed.edges:
-        source, target = by_key.get(edge.source[:100]), by_key.get(edge.target[:100])
+        source, target = node_ids.get(edge.source[:100]), node_ids.get(edge.target[:100])
         if source is None or target is None:
             continue
-        row = Edge(
-            version=version,
-            key=edge.key[:100],
-            source=source,
-            target=target,
-            condition=edge.condition,
-            is_default=edge.is_default,
-            name=edge.name[:200],
-        )
-        same = existing.get((row.key, source.pk, target.pk, row.condition, row.is_default, row.name))
+        values = (edge.key[:100], source, target, edge.condition, edge.is_default, edge.name[:200])
+        same = existing.get(values)
         if same:
             same.pop()  # this stored edge stays
         else:
-            new.append(row)
+            new.append(
+                Edge(
+                    version=version,
+                    key=values[0],
+                    source_id=source,
+                    target_id=target,
+                    condition=edge.condition,
+                    is_default=edge.is_default,
+                    name=values[5],
+                )
+            )
     stale = [pk for pks in existing.values() for pk in pks]
     if stale:
         Edge.objects.filter(pk__in=stale).delete()
