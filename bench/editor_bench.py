@@ -137,6 +137,11 @@ def _profile_summary(profile: dict[str, Any], top: int = 30) -> str:
     return "\n".join(lines)
 
 
+def _write_profile(name: str, profile: dict[str, Any]) -> None:
+    (RESULTS_DIR / f"{name}.cpuprofile").write_text(json.dumps(profile))
+    (RESULTS_DIR / f"{name}.profile.txt").write_text(_profile_summary(profile) + "\n")
+
+
 def _measure(result: BenchResult, *, size: int, runs: int, browser: Any, base: str, cookie: tuple[str, str]) -> None:
     """Open and save a `size`-node topology `runs` times (after one warm-up) and add its figures to `result`."""
     from topology import services
@@ -173,13 +178,13 @@ def _measure(result: BenchResult, *, size: int, runs: int, browser: Any, base: s
             page.wait_for_function("() => window.flowyardEditor && window.flowyardEditor.ready")
             timing = page.evaluate(OPEN_JS)
             if cdp is not None:
-                cpu = cdp.send("Profiler.stop")["profile"]
-                stem = RESULTS_DIR / f"editor-{size}"
-                stem.with_suffix(".cpuprofile").write_text(json.dumps(cpu))
-                stem.with_suffix(".profile.txt").write_text(_profile_summary(cpu) + "\n")
+                _write_profile(f"editor-{size}", cdp.send("Profiler.stop")["profile"])
+                cdp.send("Profiler.start")
             if errors:
                 raise RuntimeError(f"page errors: {errors[:3]}")
             saved = page.evaluate(SAVE_JS, attempt)
+            if cdp is not None:
+                _write_profile(f"editor-{size}-save", cdp.send("Profiler.stop")["profile"])
             if not saved["ok"]:
                 raise RuntimeError(f"save failed with HTTP {saved['status']}")
             if attempt and cdp is None:
