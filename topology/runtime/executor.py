@@ -18,7 +18,7 @@ from typing import Any
 
 import jmespath
 
-from topology.kinds import INLINE_KINDS, PASSTHROUGH_KINDS, START_KINDS
+from topology.kinds import INLINE_KINDS, PASSTHROUGH_KINDS, START_KINDS, calls_worker
 from topology.runtime import breaker, delays, limits, names, state
 from topology.runtime import headers as h
 from topology.runtime.backoff import backoff_seconds
@@ -218,7 +218,7 @@ def _call(run: Run) -> Result:
     if kind in PASSTHROUGH_KINDS:
         # User tasks are pass-through for now: parking a message for a person is not built yet.
         return Result()
-    if kind == "python" or (kind == "batch" and not node.config.get("url")):
+    if kind == "python" or (kind == "batch" and not calls_worker(kind, node.config)):
         if node.instance is None:
             raise TrashError(f"python node {node.config.get('registry')!r} is not registered in this engine")
         try:
@@ -235,7 +235,9 @@ def _call(run: Run) -> Result:
         if kind == "batch":
             config["batch"] = True
         followers = [{"name": node.version.nodes[e.target].name or e.target, "id": e.target} for e in node.followers]
-        return call_worker(config=config, headers=run.headers, body=run.body, followers=followers)
+        return call_worker(
+            config=config, headers=run.headers, body=run.body, followers=followers, credentials=node.credentials
+        )
     if kind == "connector":
         return call_connector(config=node.config, credentials=node.credentials, body=run.body)
     if kind == "transform":
