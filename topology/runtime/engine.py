@@ -466,7 +466,8 @@ class Engine:
             # limiter wait because it is below the smallest delay tier.
             job.headers = step.hold_headers or job.headers
             self._inflight += 1
-            self._conn.ioloop.call_later(step.hold_ms / 1000, functools.partial(self._resubmit, job))
+            delay = step.hold_ms / 1000 if step.hold_until is None else max(0.0, step.hold_until - time.monotonic())
+            self._conn.ioloop.call_later(delay, functools.partial(self._resubmit, job))
             return
         self._finish(job)
 

@@ -81,6 +81,9 @@ class Outcome:
     # Ordered nodes keep the input unacked and run it again after this delay, so nothing overtakes it.
     hold_ms: int | None = None
     hold_headers: dict[str, str] | None = None
+    # When the hold ends (time.monotonic()), if known when it was decided: a limiter slot is a moment, and the
+    # time the answer takes to reach the engine's timer must not push it later.
+    hold_until: float | None = None
     # The limiter is unreachable: the engine stops taking this node's messages until a held one gets through.
     limiter_down: bool = False
 
@@ -587,6 +590,7 @@ class Step:
     outputs: list[Output] = field(default_factory=list)
     hold_ms: int | None = None
     hold_headers: dict[str, str] | None = None
+    hold_until: float | None = None  # see Outcome.hold_until
     limiter_down: bool = False  # see Outcome.limiter_down
 
 
@@ -617,7 +621,12 @@ def run_step(
     """Run the node for one consumed message, then the built-in nodes its outputs go to; never raises."""
     outcome, started, duration_ms = timed_execute(runtime, node, headers, body, mid)
     if outcome.hold_ms is not None:
-        return Step(hold_ms=outcome.hold_ms, hold_headers=outcome.hold_headers, limiter_down=outcome.limiter_down)
+        return Step(
+            hold_ms=outcome.hold_ms,
+            hold_headers=outcome.hold_headers,
+            hold_until=outcome.hold_until,
+            limiter_down=outcome.limiter_down,
+        )
     step = Step(
         runs=[
             node_run(

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 DOWN_RETRY_MS = 1000
 PAUSE_REFRESH_SECONDS = 1.0
+EARLY_TIERS = 5  # a waiting message comes back from the delay tiers at most this many smallest tiers early
 # A pause notice goes out only when it ends this much later than the one already known (a burst of 429s
 # answered together is told once).
 PAUSE_NOTICE_STEP_MS = 100
@@ -190,24 +191,39 @@ def _down(run: Run, outcome: Outcome, exc: Exception) -> Outcome:
 
 
 def wait(
-    run: Run, outcome: Outcome, wait_ms: int, extra: dict[str, str], reason: str, code: int = LIMIT_WAIT
+    run: Run,
+    outcome: Outcome,
+    wait_ms: int,
+    extra: dict[str, str],
+    reason: str,
+    code: int = LIMIT_WAIT,
+    *,
+    decided: float | None = None,
 ) -> Outcome:
-    """Send the message back to its node after `wait_ms`: a delay tier, or held in place when short or ordered."""
+    """Send the message back to its node after `wait_ms`: a delay tier, or held in place when short or ordered.
+
+    `decided`: when (time.monotonic()) the limiter gave `wait_ms`; a hold then ends that long after it, not after
+    the answer reached the engine's timer (every late wake-up pushes the key's next window later).
+    """
     outcome.code = code
     outcome.message = f"limited, waiting {wait_ms} ms: {reason}"
     extra = dict(extra)
     if run.headers.get(h.RETRY_ATTEMPT):
         extra[h.RETRY_ATTEMPT] = run.headers[h.RETRY_ATTEMPT]
     tiers = names.delay_tiers()
-    if run.node.ordered or run.node.shards or not tiers or wait_ms < tiers[0]:
+    # Through the tiers only whole smallest-tier steps (a remainder would be rounded up to a whole tier), and the
+    # message comes back early by a tenth of the wait (at least one tier, at most EARLY_TIERS): every hop through a
+    # tier adds some broker latency, and a message late for its slot pushes the key's next window later. It holds
+    # for the rest in place. A wait too short for that is held in place whole, as is every wait of an ordered node.
+    delay_ms = 0
+    if tiers and not (run.node.ordered or run.node.shards):
+        early = min(max(tiers[0], wait_ms // 10), EARLY_TIERS * tiers[0])
+        delay_ms = max(0, wait_ms - early) // tiers[0] * tiers[0]
+    if delay_ms <= 0:
         outcome.hold_ms = max(1, wait_ms)
         outcome.hold_headers = {**run.headers, **extra}
+        outcome.hold_until = (time.monotonic() if decided is None else decided) + wait_ms / 1000
     else:
-        # Only whole smallest-tier steps go through the tiers (a remainder would be rounded up to a whole tier,
-        # up to half a tier late), one step fewer than fit: every hop adds a little broker latency, so the message
-        # comes back up to two steps early and holds for the rest, instead of a little late for its slot.
-        steps = wait_ms // tiers[0]
-        delay_ms = (steps - 1 if steps >= 2 else steps) * tiers[0]
         outcome.outputs.append(run.to_self(extra, delay_ms=delay_ms, tag=f"limit:{h.now_ms()}"))
     return outcome
 
@@ -229,7 +245,8 @@ def before_call(run: Run, outcome: Outcome) -> Outcome | None:
         return _down(run, outcome, exc)
     if decision.admitted:
         return None
-    return wait(run, outcome, decision.wait_ms, _slot_header(decision), decision.reason)
+    decided = time.monotonic()
+    return wait(run, outcome, decision.wait_ms, _slot_header(decision), decision.reason, decided=decided)
 
 
 def _slot_header(decision: Decision) -> dict[str, str]:
