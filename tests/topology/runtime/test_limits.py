@@ -84,12 +84,13 @@ def test_four_engines_keep_one_key_to_ten_per_second(tenant_a, runtime, stub):
     admitted = audit_log(install_key(tenant_a.pk, "shop"))
     assert len(admitted) == 200
     assert max_in_window(admitted) == 10
-    # Ideal: 200 calls at 10 per second take 20 s (the last window included). On a loaded machine every burst
-    # of wake-ups starts a little late and, the window being exact, the next one too: measured 20.6-22.7 s with
-    # the machine running eight other suites (load 12-21 on 2 cores), so the bound here is 20 % and the 10 %
-    # of issue 12 is the benchmark's utilisation target (bench/limiter_bench.py).
+    # Ideal: 200 calls at 10 per second take 20 s (the last window included); issue 12 allows 10 % more. Every call
+    # of a burst waits for its counterpart of the previous burst to leave the window, so a late wake-up delays all
+    # the bursts after it: holds end at the moment the limiter named and tier trips come back early
+    # (topology/runtime/limits.py). Measured 20.6-20.9 s with the machine running other suites (load 14-17 on 2
+    # cores); before those two changes 21.1-22.6 s.
     total = max(admitted) - min(admitted) + 1.0
-    assert 18.0 <= total <= 24.0, total
+    assert 18.0 <= total <= 22.0, total
 
 
 def test_group_limit_caps_two_tenants_that_each_have_their_own(tenant_a, tenant_b, runtime, stub):
