@@ -123,19 +123,23 @@ def refresh_pauses() -> None:
 
 
 def watch_pauses(stop: threading.Event) -> threading.Thread:
-    """Keep the book in step with Redis until `stop` (the engine starts this): at once, then every second.
+    """Keep the book in step with Redis until `stop` (the engine starts this before consuming): the first read
+    here, so the engine's first messages already see the pauses, then every second on a thread of its own.
 
     Redis unreachable: the book keeps what it knows and notices still arrive; limited keys stop on their own.
     """
 
+    def read() -> None:
+        try:
+            refresh_pauses()
+        except LimiterUnavailable as exc:
+            log.debug("cannot read limiter pauses: %s", exc)
+
     def loop() -> None:
-        while True:
-            try:
-                refresh_pauses()
-            except LimiterUnavailable as exc:
-                log.debug("cannot read limiter pauses: %s", exc)
-            if stop.wait(PAUSE_REFRESH_SECONDS):
-                return
+        while not stop.wait(PAUSE_REFRESH_SECONDS):
+            read()
+
+    read()
 
     book.watched = True
     thread = threading.Thread(target=loop, name="limiter-pauses", daemon=True)

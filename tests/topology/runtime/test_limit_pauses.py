@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 
@@ -89,7 +90,8 @@ def test_a_retry_after_pauses_the_key_here_in_redis_and_for_the_other_engines():
         refused = RetryableError("HTTP 429", kind="429", retry_after=2)
         outcome = limits.after_retry_after(run_of(), Outcome(), refused)
         assert outcome is not None and outcome.code == LIMIT_WAIT
-        limits.after_retry_after(run_of(), Outcome(), refused)  # a 429 answered at the same moment: told once
+        shorter = RetryableError("HTTP 429", kind="429", retry_after=1)
+        limits.after_retry_after(run_of(), Outcome(), shorter)  # ends within the known pause: not told again
         # Here at once, in Redis for engines that start later, and over the control exchange for the others.
         assert limits.before_call(run_of(), Outcome()) is not None
         assert 1500 < backend.pauses()["7|shop"] <= 2000
@@ -101,3 +103,20 @@ def test_a_retry_after_pauses_the_key_here_in_redis_and_for_the_other_engines():
         time.sleep(0.2)
         assert channel.basic_get(listener, auto_ack=True)[0] is None
         conn.close()
+
+
+def test_the_watcher_reads_the_pauses_before_the_engine_consumes_then_every_second(own_prefix_and_book):
+    backend.pause(["7|early"], 5)
+    stop = threading.Event()
+    thread = limits.watch_pauses(stop)
+    try:
+        assert own_prefix_and_book.left_ms(["7|early"])[1] == "7|early"  # read before returning
+        backend.pause(["7|later"], 5)  # recorded by an engine whose notice this one missed
+        deadline = time.monotonic() + limits.PAUSE_REFRESH_SECONDS * 3
+        while own_prefix_and_book.left_ms(["7|later"])[0] == 0:
+            assert time.monotonic() < deadline, "the watcher did not pick up the recorded pause"
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+    assert not thread.is_alive()
