@@ -1,8 +1,10 @@
 """Limiter (issue 12): overhead per message and accuracy, one engine, a connector node calling a local stub.
 
 Overhead: the same connector node with a limit far above the load (so it never waits) and without a limit
-(it still asks Redis for pauses from Retry-After), alternating in one run; the difference of the median run
-times is the rate limiter's cost per message. `limiter call` is one acquire round trip on its own.
+(pauses from Retry-After are in the engine's memory: no Redis call), alternating in one run; the difference of the
+median run times is the rate limiter's cost per message. `limiter call` is one acquire round trip on its own;
+`limiter hook` rows time the engine's hook itself (`limits.before_call`) in this process, one thread, with and
+without a limit: the same cost without the engine's thread scheduling, which dominates a loaded machine.
 Accuracy: the limit drops to RATE per second and COUNT messages go through; the limiter's admission times
 (FLOWYARD_LIMITER_AUDIT) give the most calls in any window ÷ the limit and the utilisation of the limit; the
 same figures at the stub (arrival times, which add the machine's scheduling jitter) are in the details."""
@@ -87,6 +89,38 @@ def _durations(ids: list[int], node_key: str) -> list[float]:
             process_id__gte=min(ids), process_id__lte=max(ids), node_key=node_key, result_code=0
         ).values_list("duration_ms", flat=True)
     ]
+
+
+def hook_costs(tenant_id: int) -> dict[str, float]:
+    """Median ms per message of the engine's limiter hook for a node bound to an install, with and without a limit
+    (a limit far above the load), in alternating rounds."""
+    from topology.runtime import limits
+    from topology.runtime.executor import Outcome, Run
+    from topology.runtime.ratelimit import Rate, install_key
+    from topology.runtime.spec import NodeSpec, RuntimeSpec, VersionSpec
+
+    limits.book.watched = True  # as in an engine, whose watcher keeps the pauses in step with Redis
+    application = f"bench-hook-{time.time_ns()}"
+    key = install_key(tenant_id, application)
+
+    def run_of(limited: bool) -> Run:
+        version = VersionSpec(id=0, number=0, topology_id=0, topology_name="bench", tenant_id=tenant_id, enabled=True)
+        node = NodeSpec(id=0, key="call", kind="connector", config={}, version=version, application=application)
+        version.nodes["call"] = node
+        configured = {key: Rate(key, 1_000_000_000, 1)} if limited else {}
+        return Run(RuntimeSpec(versions={0: version}, limits=configured), node, {"process-id": "p"}, b"{}", "m")
+
+    rounds: dict[str, list[float]] = {"limited": [], "unlimited": []}
+    runs = {"limited": run_of(True), "unlimited": run_of(False)}
+    for _ in range(ROUNDS * 2 + 1):
+        for side, each in runs.items():
+            began = time.perf_counter()
+            for i in range(CALLS // 4):
+                each.mid = f"m{i}"
+                if limits.before_call(each, Outcome()) is not None:
+                    raise RuntimeError(f"limiter hook refused a {side} call")
+            rounds[side].append((time.perf_counter() - began) / (CALLS // 4) * 1000)
+    return {side: statistics.median(values) for side, values in rounds.items()}
 
 
 def run() -> BenchResult:
@@ -182,6 +216,9 @@ def run() -> BenchResult:
                 client.ping()
             result.add("limiter call", per_call, "ms", note="one acquire round trip, single thread")
             result.details["redis_ping_ms"] = round((time.perf_counter() - began) / CALLS * 1000, 3)
+            hook = hook_costs(tenant.pk)
+            result.add("limiter hook, limited", hook["limited"], "ms", note="limits.before_call, single thread")
+            result.add("limiter hook, no limit", hook["unlimited"], "ms", note="pauses checked in memory")
 
             limit = services.limit_create(tenant=tenant, application=application, amount=rate, seconds=1, actor=user)
             key = limit.key

@@ -159,12 +159,17 @@ GROUPS: tuple[tuple[str, str], ...] = (("start", "Starts"), ("step", "Steps"), (
 _INSTALL_HELP = "Credentials and rate limits come from the tenant's install of the application."
 
 
-def _install(required: bool) -> Field:
+_WORKER_INSTALL_HELP = (
+    "Instead of a worker URL: call the install's base URL (with its credentials); the action path is relative to it."
+)
+
+
+def _install(required: bool, help: str = _INSTALL_HELP) -> Field:
     return Field(
         "install",
         "Application install" if required else "Application install (optional)",
         "install",
-        help=_INSTALL_HELP,
+        help=help,
         required="an application install" if required else "",
     )
 
@@ -448,6 +453,10 @@ KINDS: dict[str, Kind] = {
             "serviceTask",
             TASK_TYPES,
             retry=_POLICY,
+            one_of=(
+                ("url", "install"),
+                "a remote worker needs a worker URL or an application install with a base URL.",
+            ),
             sections=(
                 Section(
                     "Remote worker",
@@ -459,10 +468,9 @@ KINDS: dict[str, Kind] = {
                             placeholder="https://worker.example.com",
                             mono=True,
                             check="http_url",
-                            required="a worker URL",
                         ),
                         Field("action", "Action path", placeholder="/connector/<name>/action", mono=True),
-                        _install(False),
+                        _install(False, _WORKER_INSTALL_HELP),
                         TIMEOUT,
                     ),
                 ),
@@ -541,7 +549,10 @@ KINDS: dict[str, Kind] = {
             "serviceTask",
             TASK_TYPES,
             retry=_POLICY,
-            one_of=(("registry", "url"), "a batch needs a Python node or a worker URL."),
+            one_of=(
+                ("registry", "url", "install"),
+                "a batch needs a Python node, a worker URL or an application install with a base URL.",
+            ),
             sections=(
                 Section(
                     "Batch",
@@ -556,7 +567,7 @@ KINDS: dict[str, Kind] = {
                             check="http_url",
                         ),
                         Field("action", "Action path", placeholder="/batch/<name>/action", mono=True),
-                        _install(False),
+                        _install(False, _WORKER_INSTALL_HELP),
                         TIMEOUT,
                     ),
                 ),
@@ -741,6 +752,14 @@ KINDS = {
 START_KINDS: tuple[str, ...] = tuple(k.name for k in KINDS.values() if k.is_start)
 INLINE_KINDS: frozenset[str] = frozenset(k.name for k in KINDS.values() if k.inline)
 PASSTHROUGH_KINDS: frozenset[str] = frozenset(k.name for k in KINDS.values() if k.passthrough)
+
+
+def calls_worker(kind: str, config: dict[str, Any]) -> bool:
+    """Does a node of `kind` POST Orchesty's envelope to a remote worker (at its URL, or its install's base URL)?
+
+    A batch runs its Python node unless it has a worker URL, or has no Python node at all.
+    """
+    return kind == "worker" or (kind == "batch" and bool(config.get("url") or not config.get("registry")))
 
 
 def _fields_by_name() -> dict[str, Field]:

@@ -20,6 +20,7 @@ from topology.bpmn.validate import validate
 from topology.cron import cron_sync
 from topology.models import Edge, Node, Topology, TopologyVersion
 from topology.runtime import control
+from topology.runtime.origin import install_base_url
 from topology.runtime.registry import registry
 from topology.webhooks import webhook_ensure
 
@@ -174,8 +175,13 @@ def _next_number(topology: Topology) -> int:
 def bpmn_validate(*, parsed: ParsedBpmn, tenant: Tenant) -> list[dict[str, str]]:
     """The pure validation, given what exists for this tenant now: its installs and the registered Python nodes."""
     wanted = {n.install_id for n in parsed.nodes if n.install_id is not None}
-    installs = ApplicationInstall.objects.filter(tenant=tenant, pk__in=wanted).values_list("pk", flat=True)
-    return validate(parsed, installs=set(installs), python_nodes=set(registry.names()))
+    installs = dict(ApplicationInstall.objects.filter(tenant=tenant, pk__in=wanted).values_list("pk", "settings"))
+    return validate(
+        parsed,
+        installs=set(installs),
+        python_nodes=set(registry.names()),
+        without_base_url={pk for pk, settings in installs.items() if not install_base_url(settings)},
+    )
 
 
 def _create_version(*, topology: Topology, bpmn_xml: str, actor: Any, process_id: str = "") -> TopologyVersion:

@@ -408,3 +408,26 @@ def test_bpmn_xml_field_refuses_lone_surrogates_without_drf_per_character_valida
     assert ImportInputSerializer(data={"bpmn_xml": "x\udfff"}).is_valid() is False
     good = XmlInputSerializer(data={"bpmn_xml": "  <a>é😀</a>\n"})
     assert good.is_valid() and good.validated_data["bpmn_xml"] == "  <a>é😀</a>\n"  # whitespace kept
+
+
+def test_save_tells_a_worker_without_url_or_install_base_url_and_keeps_other_tenants_installs_out(
+    alice_client, tenant_a, tenant_b, alice
+):
+    topology = make_topology(tenant_a, alice)
+    bare = make_install(tenant_a, "No base URL")
+    theirs = make_install(tenant_b, "Theirs")
+    theirs.settings = {"base_url": "https://theirs.example.com"}
+    theirs.save()
+    workers = [
+        {"id": "Bare", "kind": "worker", "name": "Bare", "install": bare.pk, "action": "/a"},
+        {"id": "None", "kind": "worker", "name": "None", "action": "/a"},
+        {"id": "Theirs", "kind": "worker", "name": "Theirs", "install": theirs.pk, "action": "/a"},
+    ]
+    nodes = linear_nodes(*workers)
+    body = put_xml(alice_client, topology, 1, build_bpmn(nodes, chain(nodes))).json()
+    problems = {(e["element_id"], e["field"]): e["message"] for e in body["errors"]}
+    assert "has no base URL" in problems[("Bare", "install")]
+    assert "needs a worker URL or an application install" in problems[("None", "url")]
+    assert problems[("Theirs", "install")] == "Theirs: the application install does not exist."
+    # The other tenant's install is not stored on the node either: nothing of it can reach the runtime.
+    assert Node.objects.get(version__topology=topology, key="Theirs").install_id is None

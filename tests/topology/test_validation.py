@@ -287,3 +287,44 @@ def test_a_node_using_an_install_may_set_a_relative_path_only(tenant_a, extra, f
     errors = one(tenant_a, node)
     assert [(e["element_id"], e["field"]) for e in errors] == [("C", field)]
     assert "install" in errors[0]["message"]
+
+
+def test_a_worker_may_take_its_base_url_from_an_install(tenant_a, tenant_b):
+    install = make_install(tenant_a, "Workers")
+    install.settings = {"base_url": "https://workers.example.com/api"}
+    install.save()
+    worker = {"id": "W", "kind": "worker", "name": "W", "install": install.pk, "action": "/connector/x/action"}
+    batch = {"id": "B", "kind": "batch", "name": "B", "install": install.pk, "action": "/batch/x/action"}
+    assert one(tenant_a, worker, batch) == []
+    # Another tenant's install with a base URL does not exist for this tenant.
+    theirs = make_install(tenant_b, "Theirs")
+    theirs.settings = {"base_url": "https://theirs.example.com"}
+    theirs.save()
+    errors = one(tenant_b, {**worker, "install": install.pk})
+    assert errors == [{"element_id": "W", "message": "W: the application install does not exist.", "field": "install"}]
+
+
+@pytest.mark.parametrize("kind", ["worker", "batch"])
+def test_a_worker_needs_a_url_or_an_install_with_a_base_url(tenant_a, kind):
+    bare = make_install(tenant_a, "No URL")
+    errors = one(tenant_a, {"id": "W", "kind": kind, "name": "W", "install": bare.pk, "action": "/w"})
+    assert [(e["field"], e["message"]) for e in errors] == [
+        (
+            "install",
+            "W: the application install has no base URL; set one in the install's settings "
+            "or give the node a worker URL instead of the install.",
+        )
+    ]
+    errors = one(tenant_a, {"id": "W", "kind": "worker", "name": "W", "action": "/w"})
+    assert [(e["field"], e["message"]) for e in errors] == [
+        ("url", "W: a remote worker needs a worker URL or an application install with a base URL.")
+    ]
+
+
+def test_a_worker_using_an_install_calls_a_relative_action_path_only(tenant_a):
+    install = make_install(tenant_a, "Workers")
+    install.settings = {"base_url": "https://workers.example.com"}
+    install.save()
+    node = {"id": "W", "kind": "worker", "name": "W", "install": install.pk, "action": "https://attacker.example/x"}
+    errors = one(tenant_a, node)
+    assert [(e["field"], "install" in e["message"]) for e in errors] == [("action", True)]

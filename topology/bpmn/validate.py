@@ -101,9 +101,10 @@ def _install_origin(node: ParsedNode, label: str) -> list[dict[str, str]]:
     if _present(node, "url"):
         message = f"{label}: a node that uses an install calls the install's base URL; remove the URL."
         errors.append(_error(node.key, message, "url"))
-    problem = origin.path_problem(str(node.config.get("path") or ""))
-    if problem:
-        errors.append(_error(node.key, f"{label}: the path {problem}.", "path"))
+    for name, what in (("path", "path"), ("action", "action path")):
+        problem = origin.path_problem(str(node.config.get(name) or ""))
+        if problem:
+            errors.append(_error(node.key, f"{label}: the {what} {problem}.", name))
     return errors
 
 
@@ -154,10 +155,17 @@ def _reachable(starts: list[ParsedNode], outgoing: dict[str, list[ParsedEdge]]) 
     return reached
 
 
-def validate(parsed: ParsedBpmn, *, installs: Collection[int], python_nodes: Collection[str]) -> list[dict[str, str]]:
+def validate(
+    parsed: ParsedBpmn,
+    *,
+    installs: Collection[int],
+    python_nodes: Collection[str],
+    without_base_url: Collection[int] = (),
+) -> list[dict[str, str]]:
     """All problems that block publishing, in a stable order: graph-wide first, then per node.
 
-    `installs`: ids of the tenant's application installs; `python_nodes`: names in the node registry.
+    `installs`: ids of the tenant's application installs (`without_base_url`: those of them whose settings give no
+    http(s) base URL); `python_nodes`: names in the node registry.
     """
     if not parsed.process_id:
         return [_error("", "The file contains no BPMN process.")]
@@ -197,6 +205,12 @@ def validate(parsed: ParsedBpmn, *, installs: Collection[int], python_nodes: Col
             errors.append(_error(node.key, f"{label}: the application install does not exist.", "install"))
         if node.install_id is not None:
             errors.extend(_install_origin(node, label))
+            if node.install_id in without_base_url and kinds.calls_worker(node.kind, node.config):
+                message = (
+                    f"{label}: the application install has no base URL; set one in the install's settings "
+                    "or give the node a worker URL instead of the install."
+                )
+                errors.append(_error(node.key, message, "install"))
         if kind is not None:
             errors.extend(_field_rules(node, kind, python_nodes))
         else:

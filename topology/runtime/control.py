@@ -1,4 +1,5 @@
-"""Control plane of the engines: broadcasts to every running engine and queue declaration of a version."""
+"""Control plane of the engines: broadcasts to every running engine (reloads, terminates, limiter pauses) and
+queue declaration of a version."""
 
 from __future__ import annotations
 
@@ -22,6 +23,11 @@ def broadcast(message: dict[str, Any]) -> bool:
         log.error("cannot tell engines %s: %s", message.get("type"), exc)
         return False
     return True
+
+
+def pause_notice(keys: list[str], ms: int) -> bool:
+    """Tell every engine that the limiter keys `keys` are paused for `ms` from now (a remote's Retry-After)."""
+    return broadcast({"type": "pause", "keys": keys, "ms": ms})
 
 
 def declare_version_queues(version: Any) -> list[str]:

@@ -42,7 +42,7 @@ from pika.adapters.select_connection import SelectConnection
 from pika.exceptions import AMQPError
 
 from topology.kinds import INLINE_KINDS
-from topology.runtime import broker, names, state
+from topology.runtime import broker, limits, names, state
 from topology.runtime import headers as h
 from topology.runtime.backoff import Backoff
 from topology.runtime.events import EventBatch, NodeRun, decode_runs
@@ -150,6 +150,7 @@ class Engine:
         self._refresh_terminated(restore=True)
         threading.Thread(target=self._loader_loop, name="loader", daemon=True).start()
         threading.Thread(target=self._terminated_loop, name="terminated", daemon=True).start()
+        limits.watch_pauses(self._stopping)  # limiter pauses kept in memory (topology/runtime/limits.py)
         if self.with_recorder:
             self.recorder = Recorder()
             threading.Thread(target=self.recorder.run, name="recorder", daemon=True).start()
@@ -273,6 +274,8 @@ class Engine:
             corr = str(message["correlation_id"])
             self._terminated_broadcast = self._terminated_broadcast | {corr}
             self.terminated = self.terminated | {corr}
+        elif kind == "pause":
+            limits.pause_heard(message)
 
     def _loader_loop(self) -> None:
         while not self._stopping.is_set():
@@ -463,7 +466,8 @@ class Engine:
             # limiter wait because it is below the smallest delay tier.
             job.headers = step.hold_headers or job.headers
             self._inflight += 1
-            self._conn.ioloop.call_later(step.hold_ms / 1000, functools.partial(self._resubmit, job))
+            delay = step.hold_ms / 1000 if step.hold_until is None else max(0.0, step.hold_until - time.monotonic())
+            self._conn.ioloop.call_later(delay, functools.partial(self._resubmit, job))
             return
         self._finish(job)
 

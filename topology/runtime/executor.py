@@ -18,7 +18,7 @@ from typing import Any
 
 import jmespath
 
-from topology.kinds import INLINE_KINDS, PASSTHROUGH_KINDS, START_KINDS
+from topology.kinds import INLINE_KINDS, PASSTHROUGH_KINDS, START_KINDS, calls_worker
 from topology.runtime import breaker, delays, limits, names, state
 from topology.runtime import headers as h
 from topology.runtime.backoff import backoff_seconds
@@ -81,6 +81,9 @@ class Outcome:
     # Ordered nodes keep the input unacked and run it again after this delay, so nothing overtakes it.
     hold_ms: int | None = None
     hold_headers: dict[str, str] | None = None
+    # When the hold ends (time.monotonic()), if known when it was decided: a limiter slot is a moment, and the
+    # time the answer takes to reach the engine's timer must not push it later.
+    hold_until: float | None = None
     # The limiter is unreachable: the engine stops taking this node's messages until a held one gets through.
     limiter_down: bool = False
 
@@ -218,7 +221,7 @@ def _call(run: Run) -> Result:
     if kind in PASSTHROUGH_KINDS:
         # User tasks are pass-through for now: parking a message for a person is not built yet.
         return Result()
-    if kind == "python" or (kind == "batch" and not node.config.get("url")):
+    if kind == "python" or (kind == "batch" and not calls_worker(kind, node.config)):
         if node.instance is None:
             raise TrashError(f"python node {node.config.get('registry')!r} is not registered in this engine")
         try:
@@ -235,7 +238,9 @@ def _call(run: Run) -> Result:
         if kind == "batch":
             config["batch"] = True
         followers = [{"name": node.version.nodes[e.target].name or e.target, "id": e.target} for e in node.followers]
-        return call_worker(config=config, headers=run.headers, body=run.body, followers=followers)
+        return call_worker(
+            config=config, headers=run.headers, body=run.body, followers=followers, credentials=node.credentials
+        )
     if kind == "connector":
         return call_connector(config=node.config, credentials=node.credentials, body=run.body)
     if kind == "transform":
@@ -585,6 +590,7 @@ class Step:
     outputs: list[Output] = field(default_factory=list)
     hold_ms: int | None = None
     hold_headers: dict[str, str] | None = None
+    hold_until: float | None = None  # see Outcome.hold_until
     limiter_down: bool = False  # see Outcome.limiter_down
 
 
@@ -615,7 +621,12 @@ def run_step(
     """Run the node for one consumed message, then the built-in nodes its outputs go to; never raises."""
     outcome, started, duration_ms = timed_execute(runtime, node, headers, body, mid)
     if outcome.hold_ms is not None:
-        return Step(hold_ms=outcome.hold_ms, hold_headers=outcome.hold_headers, limiter_down=outcome.limiter_down)
+        return Step(
+            hold_ms=outcome.hold_ms,
+            hold_headers=outcome.hold_headers,
+            hold_until=outcome.hold_until,
+            limiter_down=outcome.limiter_down,
+        )
     step = Step(
         runs=[
             node_run(

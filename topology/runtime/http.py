@@ -157,15 +157,7 @@ def call_connector(*, config: dict[str, Any], credentials: dict[str, Any] | None
     kwargs: dict[str, Any] = {}
     # -- install origin (security): an install's credentials go only to its own base URL's origin --
     if credentials is not None:
-        if config.get("url"):
-            raise TrashError("a node that uses an install calls the install's base URL; remove the node's url")
-        base = str(creds.get("base_url") or creds.get("webhook_url") or "")
-        if not base:
-            raise TrashError("the install has no base URL")
-        try:
-            url = origin.install_url(base, path)
-        except ValueError as exc:
-            raise TrashError(f"refused to send the install's credentials: {exc}") from exc
+        url = _install_base(config, creds, path)
         # A redirect could carry custom credential headers to another origin.
         kwargs["allow_redirects"] = False
     else:
@@ -203,14 +195,43 @@ def _worker_message(response: Any) -> str:
     return message or response.text[:500]
 
 
+def _install_base(config: dict[str, Any], creds: dict[str, Any], path: str) -> str:
+    """The URL a node bound to an install calls: its path below the install's base URL, never elsewhere."""
+    if config.get("url"):
+        raise TrashError("a node that uses an install calls the install's base URL; remove the node's url")
+    base = origin.install_base_url(creds)
+    if not base:
+        raise TrashError("the install has no base URL")
+    try:
+        return origin.install_url(base, path)
+    except ValueError as exc:
+        raise TrashError(f"refused to send the install's credentials: {exc}") from exc
+
+
 def call_worker(
-    *, config: dict[str, Any], headers: dict[str, str], body: bytes, followers: list[dict[str, str]] | None = None
+    *,
+    config: dict[str, Any],
+    headers: dict[str, str],
+    body: bytes,
+    followers: list[dict[str, str]] | None = None,
+    credentials: dict[str, Any] | None = None,
 ) -> Result:
-    """POST the Orchesty envelope {body, headers} to a remote worker and read the same shape back."""
-    url = _join(str(config.get("url") or ""), str(config.get("action") or config.get("path") or ""))
+    """POST the Orchesty envelope {body, headers} to a remote worker and read the same shape back.
+
+    The worker is at the node's URL, or (a node bound to an install) at the install's base URL, which then also
+    gets the install's credentials; like a connector's, they go to that origin only, and no redirect is followed.
+    """
+    action = str(config.get("action") or config.get("path") or "")
+    timeout = float(config.get("timeout") or DEFAULT_TIMEOUT)
+    kwargs: dict[str, Any] = {}
+    if credentials is not None:
+        url = _install_base(config, credentials, action)
+        auth_headers, auth = _auth(credentials, timeout)
+        kwargs.update(headers=auth_headers, auth=auth, allow_redirects=False)
+    else:
+        url = _join(str(config.get("url") or ""), action)
     if not url:
         raise TrashError("worker node has no url")
-    timeout = float(config.get("timeout") or DEFAULT_TIMEOUT)
     request_headers = strip_answers(headers)
     # A repeated call carries the repeat state back, as Orchesty sends it; `to_node` already dropped it on
     # the way to another node, so these are never a previous node's answers.
@@ -218,7 +239,7 @@ def call_worker(
     # The SDK's setForceFollowers validates names against this list and answers their ids.
     request_headers[WORKER_FOLLOWERS] = json.dumps(followers or [])
     envelope = {"body": body.decode("utf-8", errors="replace"), "headers": request_headers}
-    response = _send("POST", url, timeout=timeout, json=envelope)
+    response = _send("POST", url, timeout=timeout, json=envelope, **kwargs)
     if response.status_code >= 500:
         # Orchesty trashes a worker's 500; Flowyard retries it by the node's retry policy unless `retry_on`
         # leaves out 5xx (the panel's "Retry on"), which trashes it at once as Orchesty does.

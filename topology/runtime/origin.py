@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -14,6 +16,16 @@ def origin(url: str) -> tuple[str, str, int]:
     if scheme not in DEFAULT_PORTS or not parts.hostname:
         raise ValueError(f"{url!r} is not an absolute http(s) URL")
     return scheme, parts.hostname.lower(), parts.port or DEFAULT_PORTS[scheme]
+
+
+def install_base_url(settings: Mapping[str, Any]) -> str:
+    """An install's base URL from its settings ("" when it has no absolute http(s) one)."""
+    base = str(settings.get("base_url") or settings.get("webhook_url") or "").strip()
+    try:
+        origin(base)
+    except ValueError:
+        return ""
+    return base
 
 
 def path_problem(path: str) -> str | None:

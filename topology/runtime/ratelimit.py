@@ -4,7 +4,8 @@ Each limited key keeps a sliding log of admitted calls (a sorted set of timestam
 window of `seconds` ever holds more than `amount` calls, whatever the number of engines. A refused message gets
 a slot, its wake time: the time the window frees counting the waiters ahead of it (`sched`), so waiters come
 back in order and in the bursts the window allows instead of all at once; the log alone decides admission.
-Paused keys (a remote 429/503 with Retry-After) refuse until the pause ends. Per-second call counts (one
+Paused keys (a remote 429/503 with Retry-After) refuse until the pause ends; an index of live pauses lets
+engines learn them in one read (they keep them in memory, see `limits.py`). Per-second call counts (one
 hash per minute, kept an hour) and the waiting messages feed the limiter pages.
 
 Imports no ORM: the engine calls this on its hot path, the pages read through `usage`/`history`.
@@ -81,7 +82,8 @@ if wait <= 0 then
     local log = p .. ':log:' .. l[1]
     redis.call('ZADD', log, now, mid .. ':' .. now)
     redis.call('PEXPIRE', log, l[3])
-    redis.call('ZREM', p .. ':sched:' .. l[1], waiter)
+    -- Only a returning waiter (it holds a slot) has entries to clear: a first try skips the writes.
+    if slot > 0 then redis.call('ZREM', p .. ':sched:' .. l[1], waiter) end
     if audit then
       local al = p .. ':audit:' .. l[1]
       redis.call('RPUSH', al, now)
@@ -92,9 +94,8 @@ if wait <= 0 then
   for i = 0, n - 1 do
     local k = ARGV[8 + i * 3]
     local hk = p .. ':hist:' .. k .. ':' .. math.floor(sec / 60)
-    redis.call('HINCRBY', hk, sec, 1)
-    redis.call('EXPIRE', hk, 3720)
-    redis.call('ZREM', p .. ':wait:' .. k, waiter)
+    if redis.call('HINCRBY', hk, sec, 1) == 1 then redis.call('EXPIRE', hk, 3720) end
+    if slot > 0 then redis.call('ZREM', p .. ':wait:' .. k, waiter) end
   end
   return {1, 0, 0, ''}
 end
@@ -116,10 +117,34 @@ end
 return {0, wait, newslot, why}
 """
 
+# A pause is a key with the pause's expiry (the acquire script reads it) and an entry in the index of pauses
+# (score: its end, Redis's clock), so that an engine reads every live pause in one call.
 _PAUSE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ms = tonumber(ARGV[1])
 local ttl = redis.call('PTTL', KEYS[1])
-if ttl < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) end
+if ttl < ms then
+  redis.call('SET', KEYS[1], '1', 'PX', ms)
+  redis.call('ZADD', KEYS[2], now + ms, ARGV[2])
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+if last[2] then redis.call('PEXPIRE', KEYS[2], math.max(1, tonumber(last[2]) - now)) end
 return ttl
+"""
+
+_PAUSES = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local e = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local out = {}
+for i = 1, #e, 2 do
+  out[#out + 1] = e[i]
+  out[#out + 1] = tonumber(e[i + 1]) - now
+end
+return out
 """
 
 
@@ -165,16 +190,17 @@ def margin_ms() -> int:
     return int(settings.FLOWYARD_LIMITER_MARGIN_MS)
 
 
-_scripts: dict[int, tuple[object, object]] = {}
+_SOURCES = {"acquire": _ACQUIRE, "pause": _PAUSE, "pauses": _PAUSES}
+_scripts: dict[int, dict[str, redis.commands.core.Script]] = {}
 
 
 def _script(name: str) -> redis.commands.core.Script:
     client = state.client()
     cached = _scripts.get(id(client))
     if cached is None:
-        cached = (client.register_script(_ACQUIRE), client.register_script(_PAUSE))
+        cached = {key: client.register_script(source) for key, source in _SOURCES.items()}
         _scripts[id(client)] = cached
-    return cached[0 if name == "acquire" else 1]  # type: ignore[return-value]
+    return cached[name]
 
 
 def acquire(rates: list[Rate], *, member: str, waiter: str = "", slot: int = 0) -> Decision:
@@ -195,10 +221,27 @@ def acquire(rates: list[Rate], *, member: str, waiter: str = "", slot: int = 0) 
 
 
 def pause(keys: list[str], seconds: float) -> None:
-    """Refuse every call on `keys` for `seconds` (a remote asked us to back off); longer pauses win."""
+    """Refuse every call on `keys` for `seconds` (a remote asked us to back off); longer pauses win.
+
+    Raises LimiterUnavailable. Engines hear of a pause at once over the control exchange (`limits.py`); this is
+    the record that an engine starting later, or one that missed the notice, reads with `pauses`.
+    """
     ms = max(1, int(seconds * 1000))
-    for key in keys:
-        _script("pause")(keys=[f"{_prefix()}:pause:{key}"], args=[ms])
+    try:
+        for key in keys:
+            _script("pause")(keys=[f"{_prefix()}:pause:{key}", f"{_prefix()}:pauses"], args=[ms, key])
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise LimiterUnavailable(str(exc)) from exc
+
+
+def pauses() -> dict[str, int]:
+    """Every live pause: key → milliseconds left. Raises LimiterUnavailable."""
+    try:
+        flat = _script("pauses")(keys=[f"{_prefix()}:pauses"])
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise LimiterUnavailable(str(exc)) from exc
+    keys = [k.decode() if isinstance(k, bytes) else str(k) for k in flat[0::2]]
+    return {key: int(left) for key, left in zip(keys, flat[1::2], strict=True)}
 
 
 def audit_log(key: str) -> list[float]:

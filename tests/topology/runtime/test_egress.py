@@ -150,3 +150,20 @@ def test_api_key_header_name_from_the_install_form_is_used(stub):
         call_connector(config={"path": "/orders"}, credentials=api_key, body=b"{}")
     assert stub.calls[-1]["headers"].get("X-Shop-Key") == "k1"
     assert "X-API-Key" not in stub.calls[-1]["headers"]
+
+
+def test_worker_bound_to_an_install_calls_its_base_url_with_its_credentials(stub):
+    stub.routes["/api/connector/x/action"] = lambda call: (200, {"body": "{}", "headers": {"result-code": "0"}})
+    config = {"action": "/connector/x/action"}
+    with override_settings(FLOWYARD_EGRESS_ALLOW=["127.0.0.1/32"]):
+        result = call_worker(config=config, headers={}, body=b"{}", credentials=creds(stub))
+        assert result.code == 0
+        assert stub.calls[-1]["path"] == "/api/connector/x/action"
+        assert stub.calls[-1]["headers"]["Authorization"] == "Bearer install-secret"
+        with pytest.raises(TrashError, match="remove the"):
+            call_worker(config={**config, "url": "http://attacker.example/"}, headers={}, body=b"{}", credentials={})
+        with pytest.raises(TrashError, match="credentials"):
+            steal = {"action": "http://attacker.example/steal"}
+            call_worker(config=steal, headers={}, body=b"{}", credentials=creds(stub))
+        with pytest.raises(TrashError, match="no base URL"):
+            call_worker(config=config, headers={}, body=b"{}", credentials={"auth_type": "none"})

@@ -12,7 +12,7 @@ from processes.models import Process
 from processes.services import process_start, process_start_many
 from tests.topology.runtime.harness import wait_process
 from tests.topology.runtime_factories import make_runtime_version
-from topology.runtime.ratelimit import audit_log, group_key, install_key
+from topology.runtime.ratelimit import audit_log, group_key, install_key, pauses
 from topology.runtime.spec import build_version
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -84,12 +84,13 @@ def test_four_engines_keep_one_key_to_ten_per_second(tenant_a, runtime, stub):
     admitted = audit_log(install_key(tenant_a.pk, "shop"))
     assert len(admitted) == 200
     assert max_in_window(admitted) == 10
-    # Ideal: 200 calls at 10 per second take 20 s (the last window included). On a loaded machine every burst
-    # of wake-ups starts a little late and, the window being exact, the next one too: measured 20.6-22.7 s with
-    # the machine running eight other suites (load 12-21 on 2 cores), so the bound here is 20 % and the 10 %
-    # of issue 12 is the benchmark's utilisation target (bench/limiter_bench.py).
+    # Ideal: 200 calls at 10 per second take 20 s (the last window included); issue 12 allows 10 % more. Every call
+    # of a burst waits for its counterpart of the previous burst to leave the window, so a late wake-up delays all
+    # the bursts after it: holds end at the moment the limiter named and tier trips come back early
+    # (topology/runtime/limits.py). Measured 20.3-20.9 s over nine runs with the machine running other suites
+    # (load 12-17 on 2 cores); before those two changes 21.1-22.6 s over four.
     total = max(admitted) - min(admitted) + 1.0
-    assert 18.0 <= total <= 24.0, total
+    assert 18.0 <= total <= 22.0, total
 
 
 def test_group_limit_caps_two_tenants_that_each_have_their_own(tenant_a, tenant_b, runtime, stub):
@@ -129,6 +130,31 @@ def test_429_with_retry_after_pauses_the_key_for_every_message(tenant_a, runtime
     calls = sorted(c["at"] for c in stub.calls if c["path"] == "/busy")
     assert len(calls) == 5  # the refused call, then each of the four once
     assert calls[1] - calls[0] >= 1.95, calls  # nothing on that key until Retry-After has passed
+
+
+def test_429_on_a_key_without_a_limit_pauses_every_engine_without_redis_on_the_way(tenant_a, runtime, stub):
+    def answer(call):
+        if not any(c["path"] == "/free" and c.get("refused") for c in stub.calls):
+            call["refused"] = True
+            return 429, {"error": "slow down"}, {"Retry-After": "2"}
+        return 200, {"ok": True}
+
+    stub.routes["/free"] = answer
+    version = limited_flow(runtime, stub, tenant_a, "/free", app_key="free")  # no limit: pauses only
+    first = process_start(version=version, body={"n": 0})
+    key = install_key(tenant_a.pk, "free")
+    deadline = time.monotonic() + 10
+    while key not in pauses():  # the engine that got the 429 recorded the pause and told the others
+        assert time.monotonic() < deadline, runtime.log_tail()
+        time.sleep(0.02)
+    time.sleep(0.1)  # the notice's hop through the control exchange
+    others = process_start_many(version=version, bodies=[{"n": i} for i in range(1, 9)])
+    for process in [first, *others]:
+        assert wait_process(process.correlation_id, timeout=20, env=runtime).status == Process.Status.SUCCESS
+    calls = sorted(c["at"] for c in stub.calls if c["path"] == "/free")
+    assert len(calls) == 10  # the refused call, then each of the nine once
+    # Eight messages spread over four engines, and none called before the Retry-After had passed.
+    assert calls[1] - calls[0] >= 1.95, calls
 
 
 def test_an_ordered_node_waits_in_place_and_keeps_its_order(tenant_a, runtime, stub):

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from admin_ui.models import Application, ApplicationInstall
 from processes.models import Process, ProcessEvent
 from processes.services import process_start, process_start_many
 from tests.topology.runtime.harness import SdkWorker, wait_process
@@ -156,3 +157,20 @@ def test_worker_500_retries_by_default_or_trashes_at_once_as_orchesty(tenant_a, 
     )
     second = wait_process(process_start(version=trash_version, body={}).correlation_id, timeout=30, env=runtime)
     assert [e.result_code for e in runs(second, "trash")] == [2006]
+
+
+def test_a_worker_bound_to_an_install_calls_the_install_base_url(tenant_a, runtime, worker):
+    # The worker's URL (and credentials) live with the install, not in the node.
+    app, _ = Application.objects.get_or_create(key="sdk-workers", defaults={"name": "SDK workers"})
+    install = ApplicationInstall.objects.create(
+        tenant=tenant_a, application=app, name="sdk", settings={"base_url": worker.url, "auth_type": "none"}
+    )
+    nodes = {
+        "rep": ("worker", {"action": "/custom-node/repeater/process"}, {"install": install}),
+        "end": "end",
+    }
+    version = flow(runtime, tenant_a, nodes, ["rep>end"])
+    body = {"times": 0}
+    process = wait_process(process_start(version=version, body=body).correlation_id, timeout=30, env=runtime)
+    assert process.status == Process.Status.SUCCESS
+    assert len(calls_of(worker, "repeater", process.correlation_id)) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -72,3 +73,13 @@ def test_history_counts_admitted_calls_per_second():
 def test_unreachable_redis_raises_limiter_unavailable():
     with override_settings(REDIS_URL="redis://127.0.0.1:1/0"), pytest.raises(backend.LimiterUnavailable):
         backend.acquire([Rate("1|shop", 1, 1)], member="a")
+
+
+def test_pauses_lists_every_live_pause_with_the_time_left():
+    backend.pause(["1|shop", "2|shop"], 2)
+    backend.pause(["2|shop"], 0.5)  # shorter: the longer one stays
+    backend.pause(["3|shop"], 0.05)
+    time.sleep(0.1)
+    live = backend.pauses()
+    assert set(live) == {"1|shop", "2|shop"}
+    assert all(1700 <= left <= 2000 for left in live.values())
