@@ -1,16 +1,21 @@
-"""RabbitMQ stop_app/start_app mid-run (a node of the scenario's own): engines reconnect by themselves."""
+"""RabbitMQ faults on servers of the scenario's own: a node's stop_app/start_app, a cluster node stopped."""
 
 from __future__ import annotations
 
 import signal
 import subprocess
 import time
+from collections import Counter
+from typing import Any
 
 import pytest
 
-from tests.chaos.books import Scenario
+from tests.chaos.books import PARALLEL, Scenario
+from tests.chaos.servers import RabbitCluster
 from tests.topology.runtime.harness import RuntimeEnv
+from tests.topology.runtime_factories import make_runtime_version
 from topology.management.commands.engine import GRACE_SECONDS
+from topology.models import TopologyVersion
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -58,3 +63,44 @@ def test_sigterm_stops_a_disconnected_engine_and_recorder_within_grace(tenant_a,
             rabbit.start_app()
     assert took < GRACE_SECONDS, took
     assert "reconnecting to RabbitMQ" in runtime.log_tail(200)
+
+
+def wait_version(tenant: Any) -> TopologyVersion:
+    """Processes that spend half a second in a delay tier: delayed messages must outlive the node too."""
+    return make_runtime_version(
+        tenant,
+        {
+            "start": "start.manual",
+            "pause": ("wait", {"waitSeconds": 0.5}),
+            "a": ("python", {"registry": "flowyard.noop"}),
+            "end": "end",
+        },
+        ["start>pause", "pause>a", "a>end"],
+    )
+
+
+@pytest.mark.chaos_full
+def test_cluster_node_leading_the_quorum_queues_stops(tenant_a):
+    cluster = RabbitCluster().start()
+    try:
+        with RuntimeEnv("chaos-cluster", amqp_url=cluster.url) as runtime:
+            runtime.start_engine()
+            runtime.start_engine()
+            scenario = Scenario(runtime, tenant_a, "3-node cluster: the quorum leaders' node stopped")
+            scenario.add("waiting", wait_version(tenant_a), PARALLEL)
+            scenario.wait_ready(engines=2)
+            before = cluster.leaders(runtime.prefix + ".")
+            [(leader, led)] = Counter(before.values()).most_common(1)
+            scenario.push()
+            scenario.wait_finished(0.2)
+            cluster.node(leader).stop_app()
+            scenario.healed()  # the node stays down: recovery runs from its stop
+            row = scenario.finish()
+            after = cluster.leaders(runtime.prefix + ".")
+            alive = [proc.poll() is None for proc in runtime.engines]
+    finally:
+        cluster.close()
+    assert (row.lost, row.stuck, row.trashed) == (0, 0, 0), scenario.report(row)
+    assert all(alive)
+    # The stopped node led most queues (node queues, events, delay tiers); the survivors lead them all now.
+    assert led >= len(before) // 2 and leader not in after.values() and set(after) == set(before), (before, after)
