@@ -16,6 +16,7 @@ from tests.topology.runtime.harness import RuntimeEnv
 from tests.topology.runtime_factories import make_runtime_version
 from topology.management.commands.engine import GRACE_SECONDS
 from topology.models import TopologyVersion
+from topology.runtime.spec import build_version
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -66,12 +67,12 @@ def test_sigterm_stops_a_disconnected_engine_and_recorder_within_grace(tenant_a,
 
 
 def wait_version(tenant: Any) -> TopologyVersion:
-    """Processes that spend half a second in a delay tier: delayed messages must outlive the node too."""
+    """Processes that wait 3 s in the delay tiers, so many are there when the node stops: they must outlive it."""
     return make_runtime_version(
         tenant,
         {
             "start": "start.manual",
-            "pause": ("wait", {"waitSeconds": 0.5}),
+            "pause": ("wait", {"waitSeconds": 3}),
             "a": ("python", {"registry": "flowyard.noop"}),
             "end": "end",
         },
@@ -95,12 +96,18 @@ def test_cluster_node_leading_the_quorum_queues_stops(tenant_a):
             scenario.wait_finished(0.2)
             cluster.node(leader).stop_app()
             scenario.healed()  # the node stays down: recovery runs from its stop
+            # Engines that were connected to it come back on a survivor and consume every queue again.
+            queues = [
+                q for v in scenario.versions.values() if v for n in build_version(v).nodes.values() for q in n.queues()
+            ]
+            runtime.wait_consumers(queues, minimum=2, timeout=60)
             row = scenario.finish()
             after = cluster.leaders(runtime.prefix + ".")
             alive = [proc.poll() is None for proc in runtime.engines]
+            logs = runtime.log_tail(400)
     finally:
         cluster.close()
     assert (row.lost, row.stuck, row.trashed) == (0, 0, 0), scenario.report(row)
-    assert all(alive)
+    assert all(alive) and "reconnecting to RabbitMQ" in logs  # connections to the stopped node were lost
     # The stopped node led most queues (node queues, events, delay tiers); the survivors lead them all now.
     assert led >= len(before) // 2 and leader not in after.values() and set(after) == set(before), (before, after)
