@@ -80,7 +80,7 @@ test-postgres: install test-workers services
 	DATABASE_URL=$(PG_TEST_URL) $(VENV)/bin/pytest tests --ignore=tests/e2e --ignore=tests/chaos -q
 
 # Every fault scenario with more processes (test-unit runs a short form); prints the books per fault and
-# writes them to test-results/chaos.txt. Starts its own RabbitMQ node and Redis server; SQLite only.
+# writes them to test-results/chaos.txt. Starts its own RabbitMQ node, a three-node RabbitMQ cluster and Redis server; SQLite only.
 chaos: install services
 	FLOWYARD_CHAOS=full $(VENV)/bin/pytest tests/chaos -q --timeout 1800
 	$(MAKE) fuzz

@@ -142,6 +142,7 @@ WHITENOISE_USE_FINDERS = True
 
 # Services
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+# One node, or the nodes of a cluster comma-separated: every (re)connect tries them in turn (runtime/broker.py).
 AMQP_URL = env_str("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 CHANNEL_LAYERS = {
     "default": {
@@ -151,7 +152,7 @@ CHANNEL_LAYERS = {
 }
 
 # Celery: JSON only, late acks, one message at a time, quorum queues on RabbitMQ.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", AMQP_URL)
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", AMQP_URL.replace(",", ";"))  # kombu's failover list
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

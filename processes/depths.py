@@ -149,7 +149,7 @@ class DepthSampler:
     def _passive_count(self, queue: str) -> int | None:
 
         if self._connection is None or not self._connection.is_open:
-            self._connection = pika.BlockingConnection(broker.connection_parameters())
+            self._connection = pika.BlockingConnection(broker.all_connection_parameters())
             self._channel = None
         if self._channel is None or not self._channel.is_open:
             self._channel = self._connection.channel()
@@ -164,7 +164,7 @@ class DepthSampler:
 
         parsed = urllib.parse.urlsplit(settings.RABBITMQ_MANAGEMENT_URL)
         base = f"{parsed.scheme}://{parsed.hostname}:{parsed.port or 15672}"
-        vhost = urllib.parse.quote(urllib.parse.urlsplit(settings.AMQP_URL).path.lstrip("/") or "/", safe="")
+        vhost = urllib.parse.quote(urllib.parse.urlsplit(broker.amqp_urls()[0]).path.lstrip("/") or "/", safe="")
         response = requests.get(
             f"{base}/api/queues/{vhost}",
             params={

@@ -87,6 +87,9 @@ class JoinState(models.Model):
     key = models.CharField(max_length=64, unique=True)
     # {previous node key: JSON body}; the first arrival per incoming branch wins, redeliveries change nothing.
     arrivals = models.JSONField(default=dict)
+    # Incoming branches that stopped with 1003 before the join ("branch stopped" arrivals): they complete the set
+    # but are left out of the merge (topology/runtime/joins.py).
+    skipped = models.JSONField(default=list)
     # Message id of the arrival that completed the set: only it (and its redeliveries) emits the merge.
     completed_by = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -589,6 +589,17 @@ KINDS: dict[str, Kind] = {
             passthrough=True,
             infer_from=frozenset({"parallelGateway"}),
             infer_min_incoming=2,
+            sections=(
+                Section(
+                    "Join",
+                    (),
+                    note=(
+                        "Waits for one message from every incoming flow, then sends one merged message "
+                        "({incoming node: body}). A branch that stops OK (1003) before the join counts as "
+                        "arrived and is left out of the merge; when every branch stopped, the join stops OK too."
+                    ),
+                ),
+            ),
             default_name="Join",
             badge="JOIN",
             stroke="#087f5b",

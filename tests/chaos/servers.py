@@ -6,6 +6,7 @@ of these.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -44,13 +45,19 @@ def wait_port(port: int, *, up: bool, timeout: float) -> None:
 class RabbitNode:
     """A RabbitMQ node of our own: own node name, AMQP and distribution ports, data and log directories."""
 
-    def __init__(self) -> None:
+    def __init__(self, cookie: str | None = None) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="fychaos-rabbit-"))
         self.name = f"fychaos{uuid.uuid4().hex[:8]}@localhost"
         self.port = free_port()
         self.dist_port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
+        self.stopped = False  # its app stopped by the scenario
         (self.dir / "enabled_plugins").write_text("[].\n")  # no management plugin, no extra ports
+        if cookie is not None:
+            # Nodes of one cluster (and the CLI talking to them) must share the Erlang cookie.
+            path = self.dir / ".erlang.cookie"
+            path.write_text(cookie)
+            path.chmod(0o400)
 
     @property
     def url(self) -> str:
@@ -72,6 +79,12 @@ class RabbitNode:
         return env
 
     def start(self, timeout: float = 90) -> RabbitNode:
+        self.launch()
+        wait_port(self.port, up=True, timeout=timeout)
+        return self
+
+    def launch(self) -> None:
+        """Start the server without waiting for its port (nodes of a cluster boot side by side)."""
         log = (self.dir / "server.log").open("wb")
         self.proc = subprocess.Popen(
             [str(RABBIT_BIN / "rabbitmq-server")],
@@ -81,24 +94,26 @@ class RabbitNode:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        wait_port(self.port, up=True, timeout=timeout)
-        return self
 
-    def ctl(self, *args: str, timeout: float = 60) -> None:
-        subprocess.run(
+    def ctl(self, *args: str, timeout: float = 60) -> str:
+        done = subprocess.run(
             [str(RABBIT_BIN / "rabbitmqctl"), "-n", self.name, *args],
             env=self.env(),
-            check=True,
             capture_output=True,
             timeout=timeout,
         )
+        if done.returncode:
+            raise AssertionError(f"rabbitmqctl {' '.join(args)}: {done.returncode}\n{done.stdout!r}\n{done.stderr!r}")
+        return done.stdout.decode()
 
     def stop_app(self) -> None:
         self.ctl("stop_app")
+        self.stopped = True
         wait_port(self.port, up=False, timeout=30)
 
     def start_app(self) -> None:
         self.ctl("start_app")
+        self.stopped = False
         wait_port(self.port, up=True, timeout=60)
 
     def close(self) -> None:
@@ -112,6 +127,47 @@ class RabbitNode:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class RabbitCluster:
+    """Three RabbitMQ nodes of our own, clustered: one Erlang cookie, own node names, ports and directories."""
+
+    def __init__(self, size: int = 3) -> None:
+        cookie = uuid.uuid4().hex.upper()
+        self.nodes = [RabbitNode(cookie) for _ in range(size)]
+
+    @property
+    def url(self) -> str:
+        """Every node's URL, comma-separated, as `AMQP_URL` takes a cluster."""
+        return ",".join(node.url for node in self.nodes)
+
+    def start(self) -> RabbitCluster:
+        first, *others = self.nodes
+        for node in self.nodes:
+            node.launch()
+        for node in self.nodes:
+            wait_port(node.port, up=True, timeout=120)
+        for node in others:
+            node.ctl("stop_app")
+            node.ctl("join_cluster", first.name)
+            node.ctl("start_app")
+            wait_port(node.port, up=True, timeout=60)
+        running = json.loads(first.ctl("cluster_status", "--formatter", "json"))["running_nodes"]
+        assert sorted(running) == sorted(n.name for n in self.nodes), running
+        return self
+
+    def leaders(self, prefix: str) -> dict[str, str]:
+        """The leader node of every quorum queue whose name starts with `prefix`."""
+        running = [node for node in self.nodes if not node.stopped]
+        rows = json.loads(running[0].ctl("list_queues", "name", "leader", "--formatter", "json"))
+        return {row["name"]: row["leader"] for row in rows if row["name"].startswith(prefix)}
+
+    def node(self, name: str) -> RabbitNode:
+        return next(node for node in self.nodes if node.name == name)
+
+    def close(self) -> None:
+        for node in self.nodes:
+            node.close()
 
 
 class RedisServer:

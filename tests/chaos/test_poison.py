@@ -16,7 +16,7 @@ from trash.models import TrashMessage
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-LIMIT = 3
+LIMIT = 2  # the smallest limit that still shows a redelivery being run again before the trash
 INNOCENT = 100
 
 

@@ -3,6 +3,7 @@ bookkeeping (`Confirms`, the one place that maps broker confirms to waiting call
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import threading
@@ -21,11 +22,32 @@ from topology.runtime.spec import NodeSpec, VersionSpec
 log = logging.getLogger(__name__)
 
 
-def connection_parameters() -> pika.URLParameters:
-    params = pika.URLParameters(settings.AMQP_URL)
+def amqp_urls() -> list[str]:
+    """The broker's URLs: `AMQP_URL` is one node, or the nodes of a cluster separated by commas."""
+    return [url.strip() for url in str(settings.AMQP_URL).split(",") if url.strip()]
+
+
+_turn = itertools.count()
+
+
+def _parameters(url: str) -> pika.URLParameters:
+    params = pika.URLParameters(url)
     params.heartbeat = 30
     params.blocked_connection_timeout = 60
     return params
+
+
+def connection_parameters() -> pika.URLParameters:
+    """Parameters of the next node to try: each (re)connect takes the next URL, so a stopped node is passed over."""
+    urls = amqp_urls()
+    return _parameters(urls[next(_turn) % len(urls)])
+
+
+def all_connection_parameters() -> list[pika.URLParameters]:
+    """Every node's parameters, starting at the next in turn: a BlockingConnection tries them in this order."""
+    urls = amqp_urls()
+    first = next(_turn) % len(urls)
+    return [_parameters(url) for url in urls[first:] + urls[:first]]
 
 
 def declare_infrastructure(channel: Any) -> None:
@@ -45,10 +67,19 @@ def declare_infrastructure(channel: Any) -> None:
         # A fanout exchange in front of each tier keeps the message's own routing key, which dead-lettering
         # reuses to bring the message back to its node queue on the main exchange.
         channel.exchange_declare(exchange=names.delay_exchange(ms), exchange_type="fanout", durable=True)
+        # Quorum, like every queue a message waits in: replicated, so a cluster node going down loses no delayed
+        # message. At-least-once dead-lettering (which needs reject-publish) keeps an expired message in the tier
+        # until its node queue confirms it, where at-most-once would drop it if that failed.
         channel.queue_declare(
             queue=names.delay_queue(ms),
             durable=True,
-            arguments={"x-message-ttl": ms, "x-dead-letter-exchange": names.exchange()},
+            arguments={
+                "x-queue-type": "quorum",
+                "x-message-ttl": ms,
+                "x-dead-letter-exchange": names.exchange(),
+                "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish",
+            },
         )
         channel.queue_bind(queue=names.delay_queue(ms), exchange=names.delay_exchange(ms), routing_key="")
 
@@ -149,7 +180,7 @@ class Publisher:
         if self._channel is not None and self._channel.is_open and self._key == key:
             return self._channel
         self.close()
-        self._connection = pika.BlockingConnection(connection_parameters())
+        self._connection = pika.BlockingConnection(all_connection_parameters())
         self._channel = self._connection.channel()
         self._channel.confirm_delivery()
         declare_infrastructure(self._channel)

@@ -19,7 +19,7 @@ from typing import Any
 import jmespath
 
 from topology.kinds import INLINE_KINDS, PASSTHROUGH_KINDS, START_KINDS, calls_worker
-from topology.runtime import breaker, delays, limits, names, state
+from topology.runtime import breaker, delays, joins, limits, names, state
 from topology.runtime import headers as h
 from topology.runtime.backoff import backoff_seconds
 from topology.runtime.errors import NodeError, RetryableError, TrashError
@@ -306,29 +306,6 @@ def _emit_items(run: Run, items: list[Result], outcome: Outcome) -> None:
             )
 
 
-def _join(run: Run, result: Result, outcome: Outcome) -> None:
-    """Record one arrival per incoming branch (database); the arrival that completes the set emits the merge."""
-    expected = sorted(set(run.node.incoming))
-    parent = run.headers.get(h.PARENT_ID, "") or run.headers.get(h.PROCESS_ID, "")
-    key = h.derived_id("join", run.node.version.id, run.node.key, run.correlation_id, parent)
-    source = run.headers.get(h.PREVIOUS_NODE_ID, "")
-    arrivals, emit = state.join_arrive(
-        key=key, source=source, body=_json(run.body), expected=len(expected), message_id=run.mid
-    )
-    if not emit:
-        outcome.message = f"join waiting ({len(arrivals)}/{len(expected)})"
-        return
-    body = json.dumps(dict(sorted(arrivals.items()))).encode()
-    for edge in run.node.followers:
-        target = run.node.version.nodes[edge.target]
-        out = run.to_node(target, body, result.headers)
-        # The merge id depends only on the join, so a redelivered last arrival re-emits a recognisable duplicate.
-        out.message_id = h.derived_id(key, edge.target)
-        out.headers[h.PROCESS_ID] = parent
-        out.headers[h.PARENT_ID] = ""
-        outcome.outputs.append(out)
-
-
 def _state_retry(run: Run, exc: state.StateUnavailable) -> Outcome:
     """Runtime state is unreachable: the message comes back later with growing delays, never to the trash."""
     attempt = int(run.headers.get(h.STATE_ATTEMPT) or 0)
@@ -423,7 +400,7 @@ def _apply(run: Run, result: Result, outcome: Outcome) -> Outcome:
     node = run.node
     if code == ResultCode.OK:
         if node.kind == "join":
-            _join(run, result, outcome)
+            joins.arrive(run, result, outcome)
             return outcome
         if result.items is not None:
             _emit_items(run, result.items, outcome)
@@ -461,6 +438,7 @@ def _apply(run: Run, result: Result, outcome: Outcome) -> Outcome:
         _emit(run, [node.version.nodes[k] for k in wanted], result, outcome)
         return outcome
     if code == ResultCode.STOP_OK:
+        joins.branch_stopped(run, outcome)
         return outcome
     if code == ResultCode.LIMITED:
         return limits.after_limited(run, result, outcome, DEFAULT_REPEAT_MS)

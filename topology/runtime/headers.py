@@ -39,6 +39,7 @@ DUE_AT = "due-at"
 RETRY_ATTEMPT = "retry-attempt"
 WAIT_NODE = "wait-node"
 STATE_ATTEMPT = "state-attempt"  # retries while join state was unreachable
+JOIN_SKIP = "join-skip"  # a "branch stopped" arrival at a join: the node that stopped with 1003 (joins.py)
 # The progress events of a start step run outside an engine (the web process), carried by the messages it
 # emitted: the engine that consumes one reports them before its own, so the recorder creates the process row
 # and counts the start before anything that follows it (see `topology/runtime/starts.py`).
@@ -57,6 +58,7 @@ INTERNAL = (
     RETRY_ATTEMPT,
     WAIT_NODE,
     STATE_ATTEMPT,
+    JOIN_SKIP,
     LIMITER_SLOT,
     FORWARD_TO,
     WORKER_FOLLOWERS,

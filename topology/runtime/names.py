@@ -29,12 +29,15 @@ def delay_tiers() -> list[int]:
     return sorted({int(ms) for ms in settings.FLOWYARD_DELAY_TIERS_MS if int(ms) > 0})
 
 
+# `delayq`: the tiers became quorum queues (a cluster node going down must not take delayed messages with it),
+# and a classic queue cannot be redeclared as quorum. Messages left in an old `.delay.<ms>` queue still
+# dead-letter to their node queues; the old queues can be deleted once empty.
 def delay_exchange(ms: int) -> str:
-    return f"{exchange()}.delay.{ms}"
+    return f"{exchange()}.delayq.{ms}"
 
 
 def delay_queue(ms: int) -> str:
-    return f"{prefix()}.delay.{ms}"
+    return f"{prefix()}.delayq.{ms}"
 
 
 def node_queue(*, topology_id: int, version: int, node_key: str, shard: int | None = None) -> str:

@@ -378,7 +378,7 @@ class Recorder:
                 self._stopping.wait(backoff.next())
 
     def _consume(self) -> None:
-        connection = pika.BlockingConnection(broker.connection_parameters())
+        connection = pika.BlockingConnection(broker.all_connection_parameters())
         try:
             channel = connection.channel()
             channel.confirm_delivery()  # deferred runs are published back and must be confirmed before the ack

@@ -16,7 +16,7 @@ import datetime as dt
 import functools
 import logging
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
 from django.conf import settings
@@ -50,12 +50,23 @@ def client() -> redis.Redis:
 # ------------------------------------------------------------------------------------------------ joins
 
 
-def join_arrive(*, key: str, source: str, body: Any, expected: int, message_id: str) -> tuple[dict[str, Any], bool]:
-    """Record one arrival at a join; returns all arrivals so far and whether this arrival emits the merge.
+class JoinArrivals(NamedTuple):
+    """A join's state after one arrival: real arrivals' bodies by source, stopped sources, whether to emit."""
+
+    bodies: dict[str, Any]
+    skipped: list[str]
+    emit: bool
+
+
+def join_arrive(
+    *, key: str, source: str, body: Any, expected: int, message_id: str, skipped: bool = False
+) -> JoinArrivals:
+    """Record one arrival at a join (`skipped`: its branch stopped with 1003 upstream); the set so far and its end.
 
     Idempotent: a redelivered arrival changes nothing, and the arrival that completed the set (and only it, also
-    when redelivered) gets `True`, so the merge is published once and repeats carry the same message id.
-    Raises StateUnavailable when the database cannot be reached.
+    when redelivered) gets `emit`, so the merge is published once and repeats carry the same message id. A source
+    counts once, whichever of its real or skip arrival came first. Raises StateUnavailable when the database
+    cannot be reached.
     """
 
     try:
@@ -63,20 +74,23 @@ def join_arrive(*, key: str, source: str, body: Any, expected: int, message_id: 
             JoinState.objects.bulk_create([JoinState(key=key)], ignore_conflicts=True)
             row = JoinState.objects.select_for_update().get(key=key)
             changed = False
-            if source not in row.arrivals:
-                row.arrivals[source] = body
+            if source not in row.arrivals and source not in row.skipped:
+                if skipped:
+                    row.skipped.append(source)
+                else:
+                    row.arrivals[source] = body
                 changed = True
-            if not row.completed_by and len(row.arrivals) >= expected:
+            if not row.completed_by and len(row.arrivals) + len(row.skipped) >= expected:
                 row.completed_by = message_id
                 changed = True
             if changed:
-                row.save(update_fields=["arrivals", "completed_by"])
+                row.save(update_fields=["arrivals", "skipped", "completed_by"])
         _join_cleanup(JoinState)
     except DatabaseError as exc:
         # A broken connection stays broken in this worker thread until closed; the next call reconnects.
         close_old_connections()
         raise StateUnavailable(f"join state unavailable: {exc}") from exc
-    return dict(row.arrivals), row.completed_by == message_id
+    return JoinArrivals(dict(row.arrivals), list(row.skipped), row.completed_by == message_id)
 
 
 def _join_cleanup(model: Any) -> None:

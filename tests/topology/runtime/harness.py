@@ -126,7 +126,9 @@ class RuntimeEnv:
         return "\n".join(out)
 
     def channel(self) -> tuple[pika.BlockingConnection, Any]:
-        conn = pika.BlockingConnection(pika.URLParameters(self.servers["AMQP_URL"]))
+        # A cluster's URLs are comma-separated: any node that answers will do.
+        urls = [url for url in self.servers["AMQP_URL"].split(",") if url]
+        conn = pika.BlockingConnection([pika.URLParameters(url) for url in urls])
         return conn, conn.channel()
 
     def consumers(self, queue: str) -> int:

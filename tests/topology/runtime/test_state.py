@@ -23,16 +23,30 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_join_arrivals_are_idempotent_and_complete_once():
     key = uuid.uuid4().hex
-    arrivals, emit = state.join_arrive(key=key, source="left", body={"l": 1}, expected=2, message_id="m1")
-    assert (arrivals, emit) == ({"left": {"l": 1}}, False)
+    first = state.join_arrive(key=key, source="left", body={"l": 1}, expected=2, message_id="m1")
+    assert first == ({"left": {"l": 1}}, [], False)
     # A redelivered first arrival changes nothing and still waits.
-    assert state.join_arrive(key=key, source="left", body={"l": 9}, expected=2, message_id="m1")[1] is False
-    arrivals, emit = state.join_arrive(key=key, source="right", body={"r": 2}, expected=2, message_id="m2")
-    assert emit is True and arrivals == {"left": {"l": 1}, "right": {"r": 2}}
+    assert state.join_arrive(key=key, source="left", body={"l": 9}, expected=2, message_id="m1").emit is False
+    arrivals = state.join_arrive(key=key, source="right", body={"r": 2}, expected=2, message_id="m2")
+    assert arrivals.emit is True and arrivals.bodies == {"left": {"l": 1}, "right": {"r": 2}}
     # The completing arrival redelivered emits again (a recognisable duplicate); a stray late copy does not.
-    assert state.join_arrive(key=key, source="right", body={"r": 2}, expected=2, message_id="m2")[1] is True
-    assert state.join_arrive(key=key, source="right", body={"r": 3}, expected=2, message_id="m3")[1] is False
+    assert state.join_arrive(key=key, source="right", body={"r": 2}, expected=2, message_id="m2").emit is True
+    assert state.join_arrive(key=key, source="right", body={"r": 3}, expected=2, message_id="m3").emit is False
     assert JoinState.objects.get(key=key).completed_by == "m2"
+
+
+def test_skip_arrivals_complete_the_set_without_a_body():
+    key = uuid.uuid4().hex
+    assert state.join_arrive(key=key, source="a", body=None, expected=2, message_id="s1", skipped=True) == (
+        {},
+        ["a"],
+        False,
+    )
+    # A redelivered skip counts once; a late real arrival from the same source changes nothing either.
+    assert state.join_arrive(key=key, source="a", body=None, expected=2, message_id="s1", skipped=True).emit is False
+    assert state.join_arrive(key=key, source="a", body={"x": 1}, expected=2, message_id="m9").emit is False
+    done = state.join_arrive(key=key, source="b", body={"b": 2}, expected=2, message_id="m2")
+    assert done == ({"b": {"b": 2}}, ["a"], True)
 
 
 def test_concurrent_last_arrivals_emit_exactly_once():
@@ -43,7 +57,7 @@ def test_concurrent_last_arrivals_emit_exactly_once():
     def arrive(source: str) -> None:
         try:
             results.append(
-                state.join_arrive(key=key, source=source, body=source, expected=len(sources), message_id=source)[1]
+                state.join_arrive(key=key, source=source, body=source, expected=len(sources), message_id=source).emit
             )
         finally:
             connections.close_all()

@@ -1,0 +1,129 @@
+"""Joins: one arrival per incoming branch (state in the database, `state.join_arrive`), then one merge.
+
+A branch that stops with 1003 ("stop ok") has arrived at the first join downstream of it, as a Parallel branch
+that ends in Succeed does in Step Functions. When a node answers 1003 the engine sends a "branch stopped"
+arrival (header `join-skip`) to each join first reached from it in the static graph, one per incoming source of
+that join reachable from the stopped node, with the process headers the real arrival would carry so it lands
+under the same join key. The join records it like any arrival; when the set is complete it merges only the real
+arrivals, and when every arrival was a skip the join itself stops OK and sends skips on to the joins after it.
+So a process is `success` only once it reached every end it was going to reach, and no join row is left waiting
+for a branch that ended early. Skips are ordinary messages: counted in the process totals, consumed by the join,
+with ids derived from the stopped message so a redelivery repeats them as recognisable duplicates.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from topology.runtime import headers as h
+from topology.runtime import state
+from topology.runtime.results import ResultCode
+from topology.runtime.sdk import Result
+from topology.runtime.spec import NodeSpec
+
+if TYPE_CHECKING:
+    from topology.runtime.executor import Outcome, Output, Run
+
+# Kinds that start a new process-id under the current one for what they emit (see executor._emit/_emit_items).
+BRANCHING_KINDS = frozenset({"fanout", "splitter", "batch"})
+
+
+def _branches(node: NodeSpec) -> bool:
+    if node.kind == "router":  # an exclusive gateway emits to one follower only
+        return False
+    return node.kind in BRANCHING_KINDS or len(node.followers) > 1
+
+
+def first_joins(node: NodeSpec) -> list[tuple[NodeSpec, list[list[str]]]]:
+    """The joins first reached from `node`, each with one path (node keys, `node` first) per reachable source."""
+    nodes = node.version.nodes
+    paths: dict[str, list[str]] = {node.key: [node.key]}
+    joins: dict[str, NodeSpec] = {}
+    queue = deque([node.key])
+    while queue:
+        key = queue.popleft()
+        for edge in nodes[key].followers:
+            target = nodes.get(edge.target)
+            if target is None:
+                continue
+            if target.kind == "join":
+                joins.setdefault(target.key, target)
+                continue
+            if target.key not in paths:
+                paths[target.key] = [*paths[key], target.key]
+                queue.append(target.key)
+    return [
+        (join, [paths[source] for source in sorted(set(join.incoming)) if source in paths]) for join in joins.values()
+    ]
+
+
+def _skip(run: Run, join: NodeSpec, path: list[str]) -> Output:
+    """The arrival `path[-1]` would have sent to `join` had the branch not stopped at `path[0]`."""
+    nodes = run.node.version.nodes
+    process = run.headers.get(h.PROCESS_ID, "")
+    parent = run.headers.get(h.PARENT_ID, "")
+    # Each branching node on the way would have opened a process-id under the current one; the join key is
+    # built from the parent, so follow the same steps (the never-created ids derive from the stopped message).
+    for key, after in itertools.pairwise([*path[1:], join.key]):
+        if _branches(nodes[key]):
+            parent, process = process, h.derived_id(run.mid, "skip-branch", key, after)
+    out = run.to_node(join, b"", tag="skip")
+    out.headers[h.PREVIOUS_NODE_ID] = path[-1]
+    out.headers[h.PROCESS_ID] = process
+    out.headers[h.PARENT_ID] = parent
+    out.headers[h.JOIN_SKIP] = path[0]
+    out.message_id = h.derived_id(run.mid, "join-skip", join.key, path[-1])
+    return out
+
+
+def branch_stopped(run: Run, outcome: Outcome) -> None:
+    """The branch ends here (1003): a skip arrival for every source of the joins first reached from this node."""
+    for join, paths in first_joins(run.node):
+        outcome.outputs.extend(_skip(run, join, path) for path in paths)
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body) if body else None
+    except ValueError:
+        return None
+
+
+def arrive(run: Run, result: Result, outcome: Outcome) -> None:
+    """Record one arrival (real or skip); the arrival that completes the set emits the merge, or stops OK."""
+    expected = len(set(run.node.incoming))
+    parent = run.headers.get(h.PARENT_ID, "") or run.headers.get(h.PROCESS_ID, "")
+    key = h.derived_id("join", run.node.version.id, run.node.key, run.correlation_id, parent)
+    skip = h.JOIN_SKIP in run.headers
+    arrivals = state.join_arrive(
+        key=key,
+        source=run.headers.get(h.PREVIOUS_NODE_ID, ""),
+        body=None if skip else _json(run.body),
+        expected=expected,
+        message_id=run.mid,
+        skipped=skip,
+    )
+    if not arrivals.emit:
+        stopped = f", {len(arrivals.skipped)} stopped" if arrivals.skipped else ""
+        outcome.message = f"join waiting ({len(arrivals.bodies) + len(arrivals.skipped)}/{expected}{stopped})"
+        return
+    if not arrivals.bodies:
+        outcome.code = ResultCode.STOP_OK
+        outcome.message = f"every incoming branch stopped ({', '.join(sorted(arrivals.skipped))})"
+        # The merge would have carried the parent process on; its skips do. Only the completing arrival (and its
+        # redeliveries) gets here, so ids derived from its message id are stable.
+        merged = {**run.headers, h.PROCESS_ID: parent, h.PARENT_ID: ""}
+        branch_stopped(type(run)(run.runtime, run.node, merged, b"", run.mid), outcome)
+        return
+    body = json.dumps(dict(sorted(arrivals.bodies.items()))).encode()
+    for edge in run.node.followers:
+        target = run.node.version.nodes[edge.target]
+        out = run.to_node(target, body, result.headers)
+        # The merge id depends only on the join, so a redelivered last arrival re-emits a recognisable duplicate.
+        out.message_id = h.derived_id(key, edge.target)
+        out.headers[h.PROCESS_ID] = parent
+        out.headers[h.PARENT_ID] = ""
+        outcome.outputs.append(out)
