@@ -247,6 +247,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "processes.api.document_webhook_intake",  # a plain async view, outside DRF
+    ],
     # Several models have a `status` field with different choices; name each enum explicitly.
     "ENUM_NAME_OVERRIDES": {
         "ProcessStatusEnum": "processes.models.Process.Status",

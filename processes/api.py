@@ -106,6 +106,34 @@ class TopologyStartApi(TenantApi):
         )
 
 
+def document_webhook_intake(result: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """OpenAPI postprocessing hook: the webhook intake is a plain async view (`processes.hooks`), which the schema
+    generator does not see; document it as the API's own start is."""
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}, "description": ""}
+    result["components"]["schemas"]["WebhookStarted"] = {
+        "type": "object",
+        "properties": {"correlation_id": {"type": "string"}, "status": {"type": "string"}},
+        "required": ["correlation_id", "status"],
+    }
+    started = {"application/json": {"schema": {"$ref": "#/components/schemas/WebhookStarted"}}}
+    result["paths"]["/hooks/{token}"] = {
+        "post": {
+            "operationId": "hooks_create",
+            "description": "Public webhook intake: the token in the URL is the credential; answers 202 with the "
+            "correlation id once RabbitMQ has confirmed the start.",
+            "parameters": [{"in": "path", "name": "token", "schema": {"type": "string"}, "required": True}],
+            "tags": ["hooks"],
+            "requestBody": {"content": {media: {"schema": schema} for media, schema in START_BODY.items()}},
+            "responses": {
+                "202": {"content": started, "description": ""},
+                **{str(code): error for code in (400, 401, 404, 409, 413, 415, 503)},
+            },
+            "security": [{}],
+        }
+    }
+    return result
+
+
 class ProcessListApi(TenantApi, generics.ListAPIView):
     """The tenant's processes, newest first, filtered like the process page; limit/offset paginated."""
 

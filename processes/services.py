@@ -147,21 +147,6 @@ def process_start_many(
     return processes
 
 
-def process_accept(
-    *,
-    version: TopologyVersion,
-    body: Any,
-    headers: Mapping[str, str] | None = None,
-    actor: Any = None,
-    node_key: str | None = None,
-    kinds: Iterable[str] = (Node.Kind.START_MANUAL,),
-) -> Accepted:
-    """Start a process without a database write: returns once RabbitMQ confirmed its first messages."""
-    plan = _plan(version=version, bodies=[body], headers=headers, actor=actor, node_key=node_key, kinds=kinds)[0]
-    _publish([plan])
-    return Accepted(correlation_id=plan.correlation_id)
-
-
 def _plan(
     *,
     version: TopologyVersion,
@@ -198,6 +183,11 @@ def _unavailable(count: int, exc: Exception) -> ServiceError:
     return ServiceError("The message broker is unavailable; nothing was started.", reason=Refusal.UNAVAILABLE)
 
 
+# (tenant id, topology name, start node key or None) -> (spec of the enabled version, start node key).
+REST_CACHE_SECONDS = 5.0
+_rest_targets: LookupCache[tuple[int, str, str | None], tuple[VersionSpec, str]] = LookupCache(REST_CACHE_SECONDS)
+
+
 def topology_start(
     *,
     tenant: Tenant,
@@ -207,12 +197,26 @@ def topology_start(
     headers: Mapping[str, str] | None = None,
     node_key: str | None = None,
 ) -> Accepted:
-    """Start the enabled version of the tenant's topology called `name` (the REST start)."""
-    topology = Topology.objects.filter(tenant=tenant, name=name, deleted_at__isnull=True).first()
-    if topology is None:
-        raise ServiceError(f"Unknown topology {name!r}.", reason=Refusal.NOT_FOUND)
-    version = enabled_version(topology=topology)
-    return process_accept(version=version, body=body, headers=headers, actor=actor, node_key=node_key)
+    """Start the enabled version of the tenant's topology called `name` (the REST start): no database access while
+    the name's target is cached (a few seconds; enable, disable, rename and delete in this process drop it)."""
+    key = (tenant.pk, name, node_key)
+    hit = _rest_targets.get(key)
+    if hit is None:
+        seen = lookup_generation()
+        topology = Topology.objects.filter(tenant=tenant, name=name, deleted_at__isnull=True).first()
+        if topology is None:
+            raise ServiceError(f"Unknown topology {name!r}.", reason=Refusal.NOT_FOUND)
+        version = enabled_version(topology=topology)
+        payload = payload_bytes(body)  # before the node: a bad body is a 400 whatever the node
+        node = start_node(version=version, node_key=node_key, kinds=(Node.Kind.START_MANUAL,))
+        spec, start_key = cached_version_spec(version), node.key
+        _rest_targets.put(key, (spec, start_key), generation=seen)
+    else:
+        (spec, start_key), payload = hit[0], payload_bytes(body)
+    user = str(getattr(actor, "pk", "") or "")
+    plan = plan_start(version=spec, node=spec.nodes[start_key], body=payload, user=user, extra_headers=headers)
+    _publish([plan])
+    return Accepted(correlation_id=plan.correlation_id)
 
 
 def _is_json(content_type: str) -> bool:
