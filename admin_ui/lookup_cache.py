@@ -20,10 +20,11 @@ _generation = 0
 
 
 def lookups_changed() -> None:
-    """Drop every cached lookup of this process, now and again once the current transaction commits."""
+    """Drop every cached lookup of this process: now, and inside a transaction again once it commits."""
     _bump()
-    # A lookup between now and the commit read the old rows and cached them under the new generation.
-    transaction.on_commit(_bump)
+    if transaction.get_connection().in_atomic_block:
+        # A lookup between now and the commit read the old rows and cached them under the new generation.
+        transaction.on_commit(_bump)
 
 
 def _bump() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Iterable, Mapping
@@ -280,12 +281,21 @@ def _connection_between_requests() -> None:
         close_old_connections()
 
 
+# Lookups in flight, by hashed token: when an entry expires, the requests that find it missing share one lookup
+# instead of queueing fifty on the worker's database thread.
+_webhook_loads: dict[str, asyncio.Future[WebhookTarget | None]] = {}
+
+
 async def _webhook_target(token: str) -> WebhookTarget | None:
     key = hash_token(token)
     hit = _webhook_targets.get(key)
     if hit is not None:
         return hit[0]
-    return await sync_to_async(_webhook_target_load)(key, token)
+    load = _webhook_loads.get(key)
+    if load is None or load.get_loop() is not asyncio.get_running_loop():
+        load = _webhook_loads[key] = asyncio.ensure_future(sync_to_async(_webhook_target_load)(key, token))
+        load.add_done_callback(lambda done: _webhook_loads.pop(key) if _webhook_loads.get(key) is done else None)
+    return await asyncio.shield(load)  # a caller that goes away does not cancel the others' lookup
 
 
 async def webhook_start(

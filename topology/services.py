@@ -344,7 +344,6 @@ def topology_version_enable(*, version: TopologyVersion, actor: Any) -> Topology
             before={"enabled_version": previous.number if previous else None},
             after={"enabled_version": current.number},
         )
-        lookups_changed()
         transaction.on_commit(lambda: version_after_enable(current))
     return current
 
@@ -367,7 +366,6 @@ def topology_version_disable(*, version: TopologyVersion, actor: Any) -> Topolog
             before={"enabled": True},
             after={"enabled": False},
         )
-        lookups_changed()
         transaction.on_commit(lambda: version_after_disable(current))
     return current
 
@@ -411,12 +409,14 @@ def topology_import(
 def version_after_enable(version: TopologyVersion) -> None:
     """Runtime side of enabling (after commit): webhooks, queues, engines, cron rows."""
     # After commit: engines reading the database must already see the version as enabled.
+    lookups_changed()
     webhook_ensure(version=version)
     control.version_started(version)
     cron_sync(topology=version.topology)
 
 
 def version_after_disable(version: TopologyVersion) -> None:
-    """Runtime side of disabling (after commit): cron rows removed, engines told."""
+    """Runtime side of disabling (after commit): cron rows removed, web workers' start caches and engines told."""
+    lookups_changed()
     cron_sync(topology=version.topology)
     control.version_stopped(version)

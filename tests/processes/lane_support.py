@@ -17,6 +17,13 @@ def lane_call(
     path: str, body: bytes = b"{}", *, method: str = "POST", chunks: int = 1, headers: dict[str, str] | None = None
 ) -> tuple[int, dict[bytes, bytes], bytes]:
     """One request through the web process's ASGI application (`admin_ui.asgi`), as the server hands it over."""
+    return async_to_sync(lane_request)(path, body, method=method, chunks=chunks, headers=headers)
+
+
+async def lane_request(
+    path: str, body: bytes = b"{}", *, method: str = "POST", chunks: int = 1, headers: dict[str, str] | None = None
+) -> tuple[int, dict[bytes, bytes], bytes]:
+    """`lane_call` on the running event loop (several at once with asyncio.gather)."""
     size = -(-len(body) // chunks) or 1
     parts = [body[i : i + size] for i in range(0, len(body), size)] or [b""]
     incoming = [{"type": "http.request", "body": part, "more_body": i < len(parts) - 1} for i, part in enumerate(parts)]
@@ -48,7 +55,7 @@ def lane_call(
         "client": ("127.0.0.1", 50000),
         "server": ("testserver", 80),
     }
-    async_to_sync(application)(scope, receive, send)
+    await application(scope, receive, send)
     start = next(m for m in sent if m["type"] == "http.response.start")
     content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return start["status"], {name.lower(): value for name, value in start["headers"]}, content

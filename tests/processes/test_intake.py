@@ -4,12 +4,14 @@ does (the same 400s, the same 413, 405 for other methods), and without the broke
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import time
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -17,7 +19,7 @@ from django.utils import timezone
 from processes import services
 from processes.models import Process
 from tests.admin_ui.factories import make_token
-from tests.processes.lane_support import lane_call
+from tests.processes.lane_support import lane_call, lane_request
 from tests.processes.test_api import BAD_BODIES
 from tests.topology.runtime_factories import make_runtime_version
 from topology.models import Topology, TopologyVersion, Webhook
@@ -73,10 +75,13 @@ def test_a_webhook_revoked_by_another_process_is_refused_after_the_cache_window(
     assert response.status_code == 404 and response.json() == {"detail": "Unknown or revoked webhook.", "errors": {}}
 
 
-def test_a_version_disabled_here_or_elsewhere_stops_its_webhook(version, alice, short_window):
+def test_a_version_disabled_here_or_elsewhere_stops_its_webhook(
+    version, alice, short_window, django_capture_on_commit_callbacks
+):
     _, token = webhook_create(topology=version.topology, node_key="start")
     cache(token)
-    topology_version_disable(version=version, actor=alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        topology_version_disable(version=version, actor=alice)
     refused = {"detail": "This webhook cannot start a process now.", "errors": {}}
     assert hook(token).status_code == 409 and hook(token).json() == refused
 
@@ -111,6 +116,19 @@ def test_a_topology_disabled_by_another_process_refuses_rest_starts_after_the_ca
 
 
 # ------------------------------------------------------------------------------------------------- the ASGI lane
+
+
+def test_concurrent_requests_share_one_lookup_of_their_token(version, django_assert_max_num_queries):
+    _, token = webhook_create(topology=version.topology, node_key="start")
+
+    async def burst() -> list[int]:
+        calls = [lane_request(f"/hooks/{token}", headers={"content-type": "text/plain"}) for _ in range(20)]
+        return [status for status, _, _ in await asyncio.gather(*calls)]
+
+    # One lookup: the webhook, its enabled version, its start nodes, the version's spec (nodes, edges); twenty
+    # lookups would be 60 queries and more.
+    with django_assert_max_num_queries(5):
+        assert async_to_sync(burst)() == [415] * 20
 
 
 def test_the_lane_refuses_bad_bodies_with_the_views_messages(version):
