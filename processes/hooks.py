@@ -4,8 +4,9 @@ server straight to the event loop.
 Why the lane: through Django's handler every request hops to worker threads (the request signals, each sync
 middleware, the response's close), and asgiref starts a new thread for each request's thread-sensitive context;
 py-spy showed those thread starts and hops as most of the web worker's CPU per webhook. The lane runs the same
-view with none of them. The one middleware a webhook needs, the body limit, is applied here; sessions, CSRF,
-authentication, tenancy, CSP and frame options have nothing to do on an anonymous JSON POST. Django's own stack
+view with none of them. What a webhook needs of the middleware is applied here: the body limit, ALLOWED_HOSTS and
+`nosniff`; sessions, CSRF, authentication, tenancy, CSP and frame options have nothing to do on an anonymous JSON
+POST. Django's own stack
 still serves the route (the test client, Daphne in development): both run `webhook_intake`.
 """
 
@@ -17,6 +18,7 @@ import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from django.core.exceptions import DisallowedHost
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -91,14 +93,20 @@ async def _respond(scope: Scope, receive: Receive, token: str) -> HttpResponse |
         chunks.append(chunk)
         if not message.get("more_body"):
             break
+    request = ASGIRequest(scope, io.BytesIO(b"".join(chunks)))
     try:
-        return await webhook_intake(ASGIRequest(scope, io.BytesIO(b"".join(chunks))), token)
+        request.get_host()  # ALLOWED_HOSTS, as Django's CommonMiddleware checks it
+    except DisallowedHost:
+        return JsonResponse(error_body("Invalid Host header."), status=400)
+    try:
+        return await webhook_intake(request, token)
     except Exception:
         log.exception("webhook intake failed")
         return JsonResponse(error_body("Internal server error."), status=500)
 
 
 async def _send(send: Send, response: HttpResponse) -> None:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")  # as SecurityMiddleware answers
     headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.items()]
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": response.content})

@@ -157,6 +157,14 @@ def test_other_methods_and_paths_pass_the_lane_to_django():
     assert status == 404
 
 
+def test_the_lane_checks_the_host_and_answers_nosniff(version):
+    _, token = webhook_create(topology=version.topology, node_key="start")
+    status, _, content = lane_call(f"/hooks/{token}", headers={"host": "evil.example"})
+    assert status == 400 and json.loads(content)["detail"] == "Invalid Host header."
+    status, headers, _ = lane_call(f"/hooks/{token}", headers={"content-type": "text/plain"})
+    assert status == 415 and headers[b"x-content-type-options"] == b"nosniff"
+
+
 def test_no_202_without_the_brokers_confirm(version, settings):
     _, token = webhook_create(topology=version.topology, node_key="start")
     with socket.socket() as sock:
