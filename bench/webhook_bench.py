@@ -179,7 +179,7 @@ def run(mode: str = "webhook") -> BenchResult:
                 "PostgreSQL": lambda: _pids_named("postgres"),
             }
             pids = {name: get() for name, get in groups.items()}
-            spy = fy.start_profiler(procs, pids["web"][-1], mode, 20) if mode == "webhook" else None
+            spy = fy.start_profiler(procs, pids["web"][-1], mode, 20)
             cpu0 = {name: _cpu(p) for name, p in pids.items()}
             busy0 = machine_busy()
             load = asyncio.run(_load(url, headers, count, concurrency, WARMUP))
