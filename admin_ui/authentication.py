@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
@@ -38,21 +39,18 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         if not header.startswith(self.keyword + " "):
             return None
         key = header[len(self.keyword) + 1 :].strip()
+        # A token is never stronger than its creator is now: the creator's current role is read on every request,
+        # in the same query as the token (one query per API call).
+        member = Membership.objects.filter(tenant_id=OuterRef("tenant_id"), user_id=OuterRef("created_by_id"))
         token = (
             ApiToken.objects.select_related("tenant")
+            .annotate(current_role=Subquery(member.values("role")[:1]))
             .filter(hashed_key=ApiToken.hash_key(key), revoked_at__isnull=True)
             .first()
         )
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked API token.")
-        # A token is never stronger than its creator is now: read the creator's current role on every request.
-        role = None
-        if token.created_by_id is not None:
-            role = (
-                Membership.objects.filter(tenant_id=token.tenant_id, user_id=token.created_by_id)
-                .values_list("role", flat=True)
-                .first()
-            )
+        role = token.current_role if token.created_by_id is not None else None  # type: ignore[attr-defined]
         if role is None:
             raise exceptions.AuthenticationFailed("This token's creator is no longer a member of the tenant.")
         token.creator_role = role  # type: ignore[attr-defined]

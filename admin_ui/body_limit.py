@@ -17,6 +17,15 @@ from admin_ui.api_errors import error_body
 JSON_PREFIXES = ("/api/", "/hooks/")
 
 
+def too_large(length: int) -> JsonResponse | None:
+    """The JSON 413 for a body of `length` bytes over DATA_UPLOAD_MAX_MEMORY_SIZE, else None (also for the
+    webhook lane, which reads bodies without this middleware)."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if limit is None or length <= limit:
+        return None
+    return JsonResponse(error_body(f"The request body is too large: larger than {limit} bytes."), status=413)
+
+
 class BodyLimitMiddleware:
     """413 JSON for /api/ and /hooks/ requests whose declared body exceeds DATA_UPLOAD_MAX_MEMORY_SIZE."""
 
@@ -24,13 +33,12 @@ class BodyLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        if limit is not None and request.path.startswith(JSON_PREFIXES):
+        if request.path.startswith(JSON_PREFIXES):
             try:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:
                 length = 0
-            if length > limit:
-                detail = f"The request body is too large: larger than {limit} bytes."
-                return JsonResponse(error_body(detail), status=413)
+            refusal = too_large(length)
+            if refusal is not None:
+                return refusal
         return self.get_response(request)

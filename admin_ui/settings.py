@@ -105,6 +105,14 @@ DATABASES = {
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_POOL", False):
+    # Under ASGI every request that is not on the event loop runs on a thread of its own, and Django's connections
+    # are per thread: each such request opened a PostgreSQL connection. A pool per process lends them instead
+    # (needs psycopg-pool; DATABASE_CONN_MAX_AGE must stay 0).
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env_int("DATABASE_POOL_SIZE", 10),
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while the recorder writes.
     DATABASES["default"].setdefault("OPTIONS", {})["init_command"] = "PRAGMA journal_mode=WAL;"
@@ -248,6 +256,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "processes.api.document_webhook_intake",  # a plain async view, outside DRF
+    ],
     # Several models have a `status` field with different choices; name each enum explicitly.
     "ENUM_NAME_OVERRIDES": {
         "ProcessStatusEnum": "processes.models.Process.Status",

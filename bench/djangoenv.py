@@ -1,7 +1,8 @@
 """A dedicated Django environment for the Flowyard benchmarks: its own database and broker names.
 
 `configure()` must run before Django is imported: it points DATABASE_URL at a benchmark database (a SQLite file
-under bench/results/, or `flowyard_bench` on the PostgreSQL server of DATABASE_URL when one is set) and gives the
+under bench/results/, or `BENCH_DB_NAME` (`flowyard_bench`) on the PostgreSQL server of DATABASE_URL when one is
+set; two engineers on one server give theirs different names, as the database is dropped and recreated) and gives the
 exchange, queues, Redis keys and channel groups a prefix that carries the run id, so the benchmarks never touch
 anyone else's data and clean-up can find everything they created. The same variables reach every child process
 (engines, Daphne) through os.environ."""
@@ -14,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from bench.common import RESULTS_DIR, ROOT, RUN_ID
 
-BENCH_DB_NAME = "flowyard_bench"
+BENCH_DB_NAME = os.environ.get("BENCH_DB_NAME") or "flowyard_bench"
 SQLITE_PATH = RESULTS_DIR / "bench.sqlite3"
 _configured = False
 _ready = False

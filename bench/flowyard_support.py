@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import shutil
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bench import djangoenv
@@ -174,13 +176,15 @@ def disable_and_clean(bench: Bench | None) -> None:
 
 
 def start_profiler(procs: Children, pid: int, name: str, seconds: float) -> Any | None:
-    """With BENCH_PROFILE=1 and py-spy in the virtualenv, sample the engine for `seconds` into
+    """With BENCH_PROFILE=1 and py-spy in the virtualenv (or on PATH), sample the engine for `seconds` into
     bench/results/<name>.pyspy.txt (collapsed stacks: one line per stack, its sample count last)."""
     import os
 
     from bench.common import RESULTS_DIR, ROOT
 
     spy = ROOT / ".venv" / "bin" / "py-spy"
+    if not spy.exists():
+        spy = Path(shutil.which("py-spy") or spy)
     if not os.environ.get("BENCH_PROFILE") or not spy.exists():
         return None
     out = RESULTS_DIR / f"{name}.pyspy.txt"

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import redis
+from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import transaction
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 from pika.exceptions import AMQPError
 
 from admin_ui.errors import Refusal, ServiceError
 from admin_ui.json_input import json_object_loads
+from admin_ui.lookup_cache import LookupCache
+from admin_ui.lookup_cache import generation as lookup_generation
 from admin_ui.models import Tenant
 from admin_ui.services import audit_log
 from processes import events as live
@@ -32,7 +35,6 @@ from topology.webhooks import (
     hash_token,
     signature_matches,
     webhook_for_token,
-    webhook_revocations,
     webhook_signing_secret,
 )
 
@@ -146,21 +148,6 @@ def process_start_many(
     return processes
 
 
-def process_accept(
-    *,
-    version: TopologyVersion,
-    body: Any,
-    headers: Mapping[str, str] | None = None,
-    actor: Any = None,
-    node_key: str | None = None,
-    kinds: Iterable[str] = (Node.Kind.START_MANUAL,),
-) -> Accepted:
-    """Start a process without a database write: returns once RabbitMQ confirmed its first messages."""
-    plan = _plan(version=version, bodies=[body], headers=headers, actor=actor, node_key=node_key, kinds=kinds)[0]
-    _publish([plan])
-    return Accepted(correlation_id=plan.correlation_id)
-
-
 def _plan(
     *,
     version: TopologyVersion,
@@ -189,10 +176,17 @@ def _publish(plans: list[StartPlan]) -> None:
     try:
         start_publisher.publish(publish_rounds(plans))
     except (AMQPError, OSError) as exc:
-        log.error("start of %d processes failed: %s", len(plans), exc)
-        raise ServiceError(
-            "The message broker is unavailable; nothing was started.", reason=Refusal.UNAVAILABLE
-        ) from exc
+        raise _unavailable(len(plans), exc) from exc
+
+
+def _unavailable(count: int, exc: Exception) -> ServiceError:
+    log.error("start of %d processes failed: %s", count, exc)
+    return ServiceError("The message broker is unavailable; nothing was started.", reason=Refusal.UNAVAILABLE)
+
+
+# (tenant id, topology name, start node key or None) -> (spec of the enabled version, start node key).
+REST_CACHE_SECONDS = 5.0
+_rest_targets: LookupCache[tuple[int, str, str | None], tuple[VersionSpec, str]] = LookupCache(REST_CACHE_SECONDS)
 
 
 def topology_start(
@@ -204,12 +198,26 @@ def topology_start(
     headers: Mapping[str, str] | None = None,
     node_key: str | None = None,
 ) -> Accepted:
-    """Start the enabled version of the tenant's topology called `name` (the REST start)."""
-    topology = Topology.objects.filter(tenant=tenant, name=name, deleted_at__isnull=True).first()
-    if topology is None:
-        raise ServiceError(f"Unknown topology {name!r}.", reason=Refusal.NOT_FOUND)
-    version = enabled_version(topology=topology)
-    return process_accept(version=version, body=body, headers=headers, actor=actor, node_key=node_key)
+    """Start the enabled version of the tenant's topology called `name` (the REST start): no database access while
+    the name's target is cached (a few seconds; enable, disable, rename and delete in this process drop it)."""
+    key = (tenant.pk, name, node_key)
+    hit = _rest_targets.get(key)
+    if hit is None:
+        seen = lookup_generation()
+        topology = Topology.objects.filter(tenant=tenant, name=name, deleted_at__isnull=True).first()
+        if topology is None:
+            raise ServiceError(f"Unknown topology {name!r}.", reason=Refusal.NOT_FOUND)
+        version = enabled_version(topology=topology)
+        payload = payload_bytes(body)  # before the node: a bad body is a 400 whatever the node
+        node = start_node(version=version, node_key=node_key, kinds=(Node.Kind.START_MANUAL,))
+        spec, start_key = cached_version_spec(version), node.key
+        _rest_targets.put(key, (spec, start_key), generation=seen)
+    else:
+        (spec, start_key), payload = hit[0], payload_bytes(body)
+    user = str(getattr(actor, "pk", "") or "")
+    plan = plan_start(version=spec, node=spec.nodes[start_key], body=payload, user=user, extra_headers=headers)
+    _publish([plan])
+    return Accepted(correlation_id=plan.correlation_id)
 
 
 def _is_json(content_type: str) -> bool:
@@ -226,7 +234,7 @@ WEBHOOK_REFUSALS = {
 
 @dataclass(frozen=True)
 class WebhookTarget:
-    """Where a webhook token starts processes: looked up once, then cached by the web worker.
+    """Where a webhook token starts processes: looked up once, then cached by the web worker for a few seconds.
 
     `refusal` is set (and `spec` None) when the webhook exists but cannot start now (no enabled version).
     """
@@ -238,37 +246,59 @@ class WebhookTarget:
     refusal: Refusal | None = None
 
 
-# Hashed token -> (monotonic expiry, changes seen, target or None for an unknown token). A revoke, rotation or
-# signing change in this process invalidates the entries at once; other workers see one within the TTL.
-_webhook_targets: dict[str, tuple[float, int, WebhookTarget | None]] = {}
+# Hashed token -> its target, or None for an unknown token (see `admin_ui.lookup_cache` for the invalidation).
 WEBHOOK_CACHE_SECONDS = 5.0
+_webhook_targets: LookupCache[str, WebhookTarget | None] = LookupCache(WEBHOOK_CACHE_SECONDS)
 
 
-def _webhook_target(token: str) -> WebhookTarget | None:
-    key = hash_token(token)
-    hit = _webhook_targets.get(key)
-    revocations = webhook_revocations()
-    if hit is not None and hit[0] > time.monotonic() and hit[1] == revocations:
-        return hit[2]
-    target = None
-    webhook = webhook_for_token(token)
-    if webhook is not None:
-        secret = webhook_signing_secret(webhook)
-        try:
-            version = enabled_version(topology=webhook.topology)
-            node = start_node(version=version, node_key=webhook.node_key, kinds=(Node.Kind.START_WEBHOOK,))
-        except ServiceError as exc:
-            target = WebhookTarget(secret=secret, refusal=exc.reason)
-        else:
-            spec = cached_version_spec(version)
-            target = WebhookTarget(secret=secret, version_pk=version.pk, spec=spec, node_key=node.key)
-    if len(_webhook_targets) > 10_000:
-        _webhook_targets.clear()
-    _webhook_targets[key] = (time.monotonic() + WEBHOOK_CACHE_SECONDS, revocations, target)
+def _webhook_target_load(key: str, token: str) -> WebhookTarget | None:
+    """Read a token's target from the database and cache it (in a worker thread: the ORM is sync)."""
+    seen = lookup_generation()
+    _connection_between_requests()
+    try:
+        target = None
+        webhook = webhook_for_token(token)
+        if webhook is not None:
+            secret = webhook_signing_secret(webhook)
+            try:
+                version = enabled_version(topology=webhook.topology)
+                node = start_node(version=version, node_key=webhook.node_key, kinds=(Node.Kind.START_WEBHOOK,))
+            except ServiceError as exc:
+                target = WebhookTarget(secret=secret, refusal=exc.reason)
+            else:
+                spec = cached_version_spec(version)
+                target = WebhookTarget(secret=secret, version_pk=version.pk, spec=spec, node_key=node.key)
+    finally:
+        _connection_between_requests()
+    _webhook_targets.put(key, target, generation=seen)
     return target
 
 
-def webhook_start(
+def _connection_between_requests() -> None:
+    # The intake sends no request signals and its worker thread outlives requests: close a connection that is
+    # broken or past DATABASE_CONN_MAX_AGE as Django does between requests (never inside a transaction).
+    if not connection.in_atomic_block:
+        close_old_connections()
+
+
+# Lookups in flight, by hashed token: when an entry expires, the requests that find it missing share one lookup
+# instead of queueing fifty on the worker's database thread.
+_webhook_loads: dict[str, asyncio.Future[WebhookTarget | None]] = {}
+
+
+async def _webhook_target(token: str) -> WebhookTarget | None:
+    key = hash_token(token)
+    hit = _webhook_targets.get(key)
+    if hit is not None:
+        return hit[0]
+    load = _webhook_loads.get(key)
+    if load is None or load.get_loop() is not asyncio.get_running_loop():
+        load = _webhook_loads[key] = asyncio.ensure_future(sync_to_async(_webhook_target_load)(key, token))
+        load.add_done_callback(lambda done: _webhook_loads.pop(key) if _webhook_loads.get(key) is done else None)
+    return await asyncio.shield(load)  # a caller that goes away does not cancel the others' lookup
+
+
+async def webhook_start(
     *,
     token: str,
     body: bytes,
@@ -278,10 +308,10 @@ def webhook_start(
 ) -> Accepted:
     """The webhook intake: signature and content type checked, no database write, returns once RabbitMQ confirmed.
 
-    Concurrent requests share the process's start publisher, so their confirms pipeline; the token lookup is
-    cached, and the recorder writes the Process row from the start's events.
+    Runs on the web server's event loop: concurrent requests share the process's start publisher, so their
+    confirms pipeline; the token lookup is cached, and the recorder writes the Process row from the start's events.
     """
-    target = _webhook_target(token)
+    target = await _webhook_target(token)
     if target is None:
         raise ServiceError(WEBHOOK_REFUSALS[Refusal.NOT_FOUND], reason=Refusal.NOT_FOUND)
     if not signature_matches(secret=target.secret, body=body, signature=signature):
@@ -296,7 +326,10 @@ def webhook_start(
     plan = plan_start(
         version=target.spec, node=target.spec.nodes[target.node_key], body=payload_bytes(body), extra_headers=headers
     )
-    _publish([plan])
+    try:
+        await start_publisher.apublish(publish_rounds([plan]))
+    except (AMQPError, OSError) as exc:
+        raise _unavailable(1, exc) from exc
     return Accepted(correlation_id=plan.correlation_id)
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from processes import api, views
+from processes import hooks, views
 
 urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
@@ -15,5 +15,5 @@ urlpatterns = [
     path("processes/<int:pk>/", views.process_detail, name="process_detail"),
     path("processes/<int:pk>/terminate/", views.process_terminate_view, name="process_terminate"),
     path("topologies/<int:pk>/start/", views.topology_start_view, name="topology_start"),
-    path("hooks/<str:token>", api.WebhookStartApi.as_view(), name="webhook_start"),
+    path("hooks/<str:token>", hooks.webhook_intake, name="webhook_start"),
 ]

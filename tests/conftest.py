@@ -10,6 +10,7 @@ import pytest
 from django.core.management.base import CommandError
 from django.test import Client, TransactionTestCase
 
+from admin_ui.lookup_cache import lookups_changed
 from admin_ui.models import Role
 from tests.factories import make_member, make_tenant, make_user
 
@@ -43,6 +44,12 @@ os.environ.setdefault("FLOWYARD_ALLOW_DEV_KEYS", "true")
 def _own_throttle_counters(settings):
     # Failed logins of one test must not lock the same account out in the next one (or in the next run).
     settings.FLOWYARD_THROTTLE_PREFIX = f"fytest-throttle-{uuid.uuid4().hex}"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_lookup_caches():
+    # A test's rows are rolled back and their ids reused by the next test: start each as a new web worker would.
+    lookups_changed()
 
 
 @pytest.fixture(autouse=True)

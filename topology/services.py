@@ -11,6 +11,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from admin_ui.errors import Refusal, ServiceError, refuse_control_characters
+from admin_ui.lookup_cache import lookups_changed
 from admin_ui.models import ApplicationInstall, Tenant
 from admin_ui.services import audit_log
 from topology import selectors
@@ -232,6 +233,7 @@ def topology_rename(*, topology: Topology, name: str, actor: Any, description: s
     topology.save(update_fields=["name", "description", "updated_at"])
     after = {"name": topology.name, "description": topology.description}
     _audit(tenant=topology.tenant, actor=actor, action="topology.rename", obj=topology, before=before, after=after)
+    lookups_changed()
     return topology
 
 
@@ -285,6 +287,7 @@ def topology_delete(*, topology: Topology, actor: Any, force: bool = False) -> T
             after={"deleted": True, "forced": bool(force and running), "in_progress": running},
         )
     topology.deleted_at = locked.deleted_at
+    lookups_changed()
     return topology
 
 
@@ -459,12 +462,14 @@ def topology_import(
 def version_after_enable(version: TopologyVersion) -> None:
     """Runtime side of enabling (after commit): webhooks, queues, engines, cron rows."""
     # After commit: engines reading the database must already see the version as enabled.
+    lookups_changed()
     webhook_ensure(version=version)
     control.version_started(version)
     cron_sync(topology=version.topology)
 
 
 def version_after_disable(version: TopologyVersion) -> None:
-    """Runtime side of disabling (after commit): cron rows removed, engines told."""
+    """Runtime side of disabling (after commit): cron rows removed, web workers' start caches and engines told."""
+    lookups_changed()
     cron_sync(topology=version.topology)
     control.version_stopped(version)

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from admin_ui.crypto import decrypt_json, encrypt_json
+from admin_ui.lookup_cache import lookups_changed
 from admin_ui.services import audit_log
 from topology.models import Node, Topology, Webhook
 
@@ -56,22 +57,13 @@ def webhook_create(*, topology: Topology, node_key: str, signing_secret_encrypte
     return webhook, token
 
 
-_revocations = 0
-
-
-def webhook_revocations() -> int:
-    """How many revokes, rotations and signing changes this process made: token lookup caches drop older reads."""
-    return _revocations
-
-
 def webhook_revoke(*, webhook: Webhook, actor: Any = None) -> Webhook:
-    """Revoke a webhook: its URL answers 404 from now on."""
-    global _revocations
+    """Revoke a webhook: its URL answers 404 from now on (other web workers: within their cache's few seconds)."""
     if webhook.revoked_at is None:
         before = _snapshot(webhook)
         webhook.revoked_at = timezone.now()
         webhook.save(update_fields=["revoked_at"])
-        _revocations += 1
+        lookups_changed()
         audit_log(
             tenant=webhook.tenant,
             actor=actor,
@@ -86,8 +78,7 @@ def webhook_revoke(*, webhook: Webhook, actor: Any = None) -> Webhook:
 @transaction.atomic
 def webhook_rotate(*, webhook: Webhook, actor: Any = None) -> Webhook:
     """Replace a webhook's URL with a new one (the old one answers 404 at once); the signing secret carries over."""
-    global _revocations
-    _revocations += 1
+    lookups_changed()
     old = Webhook.objects.select_for_update().get(pk=webhook.pk)
     before = _snapshot(old)
     if old.revoked_at is None:
@@ -102,8 +93,7 @@ def webhook_rotate(*, webhook: Webhook, actor: Any = None) -> Webhook:
 
 def webhook_signing_set(*, webhook: Webhook, signed: bool, actor: Any = None) -> Webhook:
     """Require (with a new random secret) or stop requiring an HMAC signature on this webhook's requests."""
-    global _revocations
-    _revocations += 1
+    lookups_changed()
     before = _snapshot(webhook)
     webhook.signing_secret_encrypted = encrypt_json(secrets.token_hex(32)) if signed else ""
     webhook.save(update_fields=["signing_secret_encrypted"])

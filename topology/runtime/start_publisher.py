@@ -66,6 +66,10 @@ class _Link:
         self.opened = False
         self.channel: Any = None
         self.waiting: list[_Job] = []  # submitted before the channel was open
+        # Submitted by callers, not yet taken by the ioloop: one wake-up of the ioloop takes them all, so a busy
+        # web worker does not write to the ioloop's wake-up pipe once per request.
+        self.submitted: list[_Job] = []
+        self.submit_lock = threading.Lock()
         self.jobs: set[_Job] = set()
         self.by_message_id: dict[str, _Job] = {}
         self.confirms = broker.Confirms()
@@ -79,11 +83,21 @@ class _Link:
         self.thread.start()
 
     def submit(self, job: _Job) -> None:
+        with self.submit_lock:
+            self.submitted.append(job)
+            if len(self.submitted) > 1:
+                return  # a wake-up is already on its way and will take this job too
         try:
-            self.connection.ioloop.add_callback_threadsafe(functools.partial(self._begin, job))
+            self.connection.ioloop.add_callback_threadsafe(self._take_submitted)
         except Exception as exc:  # the ioloop is gone
             self.alive = False
-            job.fail(f"the broker connection is closed: {exc}")
+            for failed in self._submitted_jobs():
+                failed.fail(f"the broker connection is closed: {exc}")
+
+    def _submitted_jobs(self) -> list[_Job]:
+        with self.submit_lock:
+            jobs, self.submitted = self.submitted, []
+        return jobs
 
     def close(self) -> None:
         if self.alive:
@@ -94,6 +108,10 @@ class _Link:
             self.thread.join(10)
 
     # ------------------------------------------------------------------------------------------ ioloop thread
+
+    def _take_submitted(self) -> None:
+        for job in self._submitted_jobs():
+            self._begin(job)
 
     def _close(self) -> None:
         if self.connection.is_open:
@@ -133,7 +151,7 @@ class _Link:
         self.connection.ioloop.stop()
 
     def _fail_all(self, reason: str) -> None:
-        for job in [*self.waiting, *self.jobs]:
+        for job in [*self.waiting, *self.jobs, *self._submitted_jobs()]:
             job.fail(reason)
         self.waiting.clear()
         self.jobs.clear()
@@ -219,7 +237,8 @@ class StartPublisher:
 
     async def apublish(self, rounds: list[list[Outgoing]], *, timeout: float = 30) -> None:
         try:
-            await asyncio.wait_for(asyncio.wrap_future(self._submit(rounds)), timeout)
+            async with asyncio.timeout(timeout):  # unlike wait_for, no task of its own per call
+                await asyncio.wrap_future(self._submit(rounds))
         except TimeoutError as exc:
             raise PublishError(f"no confirm within {timeout}s") from exc
 

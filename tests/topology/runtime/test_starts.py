@@ -12,6 +12,7 @@ from django_celery_beat.models import PeriodicTask
 from processes.models import Process
 from processes.tasks import cron_start
 from tests.admin_ui.factories import make_token
+from tests.processes.lane_support import lane_call
 from tests.topology.runtime.harness import wait_process
 from tests.topology.runtime_factories import make_runtime_version
 from topology.cron import cron_sync
@@ -53,6 +54,27 @@ def test_rest_start_with_token_returns_correlation_id(tenant_a, runtime):
     response = client.post("/api/topologies/orders/start", data=json.dumps({"id": 1}), content_type="application/json")
     assert response.status_code == 202, response.content
     process = wait_process(response.json()["correlation_id"], env=runtime)
+    assert process.status == Process.Status.SUCCESS and process.version == version
+
+
+def test_a_rest_start_with_its_target_cached_makes_one_query(tenant_a, runtime, django_assert_num_queries):
+    simple(tenant_a, runtime, name="cheap")
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {make_token(tenant_a, ['start'], name='ci').key}")
+    first = client.post("/api/topologies/cheap/start", data="{}", content_type="application/json")
+    assert first.status_code == 202, first.content
+    with django_assert_num_queries(1):  # the token with its creator's current role; no topology, version or row
+        again = client.post("/api/topologies/cheap/start", data='{"n": 2}', content_type="application/json")
+    assert again.status_code == 202, again.content
+    for response in (first, again):
+        assert wait_process(response.json()["correlation_id"], env=runtime).status == Process.Status.SUCCESS
+
+
+def test_the_webhook_lane_answers_202_after_the_confirm_and_the_process_runs(tenant_a, runtime):
+    version = simple(tenant_a, runtime, start_kind="start.webhook", name="lane")
+    path = "/hooks/" + webhook_urls(topology=version.topology)["start"].rsplit("/hooks/", 1)[1]
+    status, _, content = lane_call(path, json.dumps({"event": "paid"}).encode())
+    assert status == 202, content
+    process = wait_process(json.loads(content)["correlation_id"], env=runtime)
     assert process.status == Process.Status.SUCCESS and process.version == version
 
 
