@@ -177,10 +177,12 @@ def start_profiler(procs: Children, pid: int, name: str, seconds: float) -> Any 
     """With BENCH_PROFILE=1 and py-spy in the virtualenv, sample the engine for `seconds` into
     bench/results/<name>.pyspy.txt (collapsed stacks: one line per stack, its sample count last)."""
     import os
+    from pathlib import Path
 
     from bench.common import RESULTS_DIR, ROOT
 
-    spy = ROOT / ".venv" / "bin" / "py-spy"
+    # py-spy is no project dependency: the virtualenv's, else BENCH_PYSPY (a py-spy installed anywhere else).
+    spy = Path(os.environ.get("BENCH_PYSPY") or ROOT / ".venv" / "bin" / "py-spy")
     if not os.environ.get("BENCH_PROFILE") or not spy.exists():
         return None
     out = RESULTS_DIR / f"{name}.pyspy.txt"
