@@ -364,6 +364,8 @@ class Engine:
         job = Job(self._gen, tag, node, headers, body, mid, bool(method.redelivered))
         if h.START_RUNS in headers:
             job.carried = decode_runs(headers.pop(h.START_RUNS))
+            for run in job.carried:
+                run.carried = True
         started = time.time()
         if headers.get(h.CORRELATION_ID, "") in self.terminated:
             outcome = Outcome(code=TERMINATED, message="process terminated")

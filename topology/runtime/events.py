@@ -115,6 +115,9 @@ class NodeRun:
     starts: list[ProcessStart] = field(default_factory=list)
     # Input and output bodies, capped, of `keepPayload` nodes only (payloads can hold personal data).
     payload: dict[str, Any] | None = None
+    # A start step's run reported by the engine that consumed one of the step's messages: every message of the
+    # step carries it (a fan-out's branches each), so seeing it again is no redelivery (never a duplicate).
+    carried: bool = False
 
     @property
     def emitted_total(self) -> int:
@@ -140,6 +143,7 @@ class NodeRun:
             "trash": self.trash.to_wire() if self.trash is not None else None,
             "starts": [s.to_wire() for s in self.starts],
             "payload": self.payload,
+            "carried": self.carried,
         }
 
     @classmethod
@@ -164,6 +168,7 @@ class NodeRun:
             trash=TrashRecord.from_wire(trash) if trash else None,
             starts=[ProcessStart.from_wire(s) for s in data.get("starts") or []],
             payload=data.get("payload") or None,
+            carried=bool(data.get("carried")),
         )
 
 

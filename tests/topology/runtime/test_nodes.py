@@ -260,6 +260,9 @@ def test_fanout_and_join_merge_branches(tenant_a, runtime):
     # Both branches reach the join in the same step now (the transforms run in the fan-out's step), so the two
     # arrivals run side by side: exactly one of them completes the set and emits the merge.
     assert sorted(run.emitted for run in runs(process, "join")) == [0, 1]
+    # Both branch messages carry the start step's runs (start, fork, left, right): without faults, none of the
+    # second copies counts as a redelivered duplicate (issue 13).
+    assert process.duplicates == 0 and process.done == process.total
 
 
 def test_wait_node_delays_through_tiers(tenant_a, runtime):
