@@ -62,6 +62,10 @@ TERMINATED_RESTORE_SECONDS = 30.0
 RECONNECT_BASE_SECONDS = 0.5
 RECONNECT_MAX_SECONDS = 10.0
 DRAIN_SECONDS = 10.0
+# A node's prefetch is how many of its messages run at once; the broker may deliver this many times more, so that
+# the inputs whose outputs and event batch await their confirms (and then the ack) do not hold a run's slot: a
+# slow node (a connector's HTTP call) is then never idle while the broker confirms.
+WINDOW_FACTOR = 2
 
 
 @dataclass
@@ -79,8 +83,15 @@ class Job:
     # Runs of a start step made outside an engine, carried in the message's headers (reported before ours).
     carried: list[NodeRun] | None = None
     step: Step | None = None
+    slot: tuple[int, str] | None = None  # the node whose run slot the job holds while it runs in the pool
     pending: int = 0
     settled: bool = False
+
+
+def delivery_window(node: NodeSpec) -> int:
+    """The broker prefetch of a node's consumer: one for ordered nodes (their order), else a multiple of its runs."""
+    prefetch = node.effective_prefetch
+    return prefetch if prefetch == 1 else prefetch * WINDOW_FACTOR
 
 
 def delivery_count(props: Any) -> int:
@@ -141,6 +152,9 @@ class Engine:
         self._events_unconfirmed = 0
         self._inflight = 0
         self._draining = False
+        # Pool runs per node, and the delivered inputs waiting for a slot (see WINDOW_FACTOR).
+        self._running: dict[tuple[int, str], int] = {}
+        self._waiting: dict[tuple[int, str], deque[Job]] = {}
 
     # ------------------------------------------------------------------------------------------ lifecycle
 
@@ -332,7 +346,7 @@ class Engine:
             self._channel.queue_declare(queue=queue, durable=True, arguments=node.queue_arguments())
             self._channel.queue_bind(queue=queue, exchange=names.exchange(), routing_key=queue)
             # basic.qos without global applies to consumers created after it: one prefetch per node.
-            self._channel.basic_qos(prefetch_count=node.effective_prefetch)
+            self._channel.basic_qos(prefetch_count=delivery_window(node))
             tag = self._channel.basic_consume(queue=queue, on_message_callback=self._on_message)
             self._consumers[queue] = tag
             self._queue_of_tag[tag] = queue
@@ -390,7 +404,28 @@ class Engine:
             job.step = self._run(job, self.runtime)
             self._on_result(job)
             return
+        self._submit(job)
+
+    def _submit(self, job: Job) -> None:
+        """Run the job in the pool when its node has a free slot, else queue it for the next free one."""
+        node = job.node
+        key = (node.version.id, node.key)
+        running = self._running.get(key, 0)
+        if running >= node.effective_prefetch:
+            self._waiting.setdefault(key, deque()).append(job)
+            return
+        self._running[key] = running + 1
+        job.slot = key
         self.pool.submit(self._work, job, self.runtime)
+
+    def _release(self, job: Job) -> None:
+        key, job.slot = job.slot, None
+        if key is None:
+            return
+        self._running[key] -= 1
+        waiting = self._waiting.get(key)
+        if waiting:
+            self._submit(waiting.popleft())
 
     @staticmethod
     def _run(job: Job, runtime: RuntimeSpec) -> Step:
@@ -450,6 +485,7 @@ class Engine:
         if job.gen != self._gen:
             return
         self._inflight -= 1
+        self._release(job)
         step = job.step
         assert step is not None and self._conn is not None
         # --- limiter (topology/runtime/limits.py): Redis down stops this node's intake; a held run resumes it
@@ -473,7 +509,7 @@ class Engine:
         self._inflight -= 1
         if job.gen == self._gen and not self._draining:
             self._inflight += 1
-            self.pool.submit(self._work, job, self.runtime)
+            self._submit(job)
 
     def _finish(self, job: Job) -> None:
         self._batch.append(job)
