@@ -30,7 +30,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from queue import Empty, SimpleQueue
 from typing import Any
@@ -47,6 +46,7 @@ from topology.runtime import headers as h
 from topology.runtime.backoff import Backoff
 from topology.runtime.events import EventBatch, NodeRun, decode_runs
 from topology.runtime.executor import Outcome, Step, outcome_step, poisoned, redelay, run_step
+from topology.runtime.pool import NodePool
 from topology.runtime.recorder import Recorder
 from topology.runtime.results import TERMINATED
 from topology.runtime.spec import NodeSpec, RuntimeSpec, load_runtime
@@ -121,8 +121,7 @@ class Engine:
         self.terminated: frozenset[str] = frozenset()
         # Terminates heard on the control exchange, kept even when Redis forgot them.
         self._terminated_broadcast: frozenset[str] = frozenset()
-        self.pool_size = 8
-        self.pool = ThreadPoolExecutor(max_workers=self.pool_size, thread_name_prefix="node")
+        self.pool = NodePool(4)
         self.flush_seconds = max(1, int(settings.FLOWYARD_EVENT_FLUSH_MS)) / 1000
         self.delivery_limit = max(1, int(settings.FLOWYARD_DELIVERY_LIMIT))
         self._stopping = threading.Event()
@@ -198,7 +197,7 @@ class Engine:
             self._stopping.wait(delay)
         if self.recorder is not None:
             self.recorder.stop()
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool.shutdown()
         log.info("engine %s stopped", self.engine_id)
 
     def stop(self) -> None:
@@ -357,12 +356,7 @@ class Engine:
         )
 
     def _resize_pool(self, needed: int) -> None:
-        size = max(4, min(int(os.environ.get("FLOWYARD_ENGINE_MAX_THREADS", "128")), needed))
-        if size > self.pool_size:
-            old = self.pool
-            self.pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="node")
-            self.pool_size = size
-            old.shutdown(wait=False)
+        self.pool.grow(max(4, min(int(os.environ.get("FLOWYARD_ENGINE_MAX_THREADS", "128")), needed)))
 
     # ------------------------------------------------------------------------------------------ hot path
 
