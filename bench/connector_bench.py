@@ -8,7 +8,7 @@ import time
 
 from bench import djangoenv
 from bench import flowyard_support as fy
-from bench.common import BenchResult, StubServer, children, env_float, env_int
+from bench.common import BenchResult, StubServer, children, cpu_seconds, env_float, env_int
 
 TARGET = 320.0
 PREFETCH = 20
@@ -89,8 +89,10 @@ def run() -> BenchResult:
             stub.first_at = stub.last_at = stub.busy_seconds = 0.0
             hits_before = stub.hits
             spy = fy.start_profiler(procs, engine.pid, "connector", count / 100)
+            cpu0 = cpu_seconds(engine.pid) or 0.0
             ids = fy.start_processes(bench, count, offset=len(warm))
             finished = fy.wait_finished(ids, timeout=timeout)
+            cpu1 = cpu_seconds(engine.pid) or 0.0
             fy.finish_profiler(spy)
             calls = stub.hits - hits_before
             window = stub.last_at - stub.first_at
@@ -108,6 +110,9 @@ def run() -> BenchResult:
                     "stub_delay_ms": DELAY * 1000,
                     "ideal_per_s": PREFETCH / DELAY,
                     "success": finished.success,
+                    # The engine's CPU per call (its recorder thread included): on a shared machine the calls/s
+                    # depend on the CPU the engine gets, this does not.
+                    "engine_cpu_ms_per_call": round(1000 * (cpu1 - cpu0) / count, 3),
                 }
             )
             if finished.done < count:

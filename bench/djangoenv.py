@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from bench.common import RESULTS_DIR, ROOT, RUN_ID
 
+# BENCH_DB_NAME: a name of its own for each checkout running benchmarks against one shared PostgreSQL server.
 BENCH_DB_NAME = os.environ.get("BENCH_DB_NAME") or "flowyard_bench"
 SQLITE_PATH = RESULTS_DIR / "bench.sqlite3"
 _configured = False

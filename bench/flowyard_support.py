@@ -176,13 +176,14 @@ def disable_and_clean(bench: Bench | None) -> None:
 
 
 def start_profiler(procs: Children, pid: int, name: str, seconds: float) -> Any | None:
-    """With BENCH_PROFILE=1 and py-spy in the virtualenv (or on PATH), sample the engine for `seconds` into
+    """With BENCH_PROFILE=1 and py-spy (BENCH_PYSPY, the virtualenv's or on PATH), sample the engine for `seconds` into
     bench/results/<name>.pyspy.txt (collapsed stacks: one line per stack, its sample count last)."""
     import os
 
     from bench.common import RESULTS_DIR, ROOT
 
-    spy = ROOT / ".venv" / "bin" / "py-spy"
+    # py-spy is no project dependency: BENCH_PYSPY, else the virtualenv's, else one on PATH.
+    spy = Path(os.environ.get("BENCH_PYSPY") or ROOT / ".venv" / "bin" / "py-spy")
     if not spy.exists():
         spy = Path(shutil.which("py-spy") or spy)
     if not os.environ.get("BENCH_PROFILE") or not spy.exists():

@@ -30,7 +30,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from queue import Empty, SimpleQueue
 from typing import Any
@@ -47,6 +46,7 @@ from topology.runtime import headers as h
 from topology.runtime.backoff import Backoff
 from topology.runtime.events import EventBatch, NodeRun, decode_runs
 from topology.runtime.executor import Outcome, Step, outcome_step, poisoned, redelay, run_step
+from topology.runtime.pool import NodePool
 from topology.runtime.recorder import Recorder
 from topology.runtime.results import TERMINATED
 from topology.runtime.spec import NodeSpec, RuntimeSpec, load_runtime
@@ -62,6 +62,10 @@ TERMINATED_RESTORE_SECONDS = 30.0
 RECONNECT_BASE_SECONDS = 0.5
 RECONNECT_MAX_SECONDS = 10.0
 DRAIN_SECONDS = 10.0
+# A node's prefetch is how many of its messages run at once; the broker may deliver this many times more, so that
+# the inputs whose outputs and event batch await their confirms (and then the ack) do not hold a run's slot: a
+# slow node (a connector's HTTP call) is then never idle while the broker confirms.
+WINDOW_FACTOR = 2
 
 
 @dataclass
@@ -79,8 +83,15 @@ class Job:
     # Runs of a start step made outside an engine, carried in the message's headers (reported before ours).
     carried: list[NodeRun] | None = None
     step: Step | None = None
+    slot: tuple[int, str] | None = None  # the node whose run slot the job holds while it runs in the pool
     pending: int = 0
     settled: bool = False
+
+
+def delivery_window(node: NodeSpec) -> int:
+    """The broker prefetch of a node's consumer: one for ordered nodes (their order), else a multiple of its runs."""
+    prefetch = node.effective_prefetch
+    return prefetch if prefetch == 1 else prefetch * WINDOW_FACTOR
 
 
 def delivery_count(props: Any) -> int:
@@ -110,8 +121,7 @@ class Engine:
         self.terminated: frozenset[str] = frozenset()
         # Terminates heard on the control exchange, kept even when Redis forgot them.
         self._terminated_broadcast: frozenset[str] = frozenset()
-        self.pool_size = 8
-        self.pool = ThreadPoolExecutor(max_workers=self.pool_size, thread_name_prefix="node")
+        self.pool = NodePool(4)
         self.flush_seconds = max(1, int(settings.FLOWYARD_EVENT_FLUSH_MS)) / 1000
         self.delivery_limit = max(1, int(settings.FLOWYARD_DELIVERY_LIMIT))
         self._stopping = threading.Event()
@@ -141,6 +151,9 @@ class Engine:
         self._events_unconfirmed = 0
         self._inflight = 0
         self._draining = False
+        # Pool runs per node, and the delivered inputs waiting for a slot (see WINDOW_FACTOR).
+        self._running: dict[tuple[int, str], int] = {}
+        self._waiting: dict[tuple[int, str], deque[Job]] = {}
 
     # ------------------------------------------------------------------------------------------ lifecycle
 
@@ -185,7 +198,7 @@ class Engine:
             self._stopping.wait(delay)
         if self.recorder is not None:
             self.recorder.stop()
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool.shutdown()
         log.info("engine %s stopped", self.engine_id)
 
     def stop(self) -> None:
@@ -335,7 +348,7 @@ class Engine:
             self._channel.queue_declare(queue=queue, durable=True, arguments=node.queue_arguments())
             self._channel.queue_bind(queue=queue, exchange=names.exchange(), routing_key=queue)
             # basic.qos without global applies to consumers created after it: one prefetch per node.
-            self._channel.basic_qos(prefetch_count=node.effective_prefetch)
+            self._channel.basic_qos(prefetch_count=delivery_window(node))
             tag = self._channel.basic_consume(queue=queue, on_message_callback=self._on_message)
             self._consumers[queue] = tag
             self._queue_of_tag[tag] = queue
@@ -346,12 +359,7 @@ class Engine:
         )
 
     def _resize_pool(self, needed: int) -> None:
-        size = max(4, min(int(os.environ.get("FLOWYARD_ENGINE_MAX_THREADS", "128")), needed))
-        if size > self.pool_size:
-            old = self.pool
-            self.pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="node")
-            self.pool_size = size
-            old.shutdown(wait=False)
+        self.pool.grow(max(4, min(int(os.environ.get("FLOWYARD_ENGINE_MAX_THREADS", "128")), needed)))
 
     # ------------------------------------------------------------------------------------------ hot path
 
@@ -367,6 +375,8 @@ class Engine:
         job = Job(self._gen, tag, node, headers, body, mid, bool(method.redelivered))
         if h.START_RUNS in headers:
             job.carried = decode_runs(headers.pop(h.START_RUNS))
+            for run in job.carried:
+                run.carried = True
         started = time.time()
         if headers.get(h.CORRELATION_ID, "") in self.terminated:
             outcome = Outcome(code=TERMINATED, message="process terminated")
@@ -391,7 +401,28 @@ class Engine:
             job.step = self._run(job, self.runtime)
             self._on_result(job)
             return
+        self._submit(job)
+
+    def _submit(self, job: Job) -> None:
+        """Run the job in the pool when its node has a free slot, else queue it for the next free one."""
+        node = job.node
+        key = (node.version.id, node.key)
+        running = self._running.get(key, 0)
+        if running >= node.effective_prefetch:
+            self._waiting.setdefault(key, deque()).append(job)
+            return
+        self._running[key] = running + 1
+        job.slot = key
         self.pool.submit(self._work, job, self.runtime)
+
+    def _release(self, job: Job) -> None:
+        key, job.slot = job.slot, None
+        if key is None:
+            return
+        self._running[key] -= 1
+        waiting = self._waiting.get(key)
+        if waiting:
+            self._submit(waiting.popleft())
 
     @staticmethod
     def _run(job: Job, runtime: RuntimeSpec) -> Step:
@@ -451,6 +482,7 @@ class Engine:
         if job.gen != self._gen:
             return
         self._inflight -= 1
+        self._release(job)
         step = job.step
         assert step is not None and self._conn is not None
         # --- limiter (topology/runtime/limits.py): Redis down stops this node's intake; a held run resumes it
@@ -475,7 +507,7 @@ class Engine:
         self._inflight -= 1
         if job.gen == self._gen and not self._draining:
             self._inflight += 1
-            self.pool.submit(self._work, job, self.runtime)
+            self._submit(job)
 
     def _finish(self, job: Job) -> None:
         self._batch.append(job)

@@ -2,7 +2,8 @@
 
 One `NodeRun` per consumed message (plus one per built-in node run in the same step). The recorder counts
 `emitted` into `Process.total` and each run into `Process.done`; a process is finished when done == total.
-On the wire a batch is JSON with the same full field names (`EventBatch.encode` / `EventBatch.decode`).
+On the wire a batch is JSON with the same full field names, fields at their defaults left out (`EventBatch.encode` /
+`EventBatch.decode`).
 """
 
 from __future__ import annotations
@@ -115,32 +116,49 @@ class NodeRun:
     starts: list[ProcessStart] = field(default_factory=list)
     # Input and output bodies, capped, of `keepPayload` nodes only (payloads can hold personal data).
     payload: dict[str, Any] | None = None
+    # A start step's run reported by the engine that consumed one of the step's messages: every message of the
+    # step carries it (a fan-out's branches each), so seeing it again is no redelivery (never a duplicate).
+    carried: bool = False
 
     @property
     def emitted_total(self) -> int:
         return sum(self.emitted.values())
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        # Fields at their defaults stay off the wire (`from_wire` restores them): most runs are plain successes,
+        # and every byte of a batch is encoded by the engine, stored by a quorum queue and parsed by the recorder.
+        data: dict[str, Any] = {
             "correlation_id": self.correlation_id,
             "message_id": self.message_id,
-            "emitted_by": self.emitted_by,
-            "deferred_at": self.deferred_at,
             "tenant_id": self.tenant_id,
             "version_id": self.version_id,
             "node_id": self.node_id,
             "node_key": self.node_key,
             "result_code": self.result_code,
-            "result_message": self.result_message[:1000],
             "started_at": self.started_at,
             "duration_ms": round(self.duration_ms, 3),
-            "emitted": self.emitted,
-            "failed": self.failed,
-            "redelivered": self.redelivered,
-            "trash": self.trash.to_wire() if self.trash is not None else None,
-            "starts": [s.to_wire() for s in self.starts],
-            "payload": self.payload,
         }
+        if self.emitted_by:
+            data["emitted_by"] = self.emitted_by
+        if self.deferred_at:
+            data["deferred_at"] = self.deferred_at
+        if self.result_message:
+            data["result_message"] = self.result_message[:1000]
+        if self.emitted:
+            data["emitted"] = self.emitted
+        if self.failed:
+            data["failed"] = True
+        if self.redelivered:
+            data["redelivered"] = True
+        if self.trash is not None:
+            data["trash"] = self.trash.to_wire()
+        if self.starts:
+            data["starts"] = [s.to_wire() for s in self.starts]
+        if self.payload:
+            data["payload"] = self.payload
+        if self.carried:
+            data["carried"] = True
+        return data
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> NodeRun:
@@ -164,6 +182,7 @@ class NodeRun:
             trash=TrashRecord.from_wire(trash) if trash else None,
             starts=[ProcessStart.from_wire(s) for s in data.get("starts") or []],
             payload=data.get("payload") or None,
+            carried=bool(data.get("carried")),
         )
 
 
@@ -180,7 +199,7 @@ class EventBatch:
         data: dict[str, Any] = {"engine": self.engine, "runs": [r.to_wire() for r in self.runs]}
         if self.starts:
             data["starts"] = [s.to_wire() for s in self.starts]
-        return json.dumps(data).encode()
+        return json.dumps(data, separators=(",", ":")).encode()
 
     @classmethod
     def decode(cls, body: bytes) -> EventBatch:

@@ -217,10 +217,10 @@ def redelay(runtime: RuntimeSpec, node: NodeSpec, headers: dict[str, str], body:
 def _call(run: Run) -> Result:
     node = run.node
     kind = node.kind
-    message = Message(body=run.body, headers=h.strip_answers(run.headers), message_id=run.mid)
     if kind in PASSTHROUGH_KINDS:
         # User tasks are pass-through for now: parking a message for a person is not built yet.
         return Result()
+    message = Message(body=run.body, headers=h.strip_answers(run.headers), message_id=run.mid)
     if kind == "python" or (kind == "batch" and not calls_worker(kind, node.config)):
         if node.instance is None:
             raise TrashError(f"python node {node.config.get('registry')!r} is not registered in this engine")

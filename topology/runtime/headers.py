@@ -51,22 +51,24 @@ LIMITER_SLOT = "limiter-slot"  # the slot a waiting message holds in its limit q
 
 # Answers of the previous node that must not leak into the next call (an SDK worker echoes request headers).
 ANSWER_PREFIXES = ("result-", "repeat-")
-INTERNAL = (
-    DUE_AT,
-    START_RUNS,
-    EMITTED_BY,
-    RETRY_ATTEMPT,
-    WAIT_NODE,
-    STATE_ATTEMPT,
-    JOIN_SKIP,
-    LIMITER_SLOT,
-    FORWARD_TO,
-    WORKER_FOLLOWERS,
-    FORCE_TARGET_QUEUE,
-    "x-death",
-    "x-first-death-exchange",
-    "x-first-death-queue",
-    "x-first-death-reason",
+INTERNAL = frozenset(
+    {
+        DUE_AT,
+        START_RUNS,
+        EMITTED_BY,
+        RETRY_ATTEMPT,
+        WAIT_NODE,
+        STATE_ATTEMPT,
+        JOIN_SKIP,
+        LIMITER_SLOT,
+        FORWARD_TO,
+        WORKER_FOLLOWERS,
+        FORCE_TARGET_QUEUE,
+        "x-death",
+        "x-first-death-exchange",
+        "x-first-death-queue",
+        "x-first-death-reason",
+    }
 )
 
 
@@ -85,14 +87,16 @@ def derived_id(*parts: object) -> str:
 
 def normalise(headers: Mapping[str, Any] | None) -> dict[str, str]:
     """AMQP headers as Flowyard sees them: string values only, broker bookkeeping dropped."""
-    out: dict[str, str] = {}
-    for key, value in (headers or {}).items():
-        if key.startswith("x-"):
-            continue
-        if isinstance(value, bytes):
-            value = value.decode(errors="replace")
-        out[str(key)] = "" if value is None else str(value)
-    return out
+    if not headers:
+        return {}
+    # pika already decodes header strings to str: only other values need converting.
+    return {key: value if type(value) is str else _text(value) for key, value in headers.items() if key[:2] != "x-"}
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return "" if value is None else str(value)
 
 
 def strip_answers(headers: Mapping[str, str]) -> dict[str, str]:

@@ -181,7 +181,8 @@ def _count(runs: list[NodeRun], processes: dict[str, Any], seen: set[tuple[int, 
             continue  # the process row is gone (deleted tenant, test teardown): nothing to count
         key = (process.pk, run.message_id)
         if key in seen:
-            writes.counts[process.pk].duplicates += 1
+            if not run.carried:  # a start's runs ride on each of its messages: no repeated work
+                writes.counts[process.pk].duplicates += 1
             continue
         if run.emitted_by and (process.pk, run.emitted_by) not in seen and not _waited_enough(run):
             writes.deferred.append(run)

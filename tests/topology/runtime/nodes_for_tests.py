@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 from topology.runtime import names, state
 from topology.runtime.errors import RetryableError
@@ -79,4 +80,17 @@ class Crash(Node):
     def process(self, message: Message) -> Result:
         if (message.json() or {}).get("poison"):
             os._exit(3)
+        return Result()
+
+
+@node("test.slow")
+class Slow(Node):
+    """Takes `ms` (config, default 50) per message and records how many of its calls ran at once when it began."""
+
+    def process(self, message: Message) -> Result:
+        client = state.client()
+        active = _key(message, "slow-active")
+        client.rpush(_key(message, "slow-concurrency"), client.incr(active))
+        time.sleep(int(self.config.get("ms", 50)) / 1000)
+        client.decr(active)
         return Result()

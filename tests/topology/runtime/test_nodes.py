@@ -10,7 +10,9 @@ from admin_ui.models import Application, ApplicationInstall
 from processes.models import Process, ProcessEvent
 from processes.services import process_start
 from tests.topology.runtime.harness import wait_process
+from tests.topology.runtime.nodes_for_tests import record_key
 from tests.topology.runtime_factories import make_runtime_version
+from topology.runtime import state
 from topology.runtime.spec import build_version
 from trash.models import TrashMessage
 
@@ -260,6 +262,32 @@ def test_fanout_and_join_merge_branches(tenant_a, runtime):
     # Both branches reach the join in the same step now (the transforms run in the fan-out's step), so the two
     # arrivals run side by side: exactly one of them completes the set and emits the merge.
     assert sorted(run.emitted for run in runs(process, "join")) == [0, 1]
+    # Both branch messages carry the start step's runs (start, fork, left, right): without faults, none of the
+    # second copies counts as a redelivered duplicate (issue 13).
+    assert process.duplicates == 0 and process.done == process.total
+
+
+def test_prefetch_bounds_the_runs_at_once_while_more_inputs_are_delivered(tenant_a, runtime):
+    version = ready(
+        runtime,
+        make_runtime_version(
+            tenant_a,
+            {
+                "start": "start.manual",
+                "split": ("splitter", {"expression": "items"}),
+                "slow": ("python", {"registry": "test.slow", "ms": 50}, {"prefetch": 3}),
+                "end": "end",
+            },
+            ["start>split", "split>slow", "slow>end"],
+        ),
+    )
+    body = {"items": list(range(30))}
+    process = wait_process(process_start(version=version, body=body).correlation_id, timeout=60, env=runtime)
+    assert process.status == Process.Status.SUCCESS and process.duplicates == 0
+    at_once = [int(v) for v in state.client().lrange(record_key(process.correlation_id, "slow-concurrency"), 0, -1)]
+    # The broker delivers up to twice the prefetch (inputs awaiting confirms keep no run slot), but never more
+    # than `prefetch` of them run at once; and they do run side by side.
+    assert len(at_once) == 30 and max(at_once) == 3
 
 
 def test_wait_node_delays_through_tiers(tenant_a, runtime):

@@ -198,3 +198,28 @@ def test_a_run_counts_only_after_the_run_that_emitted_its_message():
     # Recorded earlier (a row in the database): the child counts.
     later = _count(child.runs, processes, {(1, "m0")})
     assert later.deferred == [] and later.counts[1].done == 2
+
+
+def test_a_start_step_carried_by_every_branch_counts_once_and_no_duplicate():
+    version = chain("start.manual", "fanout")
+    for key in ("a", "b"):
+        node = NodeSpec(id=200 + len(version.nodes), key=key, kind="python", config={}, version=version)
+        node.instance = Noop({})
+        version.nodes[key] = node
+        version.nodes["n1"].followers.append(EdgeSpec(key=f"n1>{key}", target=key))
+    plan = plan_start(version=version, node=version.nodes["n0"], body=b"{}", correlation_id="c")
+    assert len(plan.messages) == 2 and plan.messages[0].headers[h.START_RUNS] == plan.messages[1].headers[h.START_RUNS]
+    # Each branch's engine reports the carried runs (as engine.py does) before its own run.
+    reported: list[NodeRun] = []
+    for message in plan.messages:
+        carried = decode_runs(message.headers[h.START_RUNS])
+        for run in carried:
+            run.carried = True
+        reported += carried
+    carried_twice = EventBatch.decode(EventBatch(engine="e", runs=reported).encode()).runs
+    assert [run.carried for run in carried_twice] == [True] * 4
+    writes = _count(carried_twice, {"c": SimpleNamespace(pk=1)}, set())
+    assert (writes.counts[1].done, writes.counts[1].duplicates, writes.counts[1].total) == (2, 0, 3)
+    # Recorded in an earlier batch: still no duplicate, nothing counted twice.
+    again = _count(carried_twice[:2], {"c": SimpleNamespace(pk=1)}, {(1, r.message_id) for r in carried_twice})
+    assert (again.counts[1].done, again.counts[1].duplicates) == (0, 0)
