@@ -144,8 +144,7 @@ class Run:
         headers[h.PUBLISHED_AT] = str(h.now_ms())
         headers[h.EMITTED_BY] = self.mid
         if branch is not None:
-            headers[h.PARENT_ID] = self.headers.get(h.PROCESS_ID, "")
-            headers[h.PROCESS_ID] = h.derived_id(self.mid, branch)
+            headers.update(h.opened_branch(self.headers, h.derived_id(self.mid, branch)))
         if sequence is not None:
             headers[h.SEQUENCE_ID] = str(sequence)
         message_id = self._next_id(tag)

@@ -11,6 +11,9 @@ from typing import Any
 CORRELATION_ID = "correlation-id"
 PROCESS_ID = "process-id"
 PARENT_ID = "parent-id"
+# The process-ids above the parent, nearest first (comma-separated): a join restores the parent's own parent from
+# it, so a join after a nested fork and join files both sides under the same outer parent.
+ANCESTOR_IDS = "ancestor-ids"
 SEQUENCE_ID = "sequence-id"
 TENANT = "tenant"
 USER = "user"
@@ -70,6 +73,23 @@ INTERNAL = frozenset(
         "x-first-death-reason",
     }
 )
+
+
+def opened_branch(headers: Mapping[str, str], process_id: str) -> dict[str, str]:
+    """The process headers of a new branch `process_id` under the current process (fan-out, split, batch item)."""
+    parent = headers.get(PARENT_ID, "")
+    ancestors = headers.get(ANCESTOR_IDS, "")
+    return {
+        PROCESS_ID: process_id,
+        PARENT_ID: headers.get(PROCESS_ID, ""),
+        ANCESTOR_IDS: f"{parent},{ancestors}" if parent and ancestors else parent or ancestors,
+    }
+
+
+def closed_branch(headers: Mapping[str, str]) -> dict[str, str]:
+    """The process headers after a join: the branches' parent carries on under its own parent."""
+    up, _, rest = headers.get(ANCESTOR_IDS, "").partition(",")
+    return {PROCESS_ID: headers.get(PARENT_ID, "") or headers.get(PROCESS_ID, ""), PARENT_ID: up, ANCESTOR_IDS: rest}
 
 
 def now_ms() -> int:

@@ -63,17 +63,15 @@ def first_joins(node: NodeSpec) -> list[tuple[NodeSpec, list[list[str]]]]:
 def _skip(run: Run, join: NodeSpec, path: list[str]) -> Output:
     """The arrival `path[-1]` would have sent to `join` had the branch not stopped at `path[0]`."""
     nodes = run.node.version.nodes
-    process = run.headers.get(h.PROCESS_ID, "")
-    parent = run.headers.get(h.PARENT_ID, "")
+    ids = {key: run.headers.get(key, "") for key in (h.PROCESS_ID, h.PARENT_ID, h.ANCESTOR_IDS)}
     # Each branching node on the way would have opened a process-id under the current one; the join key is
     # built from the parent, so follow the same steps (the never-created ids derive from the stopped message).
     for key, after in itertools.pairwise([*path[1:], join.key]):
         if _branches(nodes[key]):
-            parent, process = process, h.derived_id(run.mid, "skip-branch", key, after)
+            ids = h.opened_branch(ids, h.derived_id(run.mid, "skip-branch", key, after))
     out = run.to_node(join, b"", tag="skip")
     out.headers[h.PREVIOUS_NODE_ID] = path[-1]
-    out.headers[h.PROCESS_ID] = process
-    out.headers[h.PARENT_ID] = parent
+    out.headers.update(ids)
     out.headers[h.JOIN_SKIP] = path[0]
     out.message_id = h.derived_id(run.mid, "join-skip", join.key, path[-1])
     return out
@@ -115,7 +113,7 @@ def arrive(run: Run, result: Result, outcome: Outcome) -> None:
         outcome.message = f"every incoming branch stopped ({', '.join(sorted(arrivals.skipped))})"
         # The merge would have carried the parent process on; its skips do. Only the completing arrival (and its
         # redeliveries) gets here, so ids derived from its message id are stable.
-        merged = {**run.headers, h.PROCESS_ID: parent, h.PARENT_ID: ""}
+        merged = {**run.headers, **h.closed_branch(run.headers)}
         branch_stopped(type(run)(run.runtime, run.node, merged, b"", run.mid), outcome)
         return
     body = json.dumps(dict(sorted(arrivals.bodies.items()))).encode()
@@ -124,6 +122,5 @@ def arrive(run: Run, result: Result, outcome: Outcome) -> None:
         out = run.to_node(target, body, result.headers)
         # The merge id depends only on the join, so a redelivered last arrival re-emits a recognisable duplicate.
         out.message_id = h.derived_id(key, edge.target)
-        out.headers[h.PROCESS_ID] = parent
-        out.headers[h.PARENT_ID] = ""
+        out.headers.update(h.closed_branch(run.headers))
         outcome.outputs.append(out)

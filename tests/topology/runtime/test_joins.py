@@ -135,3 +135,46 @@ def test_every_branch_stopped_stops_the_join_and_the_joins_after_it(tenant_a, ru
 def _keys(version, process) -> list[str]:
     corr = process.correlation_id
     return [h.derived_id("join", version.pk, key, corr, corr) for key in ("join", "join2")]
+
+
+def test_a_join_after_a_nested_fork_and_join_fires_once_with_both_sides(tenant_a, runtime):
+    """fork → (a, fork2 → (b, c) → join2) → join → end: the inner merge arrives under the outer parent."""
+    version = ready(
+        runtime,
+        make_runtime_version(
+            tenant_a,
+            {
+                "start": "start.manual",
+                "fork": "fanout",
+                "a": ("transform", {"expression": "{a: v}"}),
+                "fork2": "fanout",
+                "b": ("transform", {"expression": "{b: v}"}),
+                "c": ("transform", {"expression": "{c: v}"}),
+                "join2": "join",
+                "join": "join",
+                "seen": SEEN,
+                "end": "end",
+            },
+            [
+                "start>fork",
+                "fork>a",
+                "fork>fork2",
+                "fork2>b",
+                "fork2>c",
+                "b>join2",
+                "c>join2",
+                "a>join",
+                "join2>join",
+                "join>seen",
+                "seen>end",
+            ],
+        ),
+    )
+    process = wait_process(process_start(version=version, body={"v": 5}).correlation_id, env=runtime)
+    assert process.status == Process.Status.SUCCESS and process.total == process.done
+    assert len(runs(process, "end")) == 1
+    [payload] = ProcessPayload.objects.filter(process=process, node_key="seen")
+    assert json.loads(payload.body_in) == {"a": {"a": 5}, "join2": {"b": {"b": 5}, "c": {"c": 5}}}
+    # The outer join's row is keyed on the process itself, with both sides in.
+    row = join_row(version, process)
+    assert sorted(row.arrivals) == ["a", "join2"] and row.completed_by

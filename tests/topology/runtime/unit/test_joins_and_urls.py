@@ -58,3 +58,17 @@ def test_each_connect_takes_the_next_node_of_a_cluster(settings):
     # A blocking connection gets them all, starting at the next in turn.
     ordered = [params.port for params in broker.all_connection_parameters()]
     assert sorted(ordered) == [5001, 5002, 5003] and ordered[0] != ports[-1]
+
+
+def test_branch_ids_nest_and_a_join_restores_the_outer_parent():
+    top = {h.PROCESS_ID: "c1", h.PARENT_ID: ""}
+    outer = h.opened_branch(top, "p1")
+    inner = h.opened_branch(outer, "p1a")
+    assert (outer[h.PARENT_ID], outer[h.ANCESTOR_IDS]) == ("c1", "")
+    assert (inner[h.PROCESS_ID], inner[h.PARENT_ID], inner[h.ANCESTOR_IDS]) == ("p1a", "p1", "c1")
+    deeper = h.opened_branch(inner, "p1a1")
+    assert deeper[h.ANCESTOR_IDS] == "p1,c1"
+    # Each join closes one level: the inner merge carries p1 on under c1, which the outer join keys on.
+    assert h.closed_branch(deeper) == {h.PROCESS_ID: "p1a", h.PARENT_ID: "p1", h.ANCESTOR_IDS: "c1"}
+    assert h.closed_branch(inner) == {h.PROCESS_ID: "p1", h.PARENT_ID: "c1", h.ANCESTOR_IDS: ""}
+    assert h.closed_branch(outer) == {h.PROCESS_ID: "c1", h.PARENT_ID: "", h.ANCESTOR_IDS: ""}
