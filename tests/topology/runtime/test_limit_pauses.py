@@ -61,7 +61,8 @@ def test_a_known_pause_holds_an_unlimited_node_without_redis(own_prefix_and_book
     assert "paused 7|shop" in outcome.message
     # Back to its own queue through a delay tier (no sleeping thread), which the pause outlasts.
     (out,) = outcome.outputs
-    assert ".delay." in out.exchange and out.routing_key == run_of().node.base_queue
+    tiers = {names.delay_exchange(ms) for ms in names.delay_tiers()}
+    assert out.exchange in tiers and out.routing_key == run_of().node.base_queue
 
 
 def test_a_pause_notice_reaches_the_book_and_a_longer_pause_wins(own_prefix_and_book):
