@@ -595,8 +595,9 @@ KINDS: dict[str, Kind] = {
                     (),
                     note=(
                         "Waits for one message from every incoming flow, then sends one merged message "
-                        "({incoming node: body}). A branch that stops OK (1003) before the join counts as "
-                        "arrived and is left out of the merge; when every branch stopped, the join stops OK too."
+                        "({incoming node: body}). A branch that stops OK (1003) before the join, or a path an "
+                        "exclusive gateway or a forward (1002) did not take, counts as arrived and is left out of "
+                        "the merge; when every branch stopped, the join stops OK too."
                     ),
                 ),
             ),

@@ -410,6 +410,8 @@ def _apply(run: Run, result: Result, outcome: Outcome) -> Outcome:
         if isinstance(targets, str):
             return _trash(run, outcome, targets)
         _emit(run, targets, result, outcome)
+        if node.kind == "router":
+            joins.branches_not_taken(run, targets, outcome)
         return outcome
     if code == ResultCode.REPEAT:
         # As Orchesty: `repeat-max-hops` bounds the calls in all (the first one included), `repeat-interval`
@@ -434,7 +436,9 @@ def _apply(run: Run, result: Result, outcome: Outcome) -> Outcome:
         unknown = [k for k in wanted if k not in followers]
         if unknown or not wanted:
             return _trash(run, outcome, f"forward-to names no follower of {node.key}: {', '.join(unknown) or '-'}")
-        _emit(run, [node.version.nodes[k] for k in wanted], result, outcome)
+        forwarded = [node.version.nodes[k] for k in wanted]
+        _emit(run, forwarded, result, outcome)
+        joins.branches_not_taken(run, forwarded, outcome)
         return outcome
     if code == ResultCode.STOP_OK:
         joins.branch_stopped(run, outcome)

@@ -37,8 +37,9 @@ def _branches(node: NodeSpec) -> bool:
     return node.kind in BRANCHING_KINDS or len(node.followers) > 1
 
 
-def first_joins(node: NodeSpec) -> list[tuple[NodeSpec, list[list[str]]]]:
-    """The joins first reached from `node`, each with one path (node keys, `node` first) per reachable source."""
+def first_joins(node: NodeSpec, via: set[str] | None = None) -> list[tuple[NodeSpec, list[list[str]]]]:
+    """The joins first reached from `node` (through its followers in `via`, else all), each with one path (node
+    keys, `node` first) per reachable source."""
     nodes = node.version.nodes
     paths: dict[str, list[str]] = {node.key: [node.key]}
     joins: dict[str, NodeSpec] = {}
@@ -46,6 +47,8 @@ def first_joins(node: NodeSpec) -> list[tuple[NodeSpec, list[list[str]]]]:
     while queue:
         key = queue.popleft()
         for edge in nodes[key].followers:
+            if key == node.key and via is not None and edge.target not in via:
+                continue
             target = nodes.get(edge.target)
             if target is None:
                 continue
@@ -60,14 +63,15 @@ def first_joins(node: NodeSpec) -> list[tuple[NodeSpec, list[list[str]]]]:
     ]
 
 
-def _skip(run: Run, join: NodeSpec, path: list[str]) -> Output:
-    """The arrival `path[-1]` would have sent to `join` had the branch not stopped at `path[0]`."""
+def _skip(run: Run, join: NodeSpec, path: list[str], *, forked: bool = False) -> Output:
+    """The arrival `path[-1]` would have sent to `join` had the branch not stopped at `path[0]` (`forked`: had
+    `path[0]` opened a branch for it, as it does when it emits to several followers)."""
     nodes = run.node.version.nodes
     ids = {key: run.headers.get(key, "") for key in (h.PROCESS_ID, h.PARENT_ID, h.ANCESTOR_IDS)}
     # Each branching node on the way would have opened a process-id under the current one; the join key is
     # built from the parent, so follow the same steps (the never-created ids derive from the stopped message).
-    for key, after in itertools.pairwise([*path[1:], join.key]):
-        if _branches(nodes[key]):
+    for index, (key, after) in enumerate(itertools.pairwise([*path, join.key])):
+        if forked if index == 0 else _branches(nodes[key]):
             ids = h.opened_branch(ids, h.derived_id(run.mid, "skip-branch", key, after))
     out = run.to_node(join, b"", tag="skip")
     out.headers[h.PREVIOUS_NODE_ID] = path[-1]
@@ -81,6 +85,20 @@ def branch_stopped(run: Run, outcome: Outcome) -> None:
     """The branch ends here (1003): a skip arrival for every source of the joins first reached from this node."""
     for join, paths in first_joins(run.node):
         outcome.outputs.extend(_skip(run, join, path) for path in paths)
+
+
+def branches_not_taken(run: Run, taken: list[NodeSpec], outcome: Outcome) -> None:
+    """A router, or a forward (1002), left followers out: their paths count as stopped at the first joins they
+    lead to, except for join sources a taken path reaches anyway (those arrive for real)."""
+    taken_keys = {node.key for node in taken}
+    untaken = {edge.target for edge in run.node.followers} - taken_keys
+    if not untaken:
+        return
+    arriving = {join.key: {path[-1] for path in paths} for join, paths in first_joins(run.node, taken_keys)}
+    for join, paths in first_joins(run.node, untaken):
+        for path in paths:
+            if path[-1] not in arriving.get(join.key, ()):
+                outcome.outputs.append(_skip(run, join, path, forked=len(taken) > 1))
 
 
 def _json(body: bytes) -> Any:

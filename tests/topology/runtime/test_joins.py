@@ -178,3 +178,28 @@ def test_a_join_after_a_nested_fork_and_join_fires_once_with_both_sides(tenant_a
     # The outer join's row is keyed on the process itself, with both sides in.
     row = join_row(version, process)
     assert sorted(row.arrivals) == ["a", "join2"] and row.completed_by
+
+
+def test_a_path_an_exclusive_gateway_did_not_take_counts_as_stopped_at_the_join(tenant_a, runtime):
+    """router → (x | y) → join → end: the join merges x alone instead of waiting for y forever."""
+    version = make_runtime_version(
+        tenant_a,
+        {
+            "start": "start.manual",
+            "route": "router",
+            "x": ("transform", {"expression": "{x: v}"}),
+            "y": ("transform", {"expression": "{y: v}"}),
+            "join": "join",
+            "seen": SEEN,
+            "end": "end",
+        },
+        ["start>route", ("route>x", "v > `1`"), ("route>y", None, True), "x>join", "y>join", "join>seen", "seen>end"],
+    )
+    ready(runtime, version)
+    process = wait_process(process_start(version=version, body={"v": 7}).correlation_id, env=runtime)
+    assert process.status == Process.Status.SUCCESS and process.total == process.done
+    assert runs(process, "y") == [] and len(runs(process, "end")) == 1
+    [payload] = ProcessPayload.objects.filter(process=process, node_key="seen")
+    assert json.loads(payload.body_in) == {"x": {"x": 7}}
+    row = join_row(version, process)
+    assert row.skipped == ["y"] and list(row.arrivals) == ["x"]

@@ -72,3 +72,15 @@ def test_branch_ids_nest_and_a_join_restores_the_outer_parent():
     assert h.closed_branch(deeper) == {h.PROCESS_ID: "p1a", h.PARENT_ID: "p1", h.ANCESTOR_IDS: "c1"}
     assert h.closed_branch(inner) == {h.PROCESS_ID: "p1", h.PARENT_ID: "c1", h.ANCESTOR_IDS: ""}
     assert h.closed_branch(outer) == {h.PROCESS_ID: "c1", h.PARENT_ID: "", h.ANCESTOR_IDS: ""}
+
+
+def test_first_joins_through_some_followers_only():
+    version = graph(
+        {"r": "router", "x": "python", "y": "python", "z": "python", "j": "join"},
+        ["r>x", "r>y", "r>z", "x>j", "y>j", "z>x"],
+    )
+    [(join, paths)] = joins.first_joins(version.nodes["r"], via={"y"})
+    assert join.key == "j" and paths == [["r", "y"]]
+    # z leads into x, a source a taken path (x) reaches anyway: the caller keeps such a source out of the skips.
+    [(_, paths)] = joins.first_joins(version.nodes["r"], via={"z"})
+    assert paths == [["r", "z", "x"]]
