@@ -100,10 +100,14 @@ def test_cluster_node_leading_the_quorum_queues_stops(tenant_a):
             row = scenario.finish()
             after = cluster.leaders(runtime.prefix + ".")
             alive = [proc.poll() is None for proc in runtime.engines]
-            logs = runtime.log_tail(400)
+            logs = runtime.log_tail(10**6)
     finally:
         cluster.close()
     assert (row.lost, row.stuck, row.trashed) == (0, 0, 0), scenario.report(row)
-    assert all(alive) and "reconnecting to RabbitMQ" in logs  # connections to the stopped node were lost
+    assert all(alive)
+    # Every process connects to the first URL first: when that node is the one stopped, the engines lost their
+    # connections and must have come back on a survivor by themselves (the consumers check above shows they did).
+    if leader == cluster.nodes[0].name:
+        assert "reconnecting to RabbitMQ" in logs
     # The stopped node led most queues (node queues, events, delay tiers); the survivors lead them all now.
     assert led >= len(before) // 2 and leader not in after.values() and set(after) == set(before), (before, after)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from admin_ui.models import Application, ApplicationInstall
 from tests.chaos.books import Scenario
 from tests.topology.runtime.harness import RuntimeEnv, Stub
 from tests.topology.runtime_factories import make_runtime_version
@@ -23,9 +24,17 @@ DOWN_SECONDS = 4
 
 
 def remote_version(tenant: Any, kind: str, config: dict[str, Any]):
+    options: dict[str, Any] = {"retry": RETRY}
+    if kind == "connector":
+        # A connector calls its application install's base URL (the editor refuses one without an install).
+        app, _ = Application.objects.get_or_create(key="chaos-remote", defaults={"name": "Chaos remote"})
+        base_url = config.pop("url")
+        options["install"] = ApplicationInstall.objects.create(
+            tenant=tenant, application=app, name=f"chaos {base_url}", settings={"base_url": base_url}
+        )
     return make_runtime_version(
         tenant,
-        {"start": "start.manual", "call": (kind, config, {"retry": RETRY}), "end": "end"},
+        {"start": "start.manual", "call": (kind, config, options), "end": "end"},
         ["start>call", "call>end"],
     )
 
