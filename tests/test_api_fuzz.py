@@ -147,7 +147,10 @@ def wsgi_app():
         signals.request_finished.connect(close_old_connections)
 
 
-def test_api_answers_as_documented(fuzz_world, wsgi_app):
+def test_api_answers_as_documented(fuzz_world, wsgi_app, settings):
+    # The full run sends thousands of cases on one token: under the production rate (600/min) most would be 429s
+    # and no write would get through. The throttle has its own tests.
+    settings.FLOWYARD_API_TOKEN_RATE = "1000000/min"
     schema = schemathesis.openapi.from_wsgi("/api/schema/", wsgi_app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 30  # every app's endpoints are in the schema
