@@ -3,6 +3,7 @@ and delivery to the enabled version's node after a version switch."""
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
@@ -10,20 +11,17 @@ import pytest
 from admin_ui.models import Application, ApplicationInstall, AuditEntry
 from processes.models import Process
 from processes.services import process_start
+from tests.topology.runtime import harness
 from tests.topology.runtime.harness import wait_process
 from tests.topology.runtime_factories import make_runtime_version, version_enable
 from topology.models import Edge, Node, TopologyVersion
-from topology.runtime.spec import build_version
 from trash import services
 from trash.models import TrashEdit, TrashMessage
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-
-def ready(runtime, version):
-    for node in build_version(version).nodes.values():
-        runtime.wait_consumers(node.queues(), timeout=60)
-    return version
+# Resends re-enable versions while engines reload: consumers may take longer to come back than elsewhere.
+ready = functools.partial(harness.ready, timeout=60)
 
 
 def shop_version(tenant, runtime, stub):

@@ -22,7 +22,8 @@ from django.conf import settings
 from django.db import connection
 from django.test import override_settings
 
-from processes.models import Process
+from processes.models import Process, ProcessEvent
+from topology.runtime.spec import build_version
 
 ROOT = Path(__file__).resolve().parents[3]
 DELAY_TIERS = "100,500,2000"
@@ -197,6 +198,18 @@ def celery_worker_argv(queue: str) -> list[str]:
         "--without-mingle",
         "--without-heartbeat",
     ]
+
+
+def ready(runtime: RuntimeEnv, version: Any, *, timeout: float = 20) -> Any:
+    """Wait until every queue of the version's nodes has a consumer; returns the version."""
+    for node in build_version(version).nodes.values():
+        runtime.wait_consumers(node.queues(), timeout=timeout)
+    return version
+
+
+def runs(process: Process, node_key: str) -> list[ProcessEvent]:
+    """The node's runs in this process, in the order they started."""
+    return list(ProcessEvent.objects.filter(process=process, node_key=node_key).order_by("started_at", "id"))
 
 
 def wait_process(correlation_id: str, *, timeout: float = 30, env: RuntimeEnv | None = None) -> Process:

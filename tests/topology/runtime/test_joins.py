@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from processes.models import JoinState, Process, ProcessEvent, ProcessPayload
+from processes.models import JoinState, Process, ProcessPayload
 from processes.services import process_start
-from tests.topology.runtime.harness import wait_process
+from tests.topology.runtime.harness import ready, runs, wait_process
 from tests.topology.runtime_factories import make_runtime_version
 from topology.runtime import headers as h
 from topology.runtime.spec import build_version
@@ -20,16 +20,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 ANSWER = ("python", {"registry": "test.answer"})
 # The node after the join keeps its input, so the test sees what the merge carried.
 SEEN = ("python", {"registry": "flowyard.noop", "keepPayload": True})
-
-
-def ready(runtime, version):
-    for node in build_version(version).nodes.values():
-        runtime.wait_consumers(node.queues())
-    return version
-
-
-def runs(process, node_key):
-    return list(ProcessEvent.objects.filter(process=process, node_key=node_key).order_by("started_at", "id"))
 
 
 def join_row(version, process) -> JoinState:

@@ -7,28 +7,17 @@ import json
 import pytest
 
 from admin_ui.models import Application, ApplicationInstall
-from processes.models import Process, ProcessEvent
+from processes.models import Process
 from processes.services import process_start
-from tests.topology.runtime.harness import wait_process
+from tests.topology.runtime.harness import ready, runs, wait_process
 from tests.topology.runtime.nodes_for_tests import record_key
 from tests.topology.runtime_factories import make_runtime_version
 from topology.runtime import state
-from topology.runtime.spec import build_version
 from trash.models import TrashMessage
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 FAST_RETRY = {"attempts": 2, "interval": 0.1, "backoff": 5, "max_delay": 5}
-
-
-def ready(runtime, version):
-    for node in build_version(version).nodes.values():
-        runtime.wait_consumers(node.queues())
-    return version
-
-
-def runs(process, node_key):
-    return list(ProcessEvent.objects.filter(process=process, node_key=node_key).order_by("started_at", "id"))
 
 
 def test_retry_with_backoff_then_success(tenant_a, runtime):

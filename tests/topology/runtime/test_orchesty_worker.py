@@ -7,9 +7,9 @@ import json
 import pytest
 
 from admin_ui.models import Application, ApplicationInstall
-from processes.models import Process, ProcessEvent
+from processes.models import Process
 from processes.services import process_start, process_start_many
-from tests.topology.runtime.harness import SdkWorker, wait_process
+from tests.topology.runtime.harness import SdkWorker, runs, wait_process
 from tests.topology.runtime.test_limits import max_in_window
 from tests.topology.runtime_factories import make_runtime_version
 from topology.runtime.ratelimit import audit_log
@@ -41,10 +41,6 @@ def worker_node(worker, path, **extra):
 
 def calls_of(worker, node, correlation_id):
     return [c for c in worker.calls(node) if c["headers"].get("correlation-id") == correlation_id]
-
-
-def runs(process, node_key):
-    return list(ProcessEvent.objects.filter(process=process, node_key=node_key).order_by("started_at", "id"))
 
 
 def test_1001_interval_is_seconds_and_repeat_headers_go_back(tenant_a, runtime, worker):

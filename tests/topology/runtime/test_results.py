@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from processes.models import Process, ProcessEvent
+from processes.models import Process
 from processes.services import process_start
-from tests.topology.runtime.harness import wait_process
+from tests.topology.runtime.harness import runs, wait_process
 from tests.topology.runtime_factories import make_runtime_version
 from topology.runtime.spec import build_version
 from trash.models import TrashMessage
@@ -28,10 +28,6 @@ def answer_flow(tenant, runtime):
     runtime.wait_consumers(build_version(version).nodes["start"].queues())
     runtime.wait_consumers(build_version(version).nodes["b"].queues())
     return version
-
-
-def runs(process, node_key):
-    return list(ProcessEvent.objects.filter(process=process, node_key=node_key).order_by("started_at", "id"))
 
 
 def test_ok_publishes_to_all_followers(tenant_a, runtime):
