@@ -94,8 +94,11 @@ def branches_not_taken(run: Run, taken: list[NodeSpec], outcome: Outcome) -> Non
     untaken = {edge.target for edge in run.node.followers} - taken_keys
     if not untaken:
         return
+    skipped = first_joins(run.node, untaken)
+    if not skipped:  # the usual router: no join after it, so no walk of the taken paths either
+        return
     arriving = {join.key: {path[-1] for path in paths} for join, paths in first_joins(run.node, taken_keys)}
-    for join, paths in first_joins(run.node, untaken):
+    for join, paths in skipped:
         for path in paths:
             if path[-1] not in arriving.get(join.key, ()):
                 outcome.outputs.append(_skip(run, join, path, forked=len(taken) > 1))
