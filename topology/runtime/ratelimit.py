@@ -13,6 +13,8 @@ Imports no ORM: the engine calls this on its hot path, the pages read through `u
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from dataclasses import dataclass
 
@@ -242,6 +244,62 @@ def pauses() -> dict[str, int]:
         raise LimiterUnavailable(str(exc)) from exc
     keys = [k.decode() if isinstance(k, bytes) else str(k) for k in flat[0::2]]
     return {key: int(left) for key, left in zip(keys, flat[1::2], strict=True)}
+
+
+class _HookTimes:
+    """Hook times waiting to be written to Redis by a thread of their own, a batch every FLUSH_SECONDS."""
+
+    FLUSH_SECONDS = 0.2
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[str, int]] = []
+        self._lock = threading.Lock()
+        self._writer: threading.Thread | None = None
+
+    def add(self, key: str, microseconds: int) -> None:
+        with self._lock:
+            self._pending.append((key, microseconds))
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_forever, name="limiter-audit", daemon=True)
+                self._writer.start()
+
+    def _write_forever(self) -> None:
+        while True:
+            time.sleep(self.FLUSH_SECONDS)
+            with self._lock:
+                batch, self._pending = self._pending, []
+            by_key: dict[str, list[int]] = {}
+            for key, microseconds in batch:
+                by_key.setdefault(key, []).append(microseconds)
+            if not by_key:
+                continue
+            with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):
+                pipe = state.client().pipeline(transaction=False)
+                for key, values in by_key.items():
+                    pipe.rpush(key, *values)
+                    pipe.ltrim(key, -100_000, -1)
+                    pipe.expire(key, 3600)
+                pipe.execute()
+
+
+_hook_times = _HookTimes()
+
+
+def hook_timed(limited: bool, seconds: float) -> None:
+    """Audit only: keep how long the engine's limiter hook took for one message (microseconds, the last 100,000
+    per side for an hour), so a benchmark can tell the limiter's cost apart from the node's call around it. They
+    are written in batches: a Redis write per message would load the engine being measured."""
+    _hook_times.add(_hook_key(limited), int(seconds * 1_000_000))
+
+
+def _hook_key(limited: bool) -> str:
+    return f"{_prefix()}:audit:hook:{'limited' if limited else 'unlimited'}"
+
+
+def hook_log(limited: bool) -> list[float]:
+    """The hook times `hook_timed` kept, in milliseconds, oldest first."""
+    time.sleep(_HookTimes.FLUSH_SECONDS * 2)  # the last batch written (here or in an engine, as often)
+    return [int(v) / 1000 for v in state.client().lrange(_hook_key(limited), 0, -1)]  # type: ignore[union-attr]
 
 
 def audit_log(key: str) -> list[float]:

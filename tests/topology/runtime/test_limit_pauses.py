@@ -53,6 +53,20 @@ def test_a_limited_node_still_asks_redis_and_holds_when_it_is_down():
     assert outcome is not None and outcome.limiter_down and outcome.code == LIMIT_WAIT
 
 
+def test_audit_times_the_hook_per_side_and_a_node_without_keys_not_at_all():
+    with override_settings(FLOWYARD_LIMITER_AUDIT=True):
+        assert limits.before_call(run_of(backend.Rate("7|shop", 1000, 1)), Outcome()) is None
+        assert limits.before_call(run_of(), Outcome()) is None
+        assert limits.before_call(run_of(), Outcome()) is None
+        keyless = run_of()
+        keyless.node.application = ""
+        assert limits.before_call(keyless, Outcome()) is None
+    limited, unlimited = backend.hook_log(True), backend.hook_log(False)
+    assert len(limited) == 1 and len(unlimited) == 2
+    # Milliseconds: one Redis round trip on the limited side, a dictionary lookup on the other.
+    assert 0 < limited[0] < 1000 and all(0 <= ms < 50 for ms in unlimited)
+
+
 def test_a_known_pause_holds_an_unlimited_node_without_redis(own_prefix_and_book):
     own_prefix_and_book.note("7|shop", 3000)
     with override_settings(REDIS_URL=DEAD_REDIS):
