@@ -279,15 +279,17 @@ def after_retry_after(run: Run, outcome: Outcome, exc: RetryableError) -> Outcom
         return None
     ms = max(1, int(exc.retry_after * 1000))
     longer = max(book.note(key, ms) for key in keys)
-    try:
-        pause(keys, exc.retry_after)
-    except LimiterUnavailable as down:
-        # The notice below still reaches the running engines; limited keys hold on their own while Redis is down.
-        log.warning("cannot record the pause of %s: %s", keys, down)
+    # The notice first: the running engines hold the key from the moment it is confirmed, and whoever sees the
+    # record in Redis (an engine's watcher, a test) can count on the notice being on its way already.
     if longer >= PAUSE_NOTICE_STEP_MS:
         from topology.runtime import control  # here: control imports the spec, which imports this module
 
         control.pause_notice(keys, ms)
+    try:
+        pause(keys, exc.retry_after)
+    except LimiterUnavailable as down:
+        # The notice above reached the running engines; limited keys hold on their own while Redis is down.
+        log.warning("cannot record the pause of %s: %s", keys, down)
     return wait(run, outcome, ms, {}, f"remote asked to wait ({exc.reason[:200]})")
 
 
