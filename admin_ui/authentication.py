@@ -9,6 +9,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
+from admin_ui.errors import Refusal, ServiceError
 from admin_ui.models import ApiToken, Membership
 from admin_ui.roles import Perm, role_has, scope_opens
 
@@ -35,33 +36,57 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:
-        header = authentication.get_authorization_header(request).decode(errors="replace")
-        if not header.startswith(self.keyword + " "):
+        key = bearer_key(authentication.get_authorization_header(request))
+        if key is None:
             return None
-        key = header[len(self.keyword) + 1 :].strip()
-        # A token is never stronger than its creator is now: the creator's current role is read on every request,
-        # in the same query as the token (one query per API call).
-        member = Membership.objects.filter(tenant_id=OuterRef("tenant_id"), user_id=OuterRef("created_by_id"))
-        token = (
-            ApiToken.objects.select_related("tenant")
-            .annotate(current_role=Subquery(member.values("role")[:1]))
-            .filter(hashed_key=ApiToken.hash_key(key), revoked_at__isnull=True)
-            .first()
-        )
-        if token is None:
-            raise exceptions.AuthenticationFailed("Invalid or revoked API token.")
-        role = token.current_role if token.created_by_id is not None else None  # type: ignore[attr-defined]
-        if role is None:
-            raise exceptions.AuthenticationFailed("This token's creator is no longer a member of the tenant.")
-        token.creator_role = role  # type: ignore[attr-defined]
-        now = timezone.now()
-        # Writing on every call would serialise requests on one row; a minute's precision is enough.
-        if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
-            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        try:
+            token = api_token_for_key(key)
+        except ServiceError as exc:
+            raise exceptions.AuthenticationFailed(exc.detail) from exc
         return TokenUser(token), token
 
     def authenticate_header(self, request: Request) -> str:
         return self.keyword
+
+
+def bearer_key(header: bytes) -> str | None:
+    """The key of an `Authorization: Bearer <key>` header, or None when the request does not use a token."""
+    text = header.decode(errors="replace")
+    if not text.startswith(ApiTokenAuthentication.keyword + " "):
+        return None
+    return text[len(ApiTokenAuthentication.keyword) + 1 :].strip()
+
+
+def api_token_for_key(key: str) -> ApiToken:
+    """The active token of `key` with its creator's current role as `creator_role`; refused as unauthenticated.
+
+    A token is never stronger than its creator is now: the role is read on every request, never cached, in the same
+    query as the token (one query per API call).
+    """
+    member = Membership.objects.filter(tenant_id=OuterRef("tenant_id"), user_id=OuterRef("created_by_id"))
+    token = (
+        ApiToken.objects.select_related("tenant")
+        .annotate(current_role=Subquery(member.values("role")[:1]))
+        .filter(hashed_key=ApiToken.hash_key(key), revoked_at__isnull=True)
+        .first()
+    )
+    if token is None:
+        raise ServiceError("Invalid or revoked API token.", reason=Refusal.UNAUTHENTICATED)
+    role = token.current_role if token.created_by_id is not None else None  # type: ignore[attr-defined]
+    if role is None:
+        message = "This token's creator is no longer a member of the tenant."
+        raise ServiceError(message, reason=Refusal.UNAUTHENTICATED)
+    token.creator_role = role  # type: ignore[attr-defined]
+    now = timezone.now()
+    # Writing on every call would serialise requests on one row; a minute's precision is enough.
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token
+
+
+def token_allows(token: ApiToken, url_name: str, method: str, perm: Perm) -> bool:
+    """A scope of `token` opens `method` on the endpoint `url_name`, and its creator's current role has `perm`."""
+    return scope_opens(token.scopes, url_name, method) and role_has(getattr(token, "creator_role", ""), perm)
 
 
 def request_tenant(request: Request) -> Any:
@@ -76,9 +101,7 @@ def request_has(request: Request, perm: Perm) -> bool:
     if isinstance(request.auth, ApiToken):
         match = request._request.resolver_match
         url_name = match.view_name if match is not None else ""
-        return scope_opens(request.auth.scopes, url_name, str(request.method)) and role_has(
-            getattr(request.auth, "creator_role", ""), perm
-        )
+        return token_allows(request.auth, url_name, str(request.method), perm)
     membership: Membership | None = getattr(request._request, "membership", None)
     return membership is not None and role_has(membership.role, perm)
 
