@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import OuterRef, Subquery
@@ -58,30 +59,45 @@ def bearer_key(header: bytes) -> str | None:
 
 
 def api_token_for_key(key: str) -> ApiToken:
-    """The active token of `key` with its creator's current role as `creator_role`; refused as unauthenticated.
+    """The active token of `key` with its creator's current role as `creator_role`; refused as unauthenticated."""
+    found = api_tokens_for_keys([key])[key]
+    if isinstance(found, ServiceError):
+        raise found
+    return found
+
+
+def api_tokens_for_keys(keys: Iterable[str]) -> dict[str, ApiToken | ServiceError]:
+    """`api_token_for_key` of several keys at once (the REST start's lane asks for all its waiting requests).
 
     A token is never stronger than its creator is now: the role is read on every request, never cached, in the same
-    query as the token (one query per API call).
+    query as the token (one query per API call, or per batch of them).
     """
+    hashes = {key: ApiToken.hash_key(key) for key in keys}
     member = Membership.objects.filter(tenant_id=OuterRef("tenant_id"), user_id=OuterRef("created_by_id"))
-    token = (
-        ApiToken.objects.select_related("tenant")
+    tokens = {
+        token.hashed_key: token
+        for token in ApiToken.objects.select_related("tenant")
         .annotate(current_role=Subquery(member.values("role")[:1]))
-        .filter(hashed_key=ApiToken.hash_key(key), revoked_at__isnull=True)
-        .first()
-    )
-    if token is None:
-        raise ServiceError("Invalid or revoked API token.", reason=Refusal.UNAUTHENTICATED)
-    role = token.current_role if token.created_by_id is not None else None  # type: ignore[attr-defined]
-    if role is None:
-        message = "This token's creator is no longer a member of the tenant."
-        raise ServiceError(message, reason=Refusal.UNAUTHENTICATED)
-    token.creator_role = role  # type: ignore[attr-defined]
+        .filter(hashed_key__in=set(hashes.values()), revoked_at__isnull=True)
+    }
+    found: dict[str, ApiToken | ServiceError] = {}
+    for key, hashed in hashes.items():
+        token = tokens.get(hashed)
+        if token is None:
+            found[key] = ServiceError("Invalid or revoked API token.", reason=Refusal.UNAUTHENTICATED)
+        elif token.created_by_id is None or token.current_role is None:  # type: ignore[attr-defined]
+            message = "This token's creator is no longer a member of the tenant."
+            found[key] = ServiceError(message, reason=Refusal.UNAUTHENTICATED)
+        else:
+            token.creator_role = token.current_role  # type: ignore[attr-defined]
+            found[key] = token
     now = timezone.now()
     # Writing on every call would serialise requests on one row; a minute's precision is enough.
-    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token
+    used = {token.pk: token for token in found.values() if isinstance(token, ApiToken)}.values()
+    stale = [t.pk for t in used if t.last_used_at is None or (now - t.last_used_at).total_seconds() > 60]
+    if stale:
+        ApiToken.objects.filter(pk__in=stale).update(last_used_at=now)
+    return found
 
 
 def token_allows(token: ApiToken, url_name: str, method: str, perm: Perm) -> bool:

@@ -2,11 +2,14 @@
 
 It answers as `processes.api.TopologyStartApi` does, in DRF's order: the token (401), its scope and its creator's
 current role (403), the token's rate (429), then the start (`atopology_start`: 404, 409, 400, 413, 503, and the 202
-once RabbitMQ confirmed). Like the view it takes any Content-Type: the body is the payload, checked as JSON. The
-token's checks cost one query and one Redis round trip on the database thread on every request, never cached: a
-revoked token or a demoted creator is refused at once. Everything else goes to Django's stack and the DRF view:
-requests without a Bearer token (a browser's session, with its CSRF check), and Accept headers or `?format=` that
-could ask DRF for another renderer; so do the test client and the schema.
+once RabbitMQ confirmed). Like the view it takes any Content-Type: the body is the payload, checked as JSON.
+
+The token's checks are made for every request, never cached (a revoked token or a demoted creator is refused at
+once): one query and one Redis round trip on the database thread for all the requests waiting at the time.
+
+Everything else goes to Django's stack and the DRF view: requests without a Bearer token (a browser's session, with
+its CSRF check), and Accept headers or `?format=` that could ask DRF for another renderer; so do the test client
+and the schema generator.
 """
 
 from __future__ import annotations
@@ -21,12 +24,12 @@ from rest_framework.exceptions import Throttled
 from rest_framework.renderers import JSONRenderer
 
 from admin_ui.api_errors import STATUS, error_body
-from admin_ui.authentication import TenantPermission, api_token_for_key, bearer_key, token_allows
-from admin_ui.db_thread import run_sync
+from admin_ui.authentication import TenantPermission, api_tokens_for_keys, bearer_key, token_allows
+from admin_ui.db_thread import Batched
 from admin_ui.errors import ServiceError
 from admin_ui.lanes import Asgi, Receive, Scope, Send, header, serve
 from admin_ui.models import ApiToken
-from admin_ui.throttle import api_token_wait
+from admin_ui.throttle import api_token_waits
 from processes.api import START_PERM, START_URL_NAME
 from processes.services import atopology_start
 
@@ -56,7 +59,7 @@ def _json_only(scope: Scope) -> bool:
 
 
 async def _start(request: HttpRequest, name: str, key: str) -> HttpResponse:
-    token = await run_sync(_authorize, key)
+    token = await _authorize(key)
     if isinstance(token, HttpResponse):
         return token
     try:
@@ -68,18 +71,29 @@ async def _start(request: HttpRequest, name: str, key: str) -> HttpResponse:
     return _json({"correlation_id": accepted.correlation_id, "status": accepted.status}, 202)
 
 
-def _authorize(key: str) -> ApiToken | HttpResponse:
-    """The token of `key` if it may start now, else DRF's answer (on the database thread: the ORM and Redis)."""
-    try:
-        token = api_token_for_key(key)
-    except ServiceError as exc:
-        return _json(error_body(exc.detail), 401, {"WWW-Authenticate": "Bearer"})
-    if not token_allows(token, START_URL_NAME, "POST", START_PERM):
-        return _json(error_body(TenantPermission.message), 403)
-    wait = api_token_wait(token)  # counted after the permission, as DRF throttles after its permission checks
-    if wait:
-        return _json(error_body(str(Throttled(wait).detail)), 429, {"Retry-After": str(wait)})
-    return token
+def _authorize_all(keys: list[str]) -> list[ApiToken | HttpResponse]:
+    """For each request's key, its token if it may start now, else DRF's answer: one query and one Redis round trip
+    for all of them (on the database thread)."""
+    found = api_tokens_for_keys(keys)
+    answers: list[ApiToken | HttpResponse] = []
+    for key in keys:
+        token = found[key]
+        if isinstance(token, ServiceError):
+            answers.append(_json(error_body(token.detail), 401, {"WWW-Authenticate": "Bearer"}))
+        elif not token_allows(token, START_URL_NAME, "POST", START_PERM):
+            answers.append(_json(error_body(TenantPermission.message), 403))
+        else:
+            answers.append(token)
+    # Counted after the permission, as DRF throttles after its permission checks.
+    allowed = [(i, answer) for i, answer in enumerate(answers) if isinstance(answer, ApiToken)]
+    for (i, _), wait in zip(allowed, api_token_waits([token for _, token in allowed]), strict=True):
+        if wait:
+            answers[i] = _json(error_body(str(Throttled(wait).detail)), 429, {"Retry-After": str(wait)})
+    return answers
+
+
+# The token checks of the requests that arrive while the database thread is busy go together (`db_thread.Batched`).
+_authorize: Batched[str, ApiToken | HttpResponse] = Batched(_authorize_all)
 
 
 def _json(data: Any, status: int, headers: Mapping[str, str] | None = None) -> HttpResponse:

@@ -86,15 +86,37 @@ def test_a_cached_start_costs_one_query_the_token_with_its_creators_role(version
         assert lane(key)[0] == 202
 
 
-def test_concurrent_misses_share_one_lookup_of_the_topology(version, key, django_assert_max_num_queries):
+def test_concurrent_starts_share_one_token_query_and_one_lookup_of_the_topology(
+    version, key, django_assert_max_num_queries
+):
     async def burst() -> list[int]:
         calls = [lane_request(URL, headers={"authorization": f"Bearer {key}"}) for _ in range(20)]
         return [status for status, _, _ in await asyncio.gather(*calls)]
 
-    # A token query per request (20) and one lookup of the name (the topology, its enabled version, its start
-    # nodes, the version's spec); twenty lookups would be 100 queries and more.
-    with django_assert_max_num_queries(26):
+    # One token query for the twenty (they wait together), its last-used write, and one lookup of the name (the
+    # topology, its enabled version, its start nodes, the version's spec). One by one: 20 + 1 + 100 and more.
+    with django_assert_max_num_queries(7):
         assert async_to_sync(burst)() == [202] * 20
+
+
+def test_a_batch_answers_each_request_for_its_own_token(version, tenant_a, tenant_b, alice, bob, settings):
+    settings.FLOWYARD_API_TOKEN_RATE = "2/min"
+    viewer = make_member(tenant_a, Role.VIEWER, "vida@example.com")
+    keys = [
+        key := make_token(tenant_a, ["start"], creator=alice).key,
+        make_token(tenant_b, ["start"], creator=bob).key,
+        make_token(tenant_a, ["start"], creator=viewer).key,
+        "fy_nope",
+        key,
+        key,
+    ]
+
+    async def together() -> list[int]:
+        calls = [lane_request(URL, headers={"authorization": f"Bearer {k}"}) for k in keys]
+        return [status for status, _, _ in await asyncio.gather(*calls)]
+
+    # In order: 202; another tenant's 404; a viewer's 403; 401; the token's second request 202, its third 429.
+    assert async_to_sync(together)() == [202, 404, 403, 401, 202, 429]
 
 
 def test_another_tenants_topology_is_404(version, tenant_b, bob):
