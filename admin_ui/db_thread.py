@@ -10,7 +10,7 @@ request would cost more than the rest of the start, on the one thread all of the
 `Batched` goes further for a lookup every request makes: the calls that arrive while the thread is busy go together
 in the next call. Each blocking round trip on that thread ends by waiting for the GIL, which the busy event loop
 holds for up to the switch interval (5 ms); py-spy showed the REST start's thread spending most of its time there,
-one request at a time, so a web worker started at most about a hundred processes a second.
+one request at a time, so a web worker started well under a hundred processes a second.
 """
 
 from __future__ import annotations
