@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import OuterRef, Subquery
@@ -9,6 +10,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
+from admin_ui.errors import Refusal, ServiceError
 from admin_ui.models import ApiToken, Membership
 from admin_ui.roles import Perm, role_has, scope_opens
 
@@ -35,33 +37,72 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:
-        header = authentication.get_authorization_header(request).decode(errors="replace")
-        if not header.startswith(self.keyword + " "):
+        key = bearer_key(authentication.get_authorization_header(request))
+        if key is None:
             return None
-        key = header[len(self.keyword) + 1 :].strip()
-        # A token is never stronger than its creator is now: the creator's current role is read on every request,
-        # in the same query as the token (one query per API call).
-        member = Membership.objects.filter(tenant_id=OuterRef("tenant_id"), user_id=OuterRef("created_by_id"))
-        token = (
-            ApiToken.objects.select_related("tenant")
-            .annotate(current_role=Subquery(member.values("role")[:1]))
-            .filter(hashed_key=ApiToken.hash_key(key), revoked_at__isnull=True)
-            .first()
-        )
-        if token is None:
-            raise exceptions.AuthenticationFailed("Invalid or revoked API token.")
-        role = token.current_role if token.created_by_id is not None else None  # type: ignore[attr-defined]
-        if role is None:
-            raise exceptions.AuthenticationFailed("This token's creator is no longer a member of the tenant.")
-        token.creator_role = role  # type: ignore[attr-defined]
-        now = timezone.now()
-        # Writing on every call would serialise requests on one row; a minute's precision is enough.
-        if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
-            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        try:
+            token = api_token_for_key(key)
+        except ServiceError as exc:
+            raise exceptions.AuthenticationFailed(exc.detail) from exc
         return TokenUser(token), token
 
     def authenticate_header(self, request: Request) -> str:
         return self.keyword
+
+
+def bearer_key(header: bytes) -> str | None:
+    """The key of an `Authorization: Bearer <key>` header, or None when the request does not use a token."""
+    text = header.decode(errors="replace")
+    if not text.startswith(ApiTokenAuthentication.keyword + " "):
+        return None
+    return text[len(ApiTokenAuthentication.keyword) + 1 :].strip()
+
+
+def api_token_for_key(key: str) -> ApiToken:
+    """The active token of `key` with its creator's current role as `creator_role`; refused as unauthenticated."""
+    found = api_tokens_for_keys([key])[key]
+    if isinstance(found, ServiceError):
+        raise found
+    return found
+
+
+def api_tokens_for_keys(keys: Iterable[str]) -> dict[str, ApiToken | ServiceError]:
+    """`api_token_for_key` of several keys at once (the REST start's lane asks for all its waiting requests).
+
+    A token is never stronger than its creator is now: the role is read on every request, never cached, in the same
+    query as the token (one query per API call, or per batch of them).
+    """
+    hashes = {key: ApiToken.hash_key(key) for key in keys}
+    member = Membership.objects.filter(tenant_id=OuterRef("tenant_id"), user_id=OuterRef("created_by_id"))
+    tokens = {
+        token.hashed_key: token
+        for token in ApiToken.objects.select_related("tenant")
+        .annotate(current_role=Subquery(member.values("role")[:1]))
+        .filter(hashed_key__in=set(hashes.values()), revoked_at__isnull=True)
+    }
+    found: dict[str, ApiToken | ServiceError] = {}
+    for key, hashed in hashes.items():
+        token = tokens.get(hashed)
+        if token is None:
+            found[key] = ServiceError("Invalid or revoked API token.", reason=Refusal.UNAUTHENTICATED)
+        elif token.created_by_id is None or token.current_role is None:  # type: ignore[attr-defined]
+            message = "This token's creator is no longer a member of the tenant."
+            found[key] = ServiceError(message, reason=Refusal.UNAUTHENTICATED)
+        else:
+            token.creator_role = token.current_role  # type: ignore[attr-defined]
+            found[key] = token
+    now = timezone.now()
+    # Writing on every call would serialise requests on one row; a minute's precision is enough.
+    used = {token.pk: token for token in found.values() if isinstance(token, ApiToken)}.values()
+    stale = [t.pk for t in used if t.last_used_at is None or (now - t.last_used_at).total_seconds() > 60]
+    if stale:
+        ApiToken.objects.filter(pk__in=stale).update(last_used_at=now)
+    return found
+
+
+def token_allows(token: ApiToken, url_name: str, method: str, perm: Perm) -> bool:
+    """A scope of `token` opens `method` on the endpoint `url_name`, and its creator's current role has `perm`."""
+    return scope_opens(token.scopes, url_name, method) and role_has(getattr(token, "creator_role", ""), perm)
 
 
 def request_tenant(request: Request) -> Any:
@@ -76,9 +117,7 @@ def request_has(request: Request, perm: Perm) -> bool:
     if isinstance(request.auth, ApiToken):
         match = request._request.resolver_match
         url_name = match.view_name if match is not None else ""
-        return scope_opens(request.auth.scopes, url_name, str(request.method)) and role_has(
-            getattr(request.auth, "creator_role", ""), perm
-        )
+        return token_allows(request.auth, url_name, str(request.method), perm)
     membership: Membership | None = getattr(request._request, "membership", None)
     return membership is not None and role_has(membership.role, perm)
 

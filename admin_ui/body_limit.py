@@ -19,7 +19,7 @@ JSON_PREFIXES = ("/api/", "/hooks/")
 
 def too_large(length: int) -> JsonResponse | None:
     """The JSON 413 for a body of `length` bytes over DATA_UPLOAD_MAX_MEMORY_SIZE, else None (also for the
-    webhook lane, which reads bodies without this middleware)."""
+    ASGI lanes, which read bodies without this middleware)."""
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     if limit is None or length <= limit:
         return None

@@ -1,5 +1,5 @@
-"""Short-lived per-process caches of the lookups every start repeats: a webhook token's target, an API token with
-its creator's role, a topology name's enabled version.
+"""Short-lived per-process caches of the lookups every start repeats: a webhook token's target, a topology name's
+enabled version and start node. (Not an API token: its creator's current role is read on every request.)
 
 Each entry lives `seconds`; every change that could make a cached answer wrong (a revoke, a rotation, a signing
 change, a role change, an enable or disable, a rename or a deletion) calls `lookups_changed()`, which drops the
@@ -8,10 +8,14 @@ entries of this process at once; other processes (the other web workers) see the
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from django.db import transaction
+
+from admin_ui.db_thread import run_sync
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -39,6 +43,7 @@ class LookupCache(Generic[K, V]):
         self.seconds = seconds
         self.size = size
         self._entries: dict[K, tuple[float, int, V]] = {}
+        self._loads: dict[K, asyncio.Future[V]] = {}
 
     def get(self, key: K) -> tuple[V] | None:
         """`(value,)` (the value may be None: "no such token" is cached too), or None when there is no entry, it
@@ -56,6 +61,37 @@ class LookupCache(Generic[K, V]):
 
     def clear(self) -> None:
         self._entries.clear()
+
+    def load(self, key: K, lookup: Callable[[], V]) -> V:
+        """The cached value of `key`, else `lookup()` (cached unless it raises)."""
+        hit = self.get(key)
+        if hit is not None:
+            return hit[0]
+        seen = generation()
+        value = lookup()
+        self.put(key, value, generation=seen)
+        return value
+
+    async def aload(self, key: K, lookup: Callable[[], V]) -> V:
+        """`load` from the event loop: `lookup` runs on the database thread (`admin_ui.db_thread`).
+
+        The callers that miss `key` while its lookup runs share it: when an entry expires, fifty requests make one
+        lookup instead of queueing fifty on the worker's one database thread.
+        """
+        hit = self.get(key)
+        if hit is not None:
+            return hit[0]
+        pending = self._loads.get(key)
+        if pending is None or pending.get_loop() is not asyncio.get_running_loop():
+            pending = self._loads[key] = asyncio.ensure_future(self._lookup(key, lookup))
+            pending.add_done_callback(lambda done: self._loads.pop(key) if self._loads.get(key) is done else None)
+        return await asyncio.shield(pending)  # a caller that goes away does not cancel the others' lookup
+
+    async def _lookup(self, key: K, lookup: Callable[[], V]) -> V:
+        seen = generation()
+        value = await run_sync(lookup)
+        self.put(key, value, generation=seen)
+        return value
 
 
 def generation() -> int:

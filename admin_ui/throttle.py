@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 import logging
 import math
+from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 import redis
@@ -37,16 +39,22 @@ def client_ip(request: HttpRequest) -> str:
 
 def record(scope: str, subject: str, *, window: int | None = None) -> int:
     """Count one attempt of `subject` in `scope`; returns the count in the current window (0 if Redis is down)."""
+    return record_many(scope, {subject: 1}, window=window)[subject]
+
+
+def record_many(scope: str, attempts: Mapping[str, int], *, window: int | None = None) -> dict[str, int]:
+    """`record` of several subjects (and attempts each) in one round trip; the counts after (0 if Redis is down)."""
     window = window or settings.FLOWYARD_THROTTLE_WINDOW_SECONDS
     try:
         pipe = _client(settings.REDIS_URL).pipeline()
-        pipe.incr(_key(scope, subject))
-        pipe.expire(_key(scope, subject), window, nx=True)
-        count, _ = pipe.execute()
-        return int(count)
+        for subject, count in attempts.items():
+            pipe.incrby(_key(scope, subject), count)
+            pipe.expire(_key(scope, subject), window, nx=True)
+        replies = pipe.execute()
+        return {subject: int(replies[2 * i]) for i, subject in enumerate(attempts)}
     except redis.RedisError as exc:
         log.error("throttle counter unavailable: %s", exc)
-        return 0
+        return dict.fromkeys(attempts, 0)
 
 
 def clear(scope: str, subject: str) -> None:
@@ -89,8 +97,34 @@ def record_both(scope: str, *, account: str, request: HttpRequest) -> None:
     record(f"{scope}:ip", client_ip(request))
 
 
+def api_token_wait(token: ApiToken) -> int:
+    """Count one request of `token`: 0 within `FLOWYARD_API_TOKEN_RATE` (e.g. 600/min), else the seconds to wait."""
+    return api_token_waits([token])[0]
+
+
+def api_token_waits(tokens: list[ApiToken]) -> list[int]:
+    """`api_token_wait` of several requests in one Redis round trip (a token may come more than once): each is
+    counted and refused as if they had come one after the other."""
+    num, duration = SimpleRateThrottle.parse_rate(None, settings.FLOWYARD_API_TOKEN_RATE)  # type: ignore[arg-type]
+    if num is None or duration is None:
+        return [0] * len(tokens)
+    requests = Counter(str(token.pk) for token in tokens)
+    totals = record_many("api-token", requests, window=duration)
+    waits, seen, blocked = [], Counter[str](), {}
+    for token in tokens:
+        subject = str(token.pk)
+        seen[subject] += 1
+        if totals[subject] - requests[subject] + seen[subject] <= num:  # this request's place in the window
+            waits.append(0)
+            continue
+        if subject not in blocked:
+            blocked[subject] = blocked_for(("api-token", subject, num)) or duration
+        waits.append(blocked[subject])
+    return waits
+
+
 class ApiTokenThrottle(BaseThrottle):
-    """DRF throttle per API token (`FLOWYARD_API_TOKEN_RATE`, e.g. 600/min); session requests are not counted."""
+    """DRF throttle per API token (`api_token_wait`); session requests are not counted."""
 
     def __init__(self) -> None:
         self.wait_seconds: int = 0
@@ -99,14 +133,8 @@ class ApiTokenThrottle(BaseThrottle):
         token = request.auth
         if not isinstance(token, ApiToken):
             return True
-        num, duration = SimpleRateThrottle.parse_rate(None, settings.FLOWYARD_API_TOKEN_RATE)  # type: ignore[arg-type]
-        if num is None or duration is None:
-            return True
-        subject = str(token.pk)
-        if record("api-token", subject, window=duration) <= num:
-            return True
-        self.wait_seconds = blocked_for(("api-token", subject, num)) or duration
-        return False
+        self.wait_seconds = api_token_wait(token)
+        return not self.wait_seconds
 
     def wait(self) -> float | None:
         return float(self.wait_seconds) if self.wait_seconds else None

@@ -80,10 +80,15 @@ START_REFUSALS = {
 }
 
 
+# Token callers are served by the lane in `processes.api_lane` (the same answers, on the event loop).
+START_URL_NAME = "api_topology_start"
+START_PERM = Perm.OPERATE
+
+
 class TopologyStartApi(TenantApi):
     """POST the JSON payload as the request body; answers 202 with the correlation id."""
 
-    required_perm = Perm.OPERATE
+    required_perm = START_PERM
 
     @extend_schema(
         request=START_BODY,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Iterable, Mapping
@@ -10,16 +9,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from pika.exceptions import AMQPError
 
 from admin_ui.errors import Refusal, ServiceError
 from admin_ui.json_input import json_object_loads
 from admin_ui.lookup_cache import LookupCache
-from admin_ui.lookup_cache import generation as lookup_generation
 from admin_ui.models import Tenant
 from admin_ui.services import audit_log
 from processes import events as live
@@ -184,9 +181,45 @@ def _unavailable(count: int, exc: Exception) -> ServiceError:
     return ServiceError("The message broker is unavailable; nothing was started.", reason=Refusal.UNAVAILABLE)
 
 
-# (tenant id, topology name, start node key or None) -> (spec of the enabled version, start node key).
+@dataclass(frozen=True)
+class RestTarget:
+    """Where a REST start by topology name enters: the enabled version's spec and start node, or why it cannot.
+
+    A start node refusal (`refusal`: detail, reason) is answered after the body's check, as the start always did.
+    """
+
+    spec: VersionSpec | None = None
+    node_key: str = ""
+    refusal: tuple[str, Refusal] | None = None
+
+
+# (tenant id, topology name, start node key or None) -> its target; an unknown or disabled topology is not cached.
 REST_CACHE_SECONDS = 5.0
-_rest_targets: LookupCache[tuple[int, str, str | None], tuple[VersionSpec, str]] = LookupCache(REST_CACHE_SECONDS)
+_rest_targets: LookupCache[tuple[int, str, str | None], RestTarget] = LookupCache(REST_CACHE_SECONDS)
+
+
+def _rest_target_load(tenant_id: int, name: str, node_key: str | None) -> RestTarget:
+    topology = Topology.objects.filter(tenant_id=tenant_id, name=name, deleted_at__isnull=True).first()
+    if topology is None:
+        raise ServiceError(f"Unknown topology {name!r}.", reason=Refusal.NOT_FOUND)
+    version = enabled_version(topology=topology)
+    try:
+        node = start_node(version=version, node_key=node_key, kinds=(Node.Kind.START_MANUAL,))
+    except ServiceError as exc:
+        return RestTarget(refusal=(exc.detail, exc.reason))
+    return RestTarget(spec=cached_version_spec(version), node_key=node.key)
+
+
+def _rest_plan(target: RestTarget, *, body: Any, actor: Any, headers: Mapping[str, str] | None) -> StartPlan:
+    payload = payload_bytes(body)  # before the node: a bad body is a 400 whatever the node
+    if target.refusal is not None:
+        detail, reason = target.refusal
+        raise ServiceError(detail, reason=reason)
+    assert target.spec is not None
+    user = str(getattr(actor, "pk", "") or "")
+    return plan_start(
+        version=target.spec, node=target.spec.nodes[target.node_key], body=payload, user=user, extra_headers=headers
+    )
 
 
 def topology_start(
@@ -200,24 +233,36 @@ def topology_start(
 ) -> Accepted:
     """Start the enabled version of the tenant's topology called `name` (the REST start): no database access while
     the name's target is cached (a few seconds; enable, disable, rename and delete in this process drop it)."""
-    key = (tenant.pk, name, node_key)
-    hit = _rest_targets.get(key)
-    if hit is None:
-        seen = lookup_generation()
-        topology = Topology.objects.filter(tenant=tenant, name=name, deleted_at__isnull=True).first()
-        if topology is None:
-            raise ServiceError(f"Unknown topology {name!r}.", reason=Refusal.NOT_FOUND)
-        version = enabled_version(topology=topology)
-        payload = payload_bytes(body)  # before the node: a bad body is a 400 whatever the node
-        node = start_node(version=version, node_key=node_key, kinds=(Node.Kind.START_MANUAL,))
-        spec, start_key = cached_version_spec(version), node.key
-        _rest_targets.put(key, (spec, start_key), generation=seen)
-    else:
-        (spec, start_key), payload = hit[0], payload_bytes(body)
-    user = str(getattr(actor, "pk", "") or "")
-    plan = plan_start(version=spec, node=spec.nodes[start_key], body=payload, user=user, extra_headers=headers)
+    target = _rest_targets.load((tenant.pk, name, node_key), lambda: _rest_target_load(tenant.pk, name, node_key))
+    plan = _rest_plan(target, body=body, actor=actor, headers=headers)
     _publish([plan])
     return Accepted(correlation_id=plan.correlation_id)
+
+
+async def atopology_start(
+    *,
+    tenant: Tenant,
+    name: str,
+    body: bytes,
+    actor: Any = None,
+    headers: Mapping[str, str] | None = None,
+    node_key: str | None = None,
+) -> Accepted:
+    """`topology_start` on the event loop (the REST start's lane): the target's lookup, when not cached, on the
+    database thread and shared by concurrent misses; returns once RabbitMQ confirmed, as `webhook_start` does."""
+    target = await _rest_targets.aload(
+        (tenant.pk, name, node_key), lambda: _rest_target_load(tenant.pk, name, node_key)
+    )
+    plan = _rest_plan(target, body=body, actor=actor, headers=headers)
+    await _apublish(plan)
+    return Accepted(correlation_id=plan.correlation_id)
+
+
+async def _apublish(plan: StartPlan) -> None:
+    try:
+        await start_publisher.apublish(publish_rounds([plan]))
+    except (AMQPError, OSError) as exc:
+        raise _unavailable(1, exc) from exc
 
 
 def _is_json(content_type: str) -> bool:
@@ -251,51 +296,18 @@ WEBHOOK_CACHE_SECONDS = 5.0
 _webhook_targets: LookupCache[str, WebhookTarget | None] = LookupCache(WEBHOOK_CACHE_SECONDS)
 
 
-def _webhook_target_load(key: str, token: str) -> WebhookTarget | None:
-    """Read a token's target from the database and cache it (in a worker thread: the ORM is sync)."""
-    seen = lookup_generation()
-    _connection_between_requests()
+def _webhook_target_load(token: str) -> WebhookTarget | None:
+    webhook = webhook_for_token(token)
+    if webhook is None:
+        return None
+    secret = webhook_signing_secret(webhook)
     try:
-        target = None
-        webhook = webhook_for_token(token)
-        if webhook is not None:
-            secret = webhook_signing_secret(webhook)
-            try:
-                version = enabled_version(topology=webhook.topology)
-                node = start_node(version=version, node_key=webhook.node_key, kinds=(Node.Kind.START_WEBHOOK,))
-            except ServiceError as exc:
-                target = WebhookTarget(secret=secret, refusal=exc.reason)
-            else:
-                spec = cached_version_spec(version)
-                target = WebhookTarget(secret=secret, version_pk=version.pk, spec=spec, node_key=node.key)
-    finally:
-        _connection_between_requests()
-    _webhook_targets.put(key, target, generation=seen)
-    return target
-
-
-def _connection_between_requests() -> None:
-    # The intake sends no request signals and its worker thread outlives requests: close a connection that is
-    # broken or past DATABASE_CONN_MAX_AGE as Django does between requests (never inside a transaction).
-    if not connection.in_atomic_block:
-        close_old_connections()
-
-
-# Lookups in flight, by hashed token: when an entry expires, the requests that find it missing share one lookup
-# instead of queueing fifty on the worker's database thread.
-_webhook_loads: dict[str, asyncio.Future[WebhookTarget | None]] = {}
-
-
-async def _webhook_target(token: str) -> WebhookTarget | None:
-    key = hash_token(token)
-    hit = _webhook_targets.get(key)
-    if hit is not None:
-        return hit[0]
-    load = _webhook_loads.get(key)
-    if load is None or load.get_loop() is not asyncio.get_running_loop():
-        load = _webhook_loads[key] = asyncio.ensure_future(sync_to_async(_webhook_target_load)(key, token))
-        load.add_done_callback(lambda done: _webhook_loads.pop(key) if _webhook_loads.get(key) is done else None)
-    return await asyncio.shield(load)  # a caller that goes away does not cancel the others' lookup
+        version = enabled_version(topology=webhook.topology)
+        node = start_node(version=version, node_key=webhook.node_key, kinds=(Node.Kind.START_WEBHOOK,))
+    except ServiceError as exc:
+        return WebhookTarget(secret=secret, refusal=exc.reason)
+    spec = cached_version_spec(version)
+    return WebhookTarget(secret=secret, version_pk=version.pk, spec=spec, node_key=node.key)
 
 
 async def webhook_start(
@@ -311,7 +323,7 @@ async def webhook_start(
     Runs on the web server's event loop: concurrent requests share the process's start publisher, so their
     confirms pipeline; the token lookup is cached, and the recorder writes the Process row from the start's events.
     """
-    target = await _webhook_target(token)
+    target = await _webhook_targets.aload(hash_token(token), lambda: _webhook_target_load(token))
     if target is None:
         raise ServiceError(WEBHOOK_REFUSALS[Refusal.NOT_FOUND], reason=Refusal.NOT_FOUND)
     if not signature_matches(secret=target.secret, body=body, signature=signature):
@@ -326,10 +338,7 @@ async def webhook_start(
     plan = plan_start(
         version=target.spec, node=target.spec.nodes[target.node_key], body=payload_bytes(body), extra_headers=headers
     )
-    try:
-        await start_publisher.apublish(publish_rounds([plan]))
-    except (AMQPError, OSError) as exc:
-        raise _unavailable(1, exc) from exc
+    await _apublish(plan)
     return Accepted(correlation_id=plan.correlation_id)
 
 

@@ -41,6 +41,7 @@ async def lane_request(
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
+    path, _, query = path.partition("?")
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -49,7 +50,7 @@ async def lane_request(
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
-        "query_string": b"",
+        "query_string": query.encode(),
         "root_path": "",
         "headers": [(name.encode(), value.encode()) for name, value in wire.items()],
         "client": ("127.0.0.1", 50000),

@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from django_celery_beat.models import PeriodicTask
 
+from admin_ui.lookup_cache import lookups_changed
 from processes.models import Process
 from processes.tasks import cron_start
 from tests.admin_ui.factories import make_token
@@ -78,6 +79,15 @@ def test_the_webhook_lane_answers_202_after_the_confirm_and_the_process_runs(ten
     assert process.status == Process.Status.SUCCESS and process.version == version
 
 
+def test_the_rest_lane_answers_202_after_the_confirm_and_the_process_runs(tenant_a, runtime):
+    version = simple(tenant_a, runtime, name="lane-rest")
+    headers = {"authorization": f"Bearer {make_token(tenant_a, ['start'], name='ci').key}"}
+    status, _, content = lane_call("/api/topologies/lane-rest/start", json.dumps({"id": 1}).encode(), headers=headers)
+    assert status == 202, content
+    process = wait_process(json.loads(content)["correlation_id"], env=runtime)
+    assert process.status == Process.Status.SUCCESS and process.version == version
+
+
 def test_rest_start_bad_input_is_4xx_and_publishes_nothing(tenant_a, runtime, settings):
     version = simple(tenant_a, runtime, name="strict")
     key = make_token(tenant_a, ["start"], name="ci").key
@@ -94,6 +104,7 @@ def test_rest_start_bad_input_is_4xx_and_publishes_nothing(tenant_a, runtime, se
         assert too_big.status_code == 413
         settings.FLOWYARD_MAX_PAYLOAD_BYTES = 1024 * 1024
         TopologyVersion.objects.filter(pk=version.pk).update(enabled=False)
+        lookups_changed()  # as the disable service does: the name's target was cached by the first request
         disabled = client.post(url, data="{}", content_type="application/json")
         assert disabled.status_code == 409
         read_only = make_token(tenant_a, ["read"], name="ro").key
