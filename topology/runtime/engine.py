@@ -41,7 +41,7 @@ from pika.adapters.select_connection import SelectConnection
 from pika.exceptions import AMQPError
 
 from topology.kinds import INLINE_KINDS
-from topology.runtime import broker, limits, names, state
+from topology.runtime import broker, limits, names, pika_writes, state
 from topology.runtime import headers as h
 from topology.runtime.backoff import Backoff
 from topology.runtime.events import EventBatch, NodeRun, decode_runs
@@ -159,6 +159,7 @@ class Engine:
 
     def run(self) -> None:
         """Run until `stop()` (SIGTERM/SIGINT in the command); reconnects with backoff after broker failures."""
+        pika_writes.coalesce()  # one socket write per ioloop turn (topology/runtime/pika_writes.py)
         # Know the terminated processes before consuming anything: a fresh engine has heard no broadcast.
         self._refresh_terminated(restore=True)
         threading.Thread(target=self._loader_loop, name="loader", daemon=True).start()

@@ -24,7 +24,7 @@ from django.conf import settings
 from pika.adapters.select_connection import SelectConnection
 from pika.exceptions import AMQPError
 
-from topology.runtime import broker, names
+from topology.runtime import broker, names, pika_writes
 from topology.runtime.broker import Outgoing
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,7 @@ class _Link:
         self.jobs: set[_Job] = set()
         self.by_message_id: dict[str, _Job] = {}
         self.confirms = broker.Confirms()
+        pika_writes.coalesce()  # the starts of one wake-up go out in one socket write
         self.connection = SelectConnection(
             broker.connection_parameters(),
             on_open_callback=lambda conn: conn.channel(on_open_callback=self._on_channel),
