@@ -13,8 +13,7 @@ from django.utils import timezone
 from admin_ui.errors import Refusal, ServiceError
 from processes.models import Process
 from processes.services import process_start
-from tests.topology.runtime_factories import make_runtime_version
-from topology.models import TopologyVersion
+from tests.topology.runtime_factories import enabled_without_queues
 from topology.webhooks import webhook_create
 
 pytestmark = pytest.mark.django_db
@@ -24,13 +23,7 @@ JSON = "application/json"
 
 @pytest.fixture
 def version(tenant_a):
-    # Enabled without declaring queues: every start below is refused before anything reaches the broker.
-    version = make_runtime_version(
-        tenant_a, {"start": "start.webhook", "end": "end"}, ["start>end"], name="orders", enable=False
-    )
-    TopologyVersion.objects.filter(pk=version.pk).update(enabled=True)
-    version.refresh_from_db()
-    return version
+    return enabled_without_queues(tenant_a, "start.webhook")
 
 
 @pytest.fixture

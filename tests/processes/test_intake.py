@@ -21,7 +21,7 @@ from processes.models import Process
 from tests.admin_ui.factories import make_token
 from tests.processes.lane_support import lane_call, lane_request
 from tests.processes.test_api import BAD_BODIES
-from tests.topology.runtime_factories import make_runtime_version
+from tests.topology.runtime_factories import enabled_without_queues
 from topology.models import Topology, TopologyVersion, Webhook
 from topology.runtime.start_publisher import start_publisher
 from topology.services import topology_rename, topology_version_disable
@@ -35,13 +35,7 @@ WINDOW = 1.0
 
 @pytest.fixture
 def version(tenant_a):
-    # Enabled without declaring queues: nothing here reaches a node queue.
-    version = make_runtime_version(
-        tenant_a, {"start": "start.webhook", "end": "end"}, ["start>end"], name="orders", enable=False
-    )
-    TopologyVersion.objects.filter(pk=version.pk).update(enabled=True)
-    version.refresh_from_db()
-    return version
+    return enabled_without_queues(tenant_a, "start.webhook")
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from tests.admin_ui.factories import bearer, make_token
 from tests.factories import make_member
 from tests.processes.lane_support import JSON, lane_call, lane_request
 from tests.processes.test_api import BAD_BODIES
-from tests.topology.runtime_factories import make_runtime_version
+from tests.topology.runtime_factories import enabled_without_queues
 from topology.models import TopologyVersion
 from topology.runtime.start_publisher import start_publisher
 
@@ -34,13 +34,7 @@ URL = "/api/topologies/orders/start"
 
 @pytest.fixture
 def version(tenant_a):
-    # `start -> end`: the start's step runs the end too, so a start publishes only its events (no node queue).
-    version = make_runtime_version(
-        tenant_a, {"start": "start.manual", "end": "end"}, ["start>end"], name="orders", enable=False
-    )
-    TopologyVersion.objects.filter(pk=version.pk).update(enabled=True)
-    version.refresh_from_db()
-    return version
+    return enabled_without_queues(tenant_a, "start.manual")
 
 
 @pytest.fixture

@@ -71,3 +71,12 @@ def version_enable(version: TopologyVersion) -> TopologyVersion:
 
 # Queues declared by version_enable in this test process, so the harness can delete them afterwards.
 DECLARED_QUEUES: set[str] = set()
+
+
+def enabled_without_queues(tenant: Any, start_kind: str, *, name: str = "orders") -> TopologyVersion:
+    """`start -> end` marked enabled without declaring its queues: the start's step runs the end too, so a start
+    publishes only its events, and a refused start reaches nothing."""
+    version = make_runtime_version(tenant, {"start": start_kind, "end": "end"}, ["start>end"], name=name, enable=False)
+    TopologyVersion.objects.filter(pk=version.pk).update(enabled=True)
+    version.refresh_from_db()
+    return version
