@@ -4,11 +4,16 @@ test's thread (so the view's database lookups see the test's rows)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import time
+from collections.abc import Iterator
 from typing import Any
 
 from asgiref.sync import async_to_sync
 
 from admin_ui.asgi import application
+from topology.runtime.start_publisher import start_publisher
 
 JSON = "application/json"
 
@@ -60,3 +65,19 @@ async def lane_request(
     start = next(m for m in sent if m["type"] == "http.response.start")
     content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return start["status"], {name.lower(): value for name, value in start["headers"]}, content
+
+
+@contextlib.contextmanager
+def broker_unreachable(settings: Any) -> Iterator[None]:
+    """AMQP_URL on a closed port for the block; after it, wait out the start publisher's reconnect backoff so the
+    next test's publishes go through."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    broker_url = settings.AMQP_URL
+    settings.AMQP_URL = f"amqp://guest:guest@127.0.0.1:{closed_port}/"
+    try:
+        yield
+    finally:
+        settings.AMQP_URL = broker_url
+        time.sleep(max(0.0, start_publisher._retry_at - time.monotonic()))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 from typing import Any
 
@@ -19,11 +18,10 @@ from django.utils import timezone
 from processes import services
 from processes.models import Process
 from tests.admin_ui.factories import make_token
-from tests.processes.lane_support import lane_call, lane_request
+from tests.processes.lane_support import broker_unreachable, lane_call, lane_request
 from tests.processes.test_api import BAD_BODIES
 from tests.topology.runtime_factories import enabled_without_queues
 from topology.models import Topology, TopologyVersion, Webhook
-from topology.runtime.start_publisher import start_publisher
 from topology.services import topology_rename, topology_version_disable
 from topology.webhooks import webhook_create, webhook_revoke
 
@@ -161,17 +159,8 @@ def test_the_lane_checks_the_host_and_answers_nosniff(version):
 
 def test_no_202_without_the_brokers_confirm(version, settings):
     _, token = webhook_create(topology=version.topology, node_key="start")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed_port = sock.getsockname()[1]
-    broker_url = settings.AMQP_URL
-    settings.AMQP_URL = f"amqp://guest:guest@127.0.0.1:{closed_port}/"
-    try:
+    with broker_unreachable(settings):
         status, _, content = lane_call(f"/hooks/{token}")
-        assert status == 503, content
-        assert json.loads(content)["detail"] == "The message broker is unavailable; nothing was started."
-    finally:
-        settings.AMQP_URL = broker_url
-        # The publisher backs off after a failed connect; let the next test's publishes through.
-        time.sleep(max(0.0, start_publisher._retry_at - time.monotonic()))
+    assert status == 503, content
+    assert json.loads(content)["detail"] == "The message broker is unavailable; nothing was started."
     assert not Process.objects.filter(version=version).exists()

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import time
 from typing import Any
 
 import pytest
@@ -21,11 +19,10 @@ from processes.api import TopologyStartApi
 from processes.models import Process
 from tests.admin_ui.factories import bearer, make_token
 from tests.factories import make_member
-from tests.processes.lane_support import JSON, lane_call, lane_request
+from tests.processes.lane_support import JSON, broker_unreachable, lane_call, lane_request
 from tests.processes.test_api import BAD_BODIES
 from tests.topology.runtime_factories import enabled_without_queues
 from topology.models import TopologyVersion
-from topology.runtime.start_publisher import start_publisher
 
 pytestmark = pytest.mark.django_db
 
@@ -222,19 +219,10 @@ def test_a_disabled_topology_is_409(version, key):
 
 
 def test_no_202_and_no_row_without_the_brokers_confirm(version, key, settings):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed_port = sock.getsockname()[1]
-    broker_url = settings.AMQP_URL
-    settings.AMQP_URL = f"amqp://guest:guest@127.0.0.1:{closed_port}/"
-    try:
+    with broker_unreachable(settings):
         status, _, body = lane(key)
-        assert status == 503
-        assert body == {"detail": "The message broker is unavailable; nothing was started.", "errors": {}}
-    finally:
-        settings.AMQP_URL = broker_url
-        # The publisher backs off after a failed connect; let the next test's publishes through.
-        time.sleep(max(0.0, start_publisher._retry_at - time.monotonic()))
+    assert status == 503
+    assert body == {"detail": "The message broker is unavailable; nothing was started.", "errors": {}}
     assert not Process.objects.filter(version=version).exists()
 
 
