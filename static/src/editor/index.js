@@ -3,11 +3,13 @@ import FlowyardContextPadProvider from "./context-pad";
 import { KindsModule } from "./kinds";
 import FlowyardPaletteProvider from "./palette";
 import FlowyardRenderer from "./renderer";
+import TaskStamps from "./stamps";
 
 export const RenderModule = {
   __depends__: [KindsModule],
   __init__: ["flowyardRenderer"],
   flowyardRenderer: ["type", FlowyardRenderer],
+  flowyardStamps: ["type", TaskStamps],
 };
 
 export const ModelingModule = {
