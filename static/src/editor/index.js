@@ -1,5 +1,6 @@
 // The Flowyard bpmn-js modules: kinds and renderer for every mode, palette and context pad for the modeler.
 import FlowyardContextPadProvider from "./context-pad";
+import FlowyardFlowRenderer from "./flows";
 import { KindsModule } from "./kinds";
 import FlowyardPaletteProvider from "./palette";
 import FlowyardRenderer from "./renderer";
@@ -7,8 +8,9 @@ import TaskStamps from "./stamps";
 
 export const RenderModule = {
   __depends__: [KindsModule],
-  __init__: ["flowyardRenderer"],
+  __init__: ["flowyardRenderer", "flowyardFlowRenderer"],
   flowyardRenderer: ["type", FlowyardRenderer],
+  flowyardFlowRenderer: ["type", FlowyardFlowRenderer],
   flowyardStamps: ["type", TaskStamps],
 };
 
