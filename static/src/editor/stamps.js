@@ -3,6 +3,8 @@
 // (one CSSOM write per presentation property), which was about a fifth of opening a 1,000-node diagram;
 // a deep clone of the first task's nodes costs a fraction of that.
 
+import { LABEL_PADDING, learnOneLine, oneLineLabel } from "./labels";
+
 // Task types whose drawing depends on nothing but their size, colours and the markers checked in `key`
 // (bpmn:ReceiveTask is left out: its `instantiate` flag changes the icon).
 const STAMPED_TYPES = new Set(["bpmn:Task", "bpmn:ServiceTask", "bpmn:ScriptTask", "bpmn:UserTask", "bpmn:ManualTask", "bpmn:BusinessRuleTask", "bpmn:SendTask"]);
@@ -15,7 +17,8 @@ function childIndex(parent, node) {
 export default class TaskStamps {
   constructor(textRenderer) {
     this.textRenderer = textRenderer;
-    // key -> {nodes, labelIndex, visualIndex}, or null for a look that must always be drawn in full.
+    // key -> {nodes, labelIndex, visualIndex, line}, or null for a look that must always be drawn in full;
+    // line: the look's one-line label layout (labels.js), undefined until learnt, null if it cannot be.
     this.stamps = new Map();
   }
 
@@ -31,7 +34,7 @@ export default class TaskStamps {
     const text = this.textRenderer.createText(element.businessObject.name || "", {
       align: "center-middle",
       box: { x: element.x, y: element.y, width: element.width, height: element.height },
-      padding: 7,
+      padding: LABEL_PADDING,
       size: { width: 100 },
       style: { fill: stroke },
     });
@@ -52,10 +55,19 @@ export default class TaskStamps {
       return visual;
     }
     const nodes = stamp.nodes.cloneNode(true);
-    nodes.insertBefore(this.label(element, kind.stroke), nodes.childNodes[stamp.labelIndex] || null);
+    nodes.insertBefore(this.stampLabel(element, kind, stamp), nodes.childNodes[stamp.labelIndex] || null);
     const visual = nodes.childNodes[stamp.visualIndex];
     parentGfx.appendChild(nodes);
     return visual;
+  }
+
+  /** The label of a task drawn from `stamp`: on one line without diagram-js when the look's layout is known. */
+  stampLabel(element, kind, stamp) {
+    const fast = stamp.line && oneLineLabel(stamp.line, element);
+    if (fast) return fast;
+    const label = this.label(element, kind.stroke);
+    if (stamp.line === undefined) stamp.line = learnOneLine(label, element);
+    return label;
   }
 
   /**
@@ -72,7 +84,7 @@ export default class TaskStamps {
     const nodes = document.createDocumentFragment();
     for (const child of parentGfx.childNodes) if (child !== labels[0]) nodes.appendChild(child.cloneNode(true));
     // The label goes back in at its index, so the visual keeps its own.
-    return { nodes, labelIndex, visualIndex };
+    return { nodes, labelIndex, visualIndex, line: learnOneLine(labels[0], element) };
   }
 }
 
