@@ -51,13 +51,16 @@ document.addEventListener("change", (event) => {
   refreshSelection();
 });
 
-document.addEventListener("DOMContentLoaded", () => {
+function start() {
   startClock();
   startLiveSockets();
   keepCheckedAcrossSwaps();
   refreshSelection();
   document.body.addEventListener("htmx:afterSettle", refreshSelection);
-});
+}
+// The editor page adds this script after its diagram is drawn, when the document has long been parsed.
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+else start();
 
 // Install forms: show only the fields that apply to the chosen option (e.g. the auth type); the server ignores
 // the others.
