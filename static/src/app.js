@@ -51,16 +51,13 @@ document.addEventListener("change", (event) => {
   refreshSelection();
 });
 
-function start() {
+document.addEventListener("DOMContentLoaded", () => {
   startClock();
   startLiveSockets();
   keepCheckedAcrossSwaps();
   refreshSelection();
   document.body.addEventListener("htmx:afterSettle", refreshSelection);
-}
-// The editor page adds this script after its diagram is drawn, when the document has long been parsed.
-if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
-else start();
+});
 
 // Install forms: show only the fields that apply to the chosen option (e.g. the auth type); the server ignores
 // the others.

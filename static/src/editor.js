@@ -504,17 +504,6 @@ async function load(config, root, api) {
   return api;
 }
 
-/**
- * Add the site's shared script (htmx, menus, navigation) once the page has loaded: htmx initialises itself only
- * after that when it comes late.
- */
-function startAppScript(src) {
-  if (!src) return;
-  const add = () => document.body.append(Object.assign(document.createElement("script"), { src }));
-  if (document.readyState === "complete") add();
-  else window.addEventListener("load", add, { once: true });
-}
-
 function boot() {
   performance.mark("editor:load:start");
   const config = JSON.parse($("#editor-config").textContent);
@@ -526,11 +515,6 @@ function boot() {
   renderStatus(config, false);
   if ((config.errors || []).length || (config.unsupported || []).length) openProblems(true);
   api.ready = load(config, root, api);
-  // The editor needs none of the site's script to open the diagram, and its ~40 ms came first: it runs once the
-  // diagram is drawn, but at once where app.css hides the canvas (< 600 px) and the navigation is all there is.
-  const startApp = () => startAppScript(root.dataset.appScript);
-  if (window.matchMedia("(max-width: 600px)").matches) startApp();
-  else api.ready.then(startApp, startApp);
 }
 
 // Boot outside this bundle's top-level function: with DevTools attached (Playwright, the benchmarks) every

@@ -506,23 +506,6 @@ def test_the_editor_draws_every_kind_as_bpmn_js_would(page, live_server, login):
     assert page.locator("#fy-canvas svg > defs > marker").count() == 1
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_site_script_runs_once_the_diagram_is_open(page, live_server, login):
-    tenant = make_tenant("Menu Co")
-    user = make_member(tenant, Role.EDITOR, "menu@example.com")
-    topology = services.topology_create(tenant=tenant, name="Menus", actor=user, bpmn_xml=valid_xml())
-    login(page, user)
-    open_editor(page, topology)
-    # editor.js adds app.js after the diagram: htmx is there and a click elsewhere closes an open menu.
-    page.wait_for_function("() => window.htmx")
-    menu = page.get_by_test_id("user-menu")
-    menu.locator("summary").click()
-    expect(menu).to_have_attribute("open", "")
-    page.get_by_test_id("properties-panel").click()
-    expect(menu).not_to_have_attribute("open", "")
-    assert page.locator('script[src$="/app.js"]').count() == 1
-
-
 EXPORT_IDS = re.compile(r'\sid="([^"]+)"')
 
 
