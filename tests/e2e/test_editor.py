@@ -3,6 +3,7 @@ validation markers, publish / enable, export and re-import, read-only viewers an
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -439,6 +440,70 @@ def test_palette_and_panel_list_exactly_the_registered_kinds_and_fields(page, li
     drawn = Node.objects.get(version__topology=topology, kind="python", name="Python node")
     assert RetryPolicy.from_config(drawn.retry).retries("error")
     assert drawn.retry == kinds.RETRY_DEFAULTS
+
+
+# Each element drawn on its own by BpmnRenderer (through FlowyardRenderer.drawFull for kinds) and diagram-js,
+# next to what the editor drew from its stamps, shared arrowheads, cloned frames and one-line labels: the
+# same markup but for marker ids and the <defs> a flow no longer carries.
+SAME_DRAWING_JS = """() => {
+  const m = window.flowyardEditor.modeler;
+  const registry = m.get('elementRegistry');
+  const kinds = m.get('flowyardKinds');
+  const graphicsFactory = m.get('graphicsFactory');
+  const group = () => document.createElementNS('http://www.w3.org/2000/svg', 'g');
+  const markup = (node) => {
+    node.querySelectorAll('defs').forEach((defs) => defs.remove());
+    return node.innerHTML.replace(/marker-[a-z0-9]+/g, 'marker');
+  };
+  const classes = (node) => node.getAttribute('class');
+  const differences = [];
+  for (const element of registry.getAll()) {
+    if (!element.parent) continue;
+    const gfx = registry.getGraphics(element);
+    const alone = group();
+    const kind = !element.labelTarget && kinds.of(element);
+    if (element.waypoints) m.get('bpmnRenderer').drawConnection(alone, element);
+    else if (kind) m.get('flowyardRenderer').drawFull(alone, element, kind);
+    else m.get('bpmnRenderer').drawShape(alone, element);
+    const drawn = markup(gfx.querySelector('.djs-visual').cloneNode(true));
+    if (markup(alone) !== drawn) differences.push([element.id, markup(alone), drawn]);
+    const hits = group();
+    m.get('interactionEvents').createDefaultHit(element, hits);
+    if (hits.innerHTML !== gfx.querySelector('.djs-hit').outerHTML) differences.push([element.id, hits.innerHTML]);
+    const frame = Object.getPrototypeOf(graphicsFactory)._createContainer.call(
+      graphicsFactory, element.waypoints ? 'connection' : 'shape', group());
+    if (classes(frame.parentNode) !== classes(gfx.parentNode) || !classes(gfx).startsWith(classes(frame))) {
+      differences.push([element.id, classes(gfx)]);
+    }
+  }
+  for (const line of document.querySelectorAll('#fy-canvas .djs-connection .djs-visual > path')) {
+    const id = (line.style.markerEnd.match(/#([\\w-]+)/) || [])[1];
+    if (!id || !document.getElementById(id)) differences.push(['arrowhead', line.outerHTML]);
+  }
+  return differences;
+}"""
+
+NAMES = ["Call API", "A", "A name long enough to wrap over three lines of its task", "Ünïcødé ✓", "x" * 30]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_editor_draws_every_kind_as_bpmn_js_would(page, live_server, login):
+    tenant = make_tenant("Drawing Co")
+    user = make_member(tenant, Role.EDITOR, "drawing@example.com")
+    nodes = [{"id": f"N_{i}", "kind": kind, "name": NAMES[i % len(NAMES)]} for i, kind in enumerate(kinds.KINDS)]
+    nodes += [{"id": f"T_{i}", "kind": "transform", "name": name} for i, name in enumerate(NAMES)]
+    edges = [{"source": a["id"], "target": b["id"]} for a, b in itertools.pairwise(nodes)]
+    router = next(n["id"] for n in nodes if n["kind"] == "router")
+    edges += [{"source": router, "target": "T_0", "default": True}]
+    edges += [{"source": router, "target": "T_1", "condition": "a"}]
+    topology = services.topology_create(tenant=tenant, name="Drawing", actor=user, bpmn_xml=build_bpmn(nodes, edges))
+    login(page, user)
+    open_editor(page, topology)
+    assert page.evaluate(SAME_DRAWING_JS) == []
+    # The fast paths were taken: one-line labels of a learnt layout, one arrowhead shared by the plain flows.
+    lines = "() => [...window.flowyardEditor.modeler.get('flowyardStamps').stamps.values()].some((s) => s && s.line)"
+    assert page.evaluate(lines)
+    assert page.locator("#fy-canvas svg > defs > marker").count() == 1
 
 
 EXPORT_IDS = re.compile(r'\sid="([^"]+)"')

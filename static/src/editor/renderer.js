@@ -19,10 +19,11 @@ function badgeWidth(text) {
 }
 
 export default class FlowyardRenderer extends BaseRenderer {
-  constructor(eventBus, bpmnRenderer, flowyardKinds) {
+  constructor(eventBus, bpmnRenderer, flowyardKinds, flowyardStamps) {
     super(eventBus, HIGH_PRIORITY);
     this.bpmnRenderer = bpmnRenderer;
     this.kinds = flowyardKinds;
+    this.stamps = flowyardStamps;
   }
 
   canRender(element) {
@@ -31,6 +32,11 @@ export default class FlowyardRenderer extends BaseRenderer {
 
   drawShape(parentGfx, element) {
     const def = this.kinds.of(element);
+    return this.stamps.draw(parentGfx, element, def, () => this.drawFull(parentGfx, element, def));
+  }
+
+  /** The BPMN shape in the kind's colours and the kind's badge. */
+  drawFull(parentGfx, element, def) {
     const shape = this.bpmnRenderer.drawShape(parentGfx, element, { fill: def.fill, stroke: def.stroke });
     const text = def.badge;
     const w = badgeWidth(text);
@@ -62,4 +68,4 @@ export default class FlowyardRenderer extends BaseRenderer {
   }
 }
 
-FlowyardRenderer.$inject = ["eventBus", "bpmnRenderer", "flowyardKinds"];
+FlowyardRenderer.$inject = ["eventBus", "bpmnRenderer", "flowyardKinds", "flowyardStamps"];
