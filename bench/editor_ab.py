@@ -22,8 +22,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import djangoenv
-from bench.common import PYTHON, children, free_port, wait_port
-from bench.editor_bench import CHROMIUM, CHROMIUM_ARGS, big_topology_bpmn
+from bench.editor_bench import big_topology_bpmn, served_browser, session_cookie
 
 # Record when the first frame after the editor's ready promise has been painted: rAF runs before the frame's
 # style, layout and paint; a task queued from it runs after them.
@@ -119,42 +118,23 @@ def main() -> None:
     args = parser.parse_args()
     builds = {name: Path(folder) for name, folder in (b.split("=", 1) for b in args.builds)}
     djangoenv.setup()
-    from django.conf import settings
-    from django.test import Client
-
     from topology import services
 
     tenant, user = djangoenv.bench_owner()
-    client = Client()
-    client.force_login(user)
-    cookie = (settings.SESSION_COOKIE_NAME, client.cookies[settings.SESSION_COOKIE_NAME].value)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    with children() as procs:
-        daphne = procs.start(
-            [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "admin_ui.asgi:application"],
-            log_name="editor-ab-daphne",
-        )
-        wait_port(port, daphne)
-        from playwright.sync_api import sync_playwright
-
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            try:
-                for size in (int(n) for n in args.nodes.split(",")):
-                    bpmn = big_topology_bpmn(size)
-                    topology = services.topology_create(tenant=tenant, name=f"A/B {size}", actor=user, bpmn_xml=bpmn)
-                    path = f"/topologies/{topology.pk}/versions/1/edit/"
-                    for build in builds.values():  # warm Daphne and the caches up, not counted
-                        open_once(browser, base, cookie, path, build)
-                    runs: dict[str, list[dict[str, float]]] = {name: [] for name in builds}
-                    for round_ in range(args.rounds):
-                        order = list(builds.items())
-                        for name, build in order if round_ % 2 == 0 else order[::-1]:
-                            runs[name].append(open_once(browser, base, cookie, path, build))
-                    report(size, builds, runs)
-            finally:
-                browser.close()
+    cookie = session_cookie(user)
+    with served_browser("editor-ab-daphne") as (browser, base):
+        for size in (int(n) for n in args.nodes.split(",")):
+            bpmn = big_topology_bpmn(size)
+            topology = services.topology_create(tenant=tenant, name=f"A/B {size}", actor=user, bpmn_xml=bpmn)
+            path = f"/topologies/{topology.pk}/versions/1/edit/"
+            for build in builds.values():  # warm Daphne and the caches up, not counted
+                open_once(browser, base, cookie, path, build)
+            runs: dict[str, list[dict[str, float]]] = {name: [] for name in builds}
+            for round_ in range(args.rounds):
+                order = list(builds.items())
+                for name, build in order if round_ % 2 == 0 else order[::-1]:
+                    runs[name].append(open_once(browser, base, cookie, path, build))
+            report(size, builds, runs)
 
 
 if __name__ == "__main__":

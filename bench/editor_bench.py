@@ -3,11 +3,13 @@ it, in Debian's Chromium against a Daphne child process serving the benchmark da
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import statistics
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from bench import djangoenv
@@ -73,7 +75,7 @@ def big_topology_bpmn(size: int = 200) -> str:
     return build_bpmn(nodes, edges, process_id=f"Process_bench_{size}", process_name=f"Bench {size} nodes")
 
 
-def _session_cookie(user: Any) -> tuple[str, str]:
+def session_cookie(user: Any) -> tuple[str, str]:
     from django.conf import settings
     from django.test import Client
 
@@ -248,13 +250,21 @@ def run() -> BenchResult:
     djangoenv.setup()
     _tenant, user = djangoenv.bench_owner()
     result.details["runs"] = runs
-    cookie = _session_cookie(user)
+    cookie = session_cookie(user)
+    with served_browser("editor-daphne") as (browser, base):
+        for size in _sizes():
+            _measure(result, size=size, runs=runs, browser=browser, base=base, cookie=cookie)
+    return result
+
+
+@contextlib.contextmanager
+def served_browser(log_name: str) -> Iterator[tuple[Any, str]]:
+    """A Daphne child serving the benchmark database and Debian's Chromium, headless: (browser, base URL)."""
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
     with children() as procs:
         daphne = procs.start(
             [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "admin_ui.asgi:application"],
-            log_name="editor-daphne",
+            log_name=log_name,
         )
         wait_port(port, daphne)
         from playwright.sync_api import sync_playwright
@@ -262,8 +272,6 @@ def run() -> BenchResult:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             try:
-                for size in _sizes():
-                    _measure(result, size=size, runs=runs, browser=browser, base=base, cookie=cookie)
+                yield browser, f"http://127.0.0.1:{port}"
             finally:
                 browser.close()
-    return result
