@@ -12,7 +12,8 @@ def tenancy(request: HttpRequest) -> dict[str, Any]:
     membership = getattr(request, "membership", None)
     user = getattr(request, "user", None)
     tenants = []
-    if user is not None and user.is_authenticated:
+    # An API token's principal (`TokenUser`, no pk) acts for its own tenant only: it has no other tenants to list.
+    if user is not None and user.is_authenticated and user.pk is not None:
         tenants = [m.tenant for m in user.memberships.select_related("tenant").order_by("tenant__name")]
     perms = {str(p) for p in ROLE_PERMS.get(membership.role, frozenset())} if membership else set()
     return {

@@ -116,3 +116,12 @@ def test_a_token_whose_creator_is_gone_is_refused(tenant_a, alice):
     Membership.objects.filter(user=operator).delete()  # gone without the service, e.g. a deleted user
     response = Client().get(reverse("api-tenant"), **bearer(new))
     assert response.status_code == 401 and "no longer a member" in response.json()["detail"]
+
+
+def test_a_token_may_ask_for_the_browsable_api_and_sees_only_its_tenant(tenant_a, tenant_b, alice):
+    # The layout lists the caller's other tenants; a token's principal has none (it was a 500 before).
+    Membership.objects.create(user=alice, tenant=tenant_b, role=Role.ADMIN)
+    key = make_token(tenant_a, ["read"], creator=alice).key
+    response = Client().get("/api/topologies/", HTTP_AUTHORIZATION=f"Bearer {key}", HTTP_ACCEPT="text/html")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
+    assert tenant_b.name not in response.content.decode()
