@@ -45,8 +45,9 @@ async def serve(scope: Scope, receive: Receive, send: Send, view: View, *, name:
     if body is None:
         return  # the client went away
     request = ASGIRequest(scope, io.BytesIO(body if isinstance(body, bytes) else b""))
-    response = body if isinstance(body, HttpResponse) else await _respond(request, view, name)
-    response = _security().process_response(request, response)
+    security = _security()
+    response = body if isinstance(body, HttpResponse) else await _respond(request, view, name, security)
+    response = security.process_response(request, response)
     headers = [(key.encode("latin-1"), value.encode("latin-1")) for key, value in response.items()]
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": response.content})
@@ -73,12 +74,12 @@ async def _body(scope: Scope, receive: Receive) -> bytes | HttpResponse | None:
             return b"".join(chunks)
 
 
-async def _respond(request: HttpRequest, view: View, name: str) -> HttpResponse:
+async def _respond(request: HttpRequest, view: View, name: str, security: SecurityMiddleware) -> HttpResponse:
     try:
         request.get_host()  # ALLOWED_HOSTS, as Django's CommonMiddleware checks it
     except DisallowedHost:
         return JsonResponse(error_body("Invalid Host header."), status=400)
-    redirect = _security().process_request(request)  # SECURE_SSL_REDIRECT
+    redirect = security.process_request(request)  # SECURE_SSL_REDIRECT
     if redirect is not None:
         return redirect
     try:
@@ -89,7 +90,8 @@ async def _respond(request: HttpRequest, view: View, name: str) -> HttpResponse:
 
 
 def _security() -> SecurityMiddleware:
-    # Made per request (it reads its settings when made): cheap, and tests that change the settings see them.
+    # One per request (it reads its settings when made), for both of its steps: tests that change the settings see
+    # them.
     return SecurityMiddleware(_no_response)
 
 
